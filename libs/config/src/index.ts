@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { SluiceError } from '@sluice/core';
+
+export { z };
+
+export class ConfigError extends SluiceError<'invalid_config'> {
+  constructor(readonly problems: string[]) {
+    super('invalid_config', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/**
+ * Parses the environment once, at start-up, against a schema that holds every
+ * default and cross-field rule. Everything below the entry point receives the
+ * typed result; nothing else reads process.env.
+ */
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  return result.data;
+}
+
+/** Environment values arrive as strings: these coerce and bound them. */
+export const env = {
+  port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
+  int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(def),
+  number: (def: number, min = 0) => z.coerce.number().min(min).default(def),
+  bool: (def: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  list: (def: string) =>
+    z
+      .string()
+      .default(def)
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+  url: (def: string) => z.string().url().default(def),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Settings every Sluice process shares; services extend this object. */
+export const commonEnv = {
+  LOG_LEVEL: env.logLevel(),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/sluice'),
+  KAFKA_BROKERS: env.list('127.0.0.1:9092'),
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8085/apis/ccompat/v7'),
+  /** Debezium's route.topic.replacement; ${routedByValue} is the aggregatetype. */
+  OUTBOX_TOPIC_PATTERN: z.string().default('outbox.event.${routedByValue}'),
+  SHUTDOWN_DEADLINE_MS: env.int(10_000, 100),
+};

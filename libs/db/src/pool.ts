@@ -1,0 +1,94 @@
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Gauge, type Registry } from 'prom-client';
+
+export type { Pool, PoolClient };
+
+export interface PoolOptions {
+  url: string;
+  applicationName: string;
+  max: number;
+  /** Server-side cap on one statement; shorter than the request deadline. */
+  statementTimeoutMs?: number;
+  /** Server-side cap on an idle open transaction (a stuck client holding locks). */
+  idleInTransactionTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+}
+
+export function createPool(options: PoolOptions): Pool {
+  const config: PoolConfig = {
+    connectionString: options.url,
+    application_name: options.applicationName,
+    max: options.max,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    // Sent in the startup packet, so every connection has them before its first query.
+    ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
+    ...(options.idleInTransactionTimeoutMs !== undefined && {
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+    }),
+  };
+  const pool = new Pool(config);
+  // An idle client that loses its connection must not crash the process; the
+  // pool drops it and the next checkout opens a fresh one.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Pool occupancy as gauges, read at scrape time. */
+export function registerPoolMetrics(pool: Pool, registry: Registry, name: string): void {
+  const labelNames = ['pool'] as const;
+  new Gauge({
+    name: 'sluice_db_pool_connections',
+    help: 'Connections in the pool by state (total, idle, in_use)',
+    labelNames: ['pool', 'state'],
+    registers: [registry],
+    collect() {
+      this.set({ pool: name, state: 'total' }, pool.totalCount);
+      this.set({ pool: name, state: 'idle' }, pool.idleCount);
+      this.set({ pool: name, state: 'in_use' }, pool.totalCount - pool.idleCount);
+    },
+  });
+  new Gauge({
+    name: 'sluice_db_pool_waiting',
+    help: 'Requests waiting for a pool connection',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.set({ pool: name }, pool.waitingCount);
+    },
+  });
+  new Gauge({
+    name: 'sluice_db_pool_max',
+    help: 'The pool size limit',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.set({ pool: name }, pool.options.max ?? 10);
+    },
+  });
+}
+
+/**
+ * Runs fn in a transaction on one pooled client. A client whose transaction
+ * failed mid-way is destroyed rather than returned, so a connection in an
+ * unknown state never serves another request.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackErr) {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

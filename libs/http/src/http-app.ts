@@ -1,0 +1,73 @@
+import { ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { opsResponse, type Health, type Logger } from '@sluice/observability';
+import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
+import { installHttpMetrics } from './http-metrics';
+import { PinoNestLogger } from './nest-logger';
+
+@Catch()
+class ProblemFilter implements ExceptionFilter {
+  constructor(
+    private readonly logger: Logger,
+    private readonly bodyLimit: number,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const request = ctx.getRequest<FastifyRequest>();
+    const problem = toProblemError(exception, this.bodyLimit);
+    if (problem.status >= 500) {
+      this.logger.error({ err: exception, url: request.url, method: request.method }, 'request failed');
+    }
+    sendProblem(ctx.getResponse<FastifyReply>(), request, problem);
+  }
+}
+
+export interface HttpAppOptions {
+  logger: Logger;
+  registry: Registry;
+  health: Health;
+  /** Largest accepted request body, bytes. */
+  bodyLimit?: number;
+}
+
+/**
+ * Nest routes unmatched paths and fastify's own errors (JSON parsing, body
+ * limit, media type) through its exception filters, so this one filter makes
+ * every error that leaves the service RFC 9457 problem+json.
+ *
+ * A NestJS application on Fastify with Sluice's conventions: problem+json for
+ * every error, RED metrics per route, /health/live, /health/ready, /metrics.
+ */
+export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
+  const bodyLimit = options.bodyLimit ?? 16 * 1024;
+  const adapter = new FastifyAdapter({ bodyLimit, logger: false, return503OnClosing: true, keepAliveTimeout: 5_000 });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
+    logger: new PinoNestLogger(options.logger),
+    abortOnError: false,
+    bodyParser: false, // the JSON parser below is the only one
+  });
+  app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit));
+  const fastify = app.getHttpAdapter().getInstance();
+  installHttpMetrics(fastify, options.registry);
+  // JSON is the only body type; anything else is answered 415 by fastify.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  for (const path of ['/health/live', '/health/ready', '/metrics']) {
+    fastify.get(path, async (_request, reply) => {
+      const r = await opsResponse(path, options.health, options.registry);
+      if (!r) return reply.code(404).send();
+      return reply.code(r.status).type(r.contentType).send(r.body);
+    });
+  }
+  return app;
+}

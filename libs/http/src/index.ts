@@ -1,0 +1,5 @@
+export * from './problem';
+export * from './validation';
+export * from './error-handler';
+export * from './http-app';
+export * from './nest-logger';

@@ -1,0 +1,5 @@
+export * from './murmur2';
+export * from './routing';
+export * from './wire-format';
+export * from './avro-codec';
+export * from './kafka';

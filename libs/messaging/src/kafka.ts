@@ -1,0 +1,88 @@
+import { Kafka, logLevel, type ITopicConfig, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from '@sluice/observability';
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs logs through the service's pino logger (its own info is chatty: it logs at debug). */
+function pinoLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...rest } = log;
+      const target = level === logLevel.INFO ? 'debug' : (LEVELS[level] ?? 'debug');
+      logger[target]({ kafka: rest }, `kafkajs: ${message}`);
+    };
+}
+
+export function createKafka(options: KafkaOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    logLevel: logLevel.INFO,
+    logCreator: pinoLogCreator(options.logger.child({ component: 'kafkajs' })),
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+  });
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  /** Event topics keep every event for replay: no time- or size-based deletion. */
+  retainForever?: boolean;
+  config?: Record<string, string>;
+}
+
+/**
+ * Creates the topics that are missing; existing topics are left as they are
+ * (partition counts only grow by an explicit operator action, since growing
+ * them moves keys to other partitions).
+ */
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = specs
+      .filter((s) => !existing.has(s.topic))
+      .map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries({
+          ...(s.retainForever ? { 'retention.ms': '-1', 'retention.bytes': '-1' } : {}),
+          ...s.config,
+        }).map(([name, value]) => ({ name, value })),
+      }));
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+    return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const t = meta.topics[0];
+    if (!t) throw new Error(`topic ${topic} not found`);
+    return t.partitions.length;
+  } finally {
+    await admin.disconnect();
+  }
+}

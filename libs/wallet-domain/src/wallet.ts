@@ -1,0 +1,110 @@
+import type { FundsDeposited, WalletEvent, WalletOpened } from '@sluice/schemas';
+import { SluiceError } from '@sluice/core';
+import { isCurrency } from './currencies';
+
+export type WalletState =
+  | { readonly status: 'absent' }
+  | {
+      readonly status: 'open';
+      readonly walletId: string;
+      readonly currency: string;
+      /** Owned funds, minor units. */
+      readonly balance: number;
+      readonly version: number;
+    };
+
+export const initialWalletState: WalletState = { status: 'absent' };
+
+export type WalletCommand =
+  | { readonly type: 'OpenWallet'; readonly walletId: string; readonly currency: string }
+  | {
+      readonly type: 'DepositFunds';
+      readonly walletId: string;
+      readonly depositId: string;
+      readonly amount: number;
+      readonly currency: string;
+    };
+
+export type WalletErrorCode =
+  | 'wallet_not_found'
+  | 'wallet_already_exists'
+  | 'unsupported_currency'
+  | 'currency_mismatch'
+  | 'invalid_amount'
+  | 'balance_limit_exceeded';
+
+/** A command the wallet refuses. Never retriable: the same command fails the same way. */
+export class WalletError extends SluiceError<WalletErrorCode> {}
+
+/** What decide needs from the world, passed in so the domain stays pure. */
+export interface DecideContext {
+  readonly now: number;
+  readonly newId: () => string;
+}
+
+export function decide(command: WalletCommand, state: WalletState, ctx: DecideContext): WalletEvent[] {
+  switch (command.type) {
+    case 'OpenWallet': {
+      if (state.status === 'open') throw new WalletError('wallet_already_exists', `wallet ${command.walletId} already exists`);
+      if (!isCurrency(command.currency)) {
+        throw new WalletError('unsupported_currency', `${command.currency} is not an ISO 4217 currency in circulation`);
+      }
+      const data: WalletOpened = {
+        eventId: ctx.newId(),
+        walletId: command.walletId,
+        currency: command.currency,
+        version: 1,
+        occurredAt: ctx.now,
+      };
+      return [{ type: 'WalletOpened', data }];
+    }
+    case 'DepositFunds': {
+      if (state.status !== 'open') throw new WalletError('wallet_not_found', `wallet ${command.walletId} does not exist`);
+      if (!Number.isSafeInteger(command.amount) || command.amount <= 0) {
+        throw new WalletError('invalid_amount', 'amount must be a positive safe integer in minor units');
+      }
+      if (command.currency !== state.currency) {
+        throw new WalletError('currency_mismatch', `wallet ${state.walletId} holds ${state.currency}, not ${command.currency}`);
+      }
+      const balance = state.balance + command.amount;
+      if (!Number.isSafeInteger(balance)) {
+        throw new WalletError('balance_limit_exceeded', 'the deposit would take the balance past the largest amount Sluice represents');
+      }
+      const data: FundsDeposited = {
+        eventId: ctx.newId(),
+        walletId: state.walletId,
+        depositId: command.depositId,
+        amount: command.amount,
+        currency: command.currency,
+        balance,
+        version: state.version + 1,
+        occurredAt: ctx.now,
+      };
+      return [{ type: 'FundsDeposited', data }];
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+export function evolve(state: WalletState, event: WalletEvent): WalletState {
+  switch (event.type) {
+    case 'WalletOpened':
+      return {
+        status: 'open',
+        walletId: event.data.walletId,
+        currency: event.data.currency,
+        balance: 0,
+        version: event.data.version,
+      };
+    case 'FundsDeposited':
+      if (state.status !== 'open') return state;
+      return { ...state, balance: event.data.balance, version: event.data.version };
+    default:
+      return assertNever(event);
+  }
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled variant: ${JSON.stringify(value)}`);
+}

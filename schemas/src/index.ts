@@ -1,0 +1,25 @@
+export * from './generated';
+import { walletSchemas, type WalletEvent } from './generated';
+
+/** An Avro record schema as it stands in an .avsc file. */
+export interface RecordSchema {
+  readonly type: 'record';
+  readonly name: string;
+  readonly namespace?: string;
+  readonly fields: readonly unknown[];
+}
+
+/**
+ * The events of one aggregate type: the aggregate type routes them to their
+ * topic (the outbox `aggregatetype` column), the schemas encode them.
+ */
+export interface EventCatalog<E extends { type: string; data: unknown } = { type: string; data: unknown }> {
+  readonly aggregateType: string;
+  readonly schemas: { readonly [K in E['type']]: RecordSchema };
+}
+
+export const walletCatalog: EventCatalog<WalletEvent> = { aggregateType: 'wallet', schemas: walletSchemas };
+
+export function fullName(schema: RecordSchema): string {
+  return schema.namespace ? `${schema.namespace}.${schema.name}` : schema.name;
+}

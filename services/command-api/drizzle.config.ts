@@ -1,0 +1,8 @@
+import { defineConfig } from 'drizzle-kit';
+
+// `make migrations` regenerates services/command-api/migrations from these tables.
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: ['./services/command-api/src/db/schema.ts', './libs/outbox/src/table.ts'],
+  out: './services/command-api/migrations',
+});

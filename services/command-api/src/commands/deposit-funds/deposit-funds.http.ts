@@ -1,0 +1,45 @@
+import { Body, Controller, Headers, Inject, Param, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { uuidv7 } from '@sluice/core';
+import { parseOrProblem } from '@sluice/http';
+import { WalletCommands } from '../wallet-commands';
+import { amountField, currencyField, idempotencyClaim, walletIdParam } from '../request-context';
+import { sendCommandResult } from '../send-result';
+
+const DepositBody = z.object({ amount: amountField, currency: currencyField }).strict();
+
+@Controller('v1/wallets/:walletId/deposits')
+export class DepositFundsHttp {
+  constructor(@Inject(WalletCommands) private readonly commands: WalletCommands) {}
+
+  /**
+   * POST /v1/wallets/{walletId}/deposits {"amount":1250,"currency":"EUR"}
+   * with Idempotency-Key → 201 {"depositId","walletId","balance","version"}
+   */
+  @Post()
+  async deposit(
+    @Param('walletId') rawWalletId: unknown,
+    @Body() rawBody: unknown,
+    @Headers() headers: Record<string, unknown>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const walletId = walletIdParam(rawWalletId);
+    const body = parseOrProblem(DepositBody, rawBody);
+    const idempotency = idempotencyClaim(headers, 'POST', `/v1/wallets/${walletId}/deposits`, body, true);
+    const result = await this.commands.execute({
+      command: { type: 'DepositFunds', walletId, depositId: uuidv7(), amount: body.amount, currency: body.currency },
+      ...(idempotency && { idempotency }),
+      respond: (state, events) => {
+        const deposited = events.find((e) => e.type === 'FundsDeposited');
+        if (state.status !== 'open' || !deposited) throw new Error('deposit produced no FundsDeposited event');
+        return {
+          status: 201,
+          body: { depositId: deposited.data.depositId, walletId, balance: state.balance, version: state.version },
+          headers: {},
+        };
+      },
+    });
+    sendCommandResult(reply, result);
+  }
+}

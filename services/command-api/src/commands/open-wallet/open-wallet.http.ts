@@ -1,0 +1,37 @@
+import { Body, Controller, Headers, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { uuidv7 } from '@sluice/core';
+import { parseOrProblem } from '@sluice/http';
+import { WalletCommands } from '../wallet-commands';
+import { currencyField, idempotencyClaim } from '../request-context';
+import { sendCommandResult } from '../send-result';
+
+const OpenWalletBody = z.object({ currency: currencyField }).strict();
+
+@Controller('v1/wallets')
+export class OpenWalletHttp {
+  constructor(@Inject(WalletCommands) private readonly commands: WalletCommands) {}
+
+  /** POST /v1/wallets {"currency":"EUR"} → 201 {"walletId","currency","version"} */
+  @Post()
+  @HttpCode(201)
+  async open(@Body() rawBody: unknown, @Headers() headers: Record<string, unknown>, @Res() reply: FastifyReply): Promise<void> {
+    const body = parseOrProblem(OpenWalletBody, rawBody);
+    const idempotency = idempotencyClaim(headers, 'POST', '/v1/wallets', body, false);
+    const walletId = uuidv7();
+    const result = await this.commands.execute({
+      command: { type: 'OpenWallet', walletId, currency: body.currency },
+      ...(idempotency && { idempotency }),
+      respond: (state) => {
+        if (state.status !== 'open') throw new Error('wallet not open after OpenWallet');
+        return {
+          status: 201,
+          body: { walletId: state.walletId, currency: state.currency, version: state.version },
+          headers: { location: `/v1/wallets/${state.walletId}` },
+        };
+      },
+    });
+    sendCommandResult(reply, result);
+  }
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { UUID_PATTERN } from '@sluice/core';
+import { parseOrProblem, problems } from '@sluice/http';
+import { isCurrency } from '@sluice/wallet-domain';
+import { fingerprint, IDEMPOTENCY_KEY_PATTERN, type IdempotencyClaim } from '../idempotency/idempotency';
+
+export const currencyField = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 alphabetic code such as EUR')
+  .refine(isCurrency, 'is not an ISO 4217 currency in circulation');
+
+/** A positive safe integer in minor units (1250 = 12.50 EUR). */
+export const amountField = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number of minor units')
+  .positive('must be greater than zero')
+  .max(Number.MAX_SAFE_INTEGER, `must not exceed ${Number.MAX_SAFE_INTEGER}`);
+
+export function walletIdParam(value: unknown): string {
+  return parseOrProblem(z.string().regex(UUID_PATTERN, 'must be a UUID'), value, 'path.walletId').toLowerCase();
+}
+
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's identity for idempotency scoping; an API gateway sets X-Client-Id. */
+export function clientIdOf(headers: Record<string, unknown>): string {
+  const raw = headers['x-client-id'];
+  if (raw === undefined) return 'anonymous';
+  if (typeof raw !== 'string' || !CLIENT_ID.test(raw)) {
+    throw problems.validation('header X-Client-Id: must be 1-128 of [A-Za-z0-9._:-]', [
+      { path: 'header.X-Client-Id', message: 'must be 1-128 of [A-Za-z0-9._:-]' },
+    ]);
+  }
+  return raw;
+}
+
+export function idempotencyClaim(
+  headers: Record<string, unknown>,
+  method: string,
+  path: string,
+  body: unknown,
+  required: boolean,
+): IdempotencyClaim | undefined {
+  const key = headers['idempotency-key'];
+  if (key === undefined) {
+    if (!required) return undefined;
+    throw problems.badRequest(
+      'idempotency_key_missing',
+      'Idempotency-Key required',
+      'this operation moves money: send an Idempotency-Key header (a UUID per logical request) so a retry cannot apply it twice',
+    );
+  }
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw problems.validation('header Idempotency-Key: must be 1-255 visible ASCII characters', [
+      { path: 'header.Idempotency-Key', message: 'must be 1-255 visible ASCII characters' },
+    ]);
+  }
+  return { clientId: clientIdOf(headers), key, fingerprint: fingerprint(method, path, body) };
+}

@@ -1,0 +1,11 @@
+import type { FastifyReply } from 'fastify';
+import type { CommandResult } from './wallet-commands';
+
+export function sendCommandResult(reply: FastifyReply, result: CommandResult): void {
+  void reply
+    .code(result.response.status)
+    .headers(result.response.headers)
+    .header('idempotent-replayed', result.replayed ? 'true' : 'false')
+    .type('application/json')
+    .send(JSON.stringify(result.response.body));
+}
