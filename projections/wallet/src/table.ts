@@ -1,0 +1,30 @@
+import { sql } from 'drizzle-orm';
+import { bigint, char, check, integer, pgTable, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * The wallet read model: one row per wallet, as of the event with `version`.
+ * The command side owns a `wallets` table in the same database, hence the
+ * different name.
+ */
+export const walletBalances = pgTable(
+  'wallet_balances',
+  {
+    walletId: uuid('wallet_id').primaryKey(),
+    currency: char('currency', { length: 3 }).notNull(),
+    /** Minor units; the command side keeps it a safe integer. */
+    balance: bigint('balance', { mode: 'number' }).notNull(),
+    /** The wallet's version after the last event folded in: the per-aggregate guard. */
+    version: integer('version').notNull(),
+    /** occurredAt of WalletOpened. */
+    openedAt: timestamp('opened_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** occurredAt of the last event folded in. */
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Which event produced this row, to trace a value back to the stream. */
+    lastEventId: uuid('last_event_id').notNull(),
+    /** When the projector wrote the row; projected_at − updated_at is the projection delay. */
+    projectedAt: timestamp('projected_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [check('wallet_balances_version_positive', sql`${t.version} >= 1`)],
+);
+
+export type WalletBalanceRow = typeof walletBalances.$inferSelect;
