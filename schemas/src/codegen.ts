@@ -43,7 +43,7 @@ function tsType(t: AvroType, named: Map<string, string>): string {
     case 'record':
       throw new Error('nested records are not supported by the generator; give them their own .avsc');
     default:
-      return tsType(t.type as AvroType, named);
+      return tsType(t.type, named);
   }
 }
 

@@ -23,3 +23,6 @@ export const walletCatalog: EventCatalog<WalletEvent> = { aggregateType: 'wallet
 export function fullName(schema: RecordSchema): string {
   return schema.namespace ? `${schema.namespace}.${schema.name}` : schema.name;
 }
+
+/** Every aggregate type's events; one topic each. */
+export const allCatalogs: readonly EventCatalog[] = [walletCatalog];

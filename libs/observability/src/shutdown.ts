@@ -15,12 +15,12 @@ export function installShutdown(options: {
   deadlineMs: number;
   steps: () => ShutdownStep[];
   exit?: (code: number) => void;
-}): (reason: string) => Promise<void> {
+}): (reason: string, exitCode?: number) => Promise<void> {
   const { logger, deadlineMs } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let started = false;
 
-  const shutdown = async (reason: string): Promise<void> => {
+  const shutdown = async (reason: string, exitCode = 0): Promise<void> => {
     if (started) {
       logger.warn({ reason }, 'second shutdown request; exiting now');
       exit(1);
@@ -33,7 +33,7 @@ export function installShutdown(options: {
       exit(1);
     }, deadlineMs);
     timer.unref();
-    let code = 0;
+    let code = exitCode;
     for (const step of options.steps()) {
       try {
         await step.run();

@@ -1,0 +1,21 @@
+// Test tiers by file suffix (STYLE.md): *.unit.spec.ts needs no services;
+// *.int.spec.ts and *.e2e.spec.ts run against the real Kafka, registry and
+// PostgreSQL that `make test` starts.
+const fs = require('node:fs');
+const swcrc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
+const transform = { '^.+\\.ts$': ['@swc/jest', { ...swcrc, swcrc: false, sourceMaps: 'inline' }] };
+const common = {
+  rootDir: __dirname,
+  transform,
+  testEnvironment: 'node',
+  roots: ['<rootDir>/services', '<rootDir>/libs', '<rootDir>/schemas', '<rootDir>/projections', '<rootDir>/deploy', '<rootDir>/bench'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
+    { ...common, displayName: 'int', testMatch: ['**/*.int.spec.ts'], testTimeout: 60_000, slowTestThreshold: 30 },
+    { ...common, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], testTimeout: 180_000, slowTestThreshold: 120 },
+  ],
+};

@@ -1,0 +1,38 @@
+import { commonEnv, env, loadConfig, z } from '@sluice/config';
+import { createKafka, ensureTopics } from '@sluice/messaging';
+import { createLogger } from '@sluice/observability';
+import { eventTopics } from './topics';
+
+const cliConfig = z.object({ ...commonEnv, LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'), TOPIC_PARTITIONS: env.int(12, 1, 1000) });
+
+const USAGE = `usage: sluice <command>
+
+commands:
+  topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
+  topics list      print the event topics the platform expects`;
+
+async function main(argv: string[]): Promise<number> {
+  const config = loadConfig(cliConfig);
+  const logger = createLogger('sluice-cli', config.LOG_LEVEL);
+  const [group, command] = argv;
+  if (group === 'topics' && (command === 'apply' || command === 'list')) {
+    const specs = eventTopics(config.OUTBOX_TOPIC_PATTERN, config.TOPIC_PARTITIONS);
+    if (command === 'list') {
+      for (const s of specs) console.log(`${s.topic}\t${s.partitions} partitions\tretention: forever`);
+      return 0;
+    }
+    const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger }), specs);
+    for (const s of specs) console.log(`${created.includes(s.topic) ? 'created' : 'exists '} ${s.topic}`);
+    return 0;
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`sluice: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,140 @@
+import type { Pool } from 'pg';
+import { SluiceError } from '@sluice/core';
+import { parseLsn, type Lsn } from '../pgoutput/lsn';
+import { quoteIdent } from './replication-stream';
+
+export type SlotErrorCode = 'slot_invalid' | 'publication_invalid' | 'outbox_table_missing' | 'wal_level_not_logical';
+
+export class SlotError extends SluiceError<SlotErrorCode> {}
+
+export interface SlotState {
+  confirmedFlushLsn: Lsn;
+  restartLsn: Lsn;
+  active: boolean;
+}
+
+/**
+ * Prepares the publication and the permanent slot the relay streams from, and
+ * refuses to go on when either is not what it must be: a slot of another
+ * plugin or database, or one whose WAL was removed, would silently skip events.
+ */
+export class SlotAdmin {
+  constructor(
+    private readonly pool: Pool,
+    private readonly slot: string,
+    private readonly publication: string,
+    private readonly table: { schema: string; name: string },
+  ) {}
+
+  async ensure(): Promise<SlotState> {
+    const { rows: level } = await this.pool.query<{ wal_level: string }>('SHOW wal_level');
+    if (level[0]?.wal_level !== 'logical') {
+      throw new SlotError(
+        'wal_level_not_logical',
+        `wal_level is ${level[0]?.wal_level}; set it with ALTER SYSTEM SET wal_level = logical and restart PostgreSQL (deploy/local/postgres.sh start does this locally)`,
+      );
+    }
+    await this.ensurePublication();
+    return this.ensureSlot();
+  }
+
+  private async ensurePublication(): Promise<void> {
+    const { schema, name } = this.table;
+    const { rowCount: hasTable } = await this.pool.query(
+      `SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`,
+      [schema, name],
+    );
+    if (!hasTable) {
+      throw new SlotError('outbox_table_missing', `table ${schema}.${name} does not exist yet (the writer's migrations create it)`, {
+        retriable: true,
+      });
+    }
+    const { rows } = await this.pool.query<{ pubinsert: boolean }>('SELECT pubinsert FROM pg_publication WHERE pubname = $1', [
+      this.publication,
+    ]);
+    if (rows.length === 0) {
+      await this.pool
+        .query(`CREATE PUBLICATION ${quoteIdent(this.publication)} FOR TABLE ${quoteIdent(schema)}.${quoteIdent(name)} WITH (publish = 'insert')`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42710') throw err; // created concurrently by another instance
+        });
+      return;
+    }
+    const { rowCount: covers } = await this.pool.query(
+      'SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
+      [this.publication, schema, name],
+    );
+    if (!covers || !rows[0]?.pubinsert) {
+      throw new SlotError(
+        'publication_invalid',
+        `publication ${this.publication} exists but does not publish inserts into ${schema}.${name}; ` +
+          `fix it with: ALTER PUBLICATION ${quoteIdent(this.publication)} ADD TABLE ${quoteIdent(schema)}.${quoteIdent(name)}; ` +
+          `ALTER PUBLICATION ${quoteIdent(this.publication)} SET (publish = 'insert')`,
+      );
+    }
+  }
+
+  private async ensureSlot(): Promise<SlotState> {
+    let state = await this.read();
+    if (!state) {
+      await this.pool
+        .query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot])
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42710') throw err;
+        });
+      state = await this.read();
+      if (!state) throw new SlotError('slot_invalid', `slot ${this.slot} vanished right after it was created`);
+    }
+    return state;
+  }
+
+  /** The slot's state, or undefined when it does not exist. Throws when it exists but is unusable. */
+  async read(): Promise<SlotState | undefined> {
+    const { rows } = await this.pool.query<{
+      plugin: string;
+      slot_type: string;
+      database: string;
+      current_db: string;
+      confirmed_flush_lsn: string | null;
+      restart_lsn: string | null;
+      wal_status: string | null;
+      active: boolean;
+    }>(
+      `SELECT plugin, slot_type, database, current_database() AS current_db, confirmed_flush_lsn::text,
+              restart_lsn::text, wal_status, active
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.slot],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const drop = `SELECT pg_drop_replication_slot('${this.slot}')`;
+    if (row.slot_type !== 'logical' || row.plugin !== 'pgoutput' || row.database !== row.current_db) {
+      throw new SlotError(
+        'slot_invalid',
+        `slot ${this.slot} is a ${row.slot_type} slot of plugin ${row.plugin} in database ${row.database}; ` +
+          `Sluice needs a pgoutput logical slot in ${row.current_db}. Use another RELAY_SLOT_NAME, or drop it (${drop}) knowing its consumer loses its position`,
+      );
+    }
+    if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null || row.restart_lsn === null) {
+      throw new SlotError(
+        'slot_invalid',
+        `slot ${this.slot} was invalidated (wal_status=${row.wal_status}): PostgreSQL removed WAL it still needed, so events may be missing from Kafka. ` +
+          `Reconcile the outbox history first, then recreate the slot with: ${drop}`,
+      );
+    }
+    return {
+      confirmedFlushLsn: parseLsn(row.confirmed_flush_lsn),
+      restartLsn: parseLsn(row.restart_lsn),
+      active: row.active,
+    };
+  }
+
+  /** Bytes of WAL the server keeps for this slot (current position − restart_lsn). */
+  async retainedWalBytes(): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ bytes: string | null }>(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS bytes FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.slot],
+    );
+    return rows[0]?.bytes == null ? undefined : Number(rows[0].bytes);
+  }
+}
