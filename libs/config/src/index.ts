@@ -63,3 +63,17 @@ export const commonEnv = {
   OUTBOX_TOPIC_PATTERN: z.string().default('outbox.event.${routedByValue}'),
   SHUTDOWN_DEADLINE_MS: env.int(10_000, 100),
 };
+
+/** Where the outbox lives and how the relay reads it; writers in WAL mode ensure the slot too. */
+export const outboxEnv = {
+  OUTBOX_TABLE: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/)
+    .default('public.outbox')
+    .transform((t) => {
+      const [a, b] = t.split('.');
+      return b === undefined ? { schema: 'public', name: a! } : { schema: a!, name: b };
+    }),
+  OUTBOX_SLOT_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _').default('sluice_outbox'),
+  OUTBOX_PUBLICATION_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _').default('sluice_outbox'),
+};

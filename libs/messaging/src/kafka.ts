@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type ITopicConfig, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type ITopicConfig, type LogEntry, type logCreator, type Producer } from 'kafkajs';
 import type { Logger } from '@sluice/observability';
 
 export interface KafkaOptions {
@@ -35,6 +35,24 @@ export function createKafka(options: KafkaOptions): Kafka {
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(options.logger.child({ component: 'kafkajs' })),
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+  });
+}
+
+/**
+ * An idempotent producer (acks=all, sequence numbers per partition), so a
+ * retried request never duplicates or reorders a partition. Callers set the
+ * partition of every record themselves (murmur2, see partitionForKey); the
+ * partitioner here only serves records without one. Retries are unbounded,
+ * as the idempotent protocol expects: a broker outage stalls the producer
+ * (and the relay behind it) instead of failing records.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: Number.MAX_SAFE_INTEGER },
   });
 }
 

@@ -1,2 +1,4 @@
 export * from './table';
 export * from './writer';
+export * from './lsn';
+export * from './slot';

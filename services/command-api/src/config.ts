@@ -1,8 +1,11 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, env, outboxEnv, z } from '@sluice/config';
 
 export const commandApiConfig = z
   .object({
     ...commonEnv,
+    ...outboxEnv,
+    /** In WAL mode, create the outbox's publication and slot at start-up if missing (needs the REPLICATION privilege). */
+    OUTBOX_ENSURE_SLOT: env.bool(true),
     PORT: env.port(3000),
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps; shorter than the request deadline. */

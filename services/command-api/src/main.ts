@@ -5,7 +5,7 @@ import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from
 import { createHttpApp } from '@sluice/http';
 import { AvroEventCodec } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, Health, installShutdown } from '@sluice/observability';
-import { OutboxWriter } from '@sluice/outbox';
+import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
 import { walletCatalog } from '@sluice/schemas';
 import { CommandApiModule } from './app.module';
 import { WalletCommands } from './commands/wallet-commands';
@@ -33,6 +33,10 @@ async function main(): Promise<void> {
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
   if (config.MIGRATE_ON_START) await applyMigrations(pool, COMMAND_API_MIGRATIONS);
+  if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) {
+    // Before the first write: a slot captures only what is written after it exists.
+    await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
+  }
 
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
   const subjects = await codec.registerAll();

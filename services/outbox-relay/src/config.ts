@@ -1,12 +1,10 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, env, outboxEnv, z } from '@sluice/config';
 
 export const relayConfig = z
   .object({
     ...commonEnv,
     PORT: env.port(3010),
-    RELAY_SLOT_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _').default('sluice_outbox'),
-    RELAY_PUBLICATION_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/).default('sluice_outbox'),
-    OUTBOX_TABLE: z.string().regex(/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/).default('public.outbox'),
+    ...outboxEnv,
     /** Outbox columns copied into Kafka headers when present (Debezium's additional placement). */
     RELAY_HEADER_COLUMNS: env.list('traceparent'),
     RELAY_MAX_RECORDS_IN_FLIGHT: env.int(20_000, 1),
@@ -30,8 +28,3 @@ export const relayConfig = z
   });
 
 export type RelayConfig = z.infer<typeof relayConfig>;
-
-export function outboxTable(config: RelayConfig): { schema: string; name: string } {
-  const [a, b] = config.OUTBOX_TABLE.split('.');
-  return b === undefined ? { schema: 'public', name: a! } : { schema: a!, name: b };
-}

@@ -1,8 +1,8 @@
 import { loadConfig } from '@sluice/config';
 import { createPool, registerPoolMetrics } from '@sluice/db';
-import { createKafka } from '@sluice/messaging';
+import { createIdempotentProducer, createKafka } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsServer } from '@sluice/observability';
-import { outboxTable, relayConfig } from './config';
+import { relayConfig } from './config';
 import { createRelayMetrics } from './metrics';
 import { Relay } from './relay';
 
@@ -15,17 +15,16 @@ async function main(): Promise<void> {
   const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-outbox-relay-admin', max: 2 });
   registerPoolMetrics(pool, registry, 'admin');
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
-  // Idempotent with acks=all: a retried produce request never duplicates or reorders a partition.
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = createIdempotentProducer(kafka);
   const admin = kafka.admin();
   await Promise.all([producer.connect(), admin.connect()]);
 
   const relay = new Relay(
     {
       databaseUrl: config.DATABASE_URL,
-      slot: config.RELAY_SLOT_NAME,
-      publication: config.RELAY_PUBLICATION_NAME,
-      table: outboxTable(config),
+      slot: config.OUTBOX_SLOT_NAME,
+      publication: config.OUTBOX_PUBLICATION_NAME,
+      table: config.OUTBOX_TABLE,
       topicPattern: config.OUTBOX_TOPIC_PATTERN,
       headerColumns: config.RELAY_HEADER_COLUMNS,
       limits: {

@@ -3,7 +3,7 @@ import type { Logger } from '@sluice/observability';
 import type { OutboxRecord, OutboxRowMapper } from './outbox-record';
 import type { RelayMetrics } from './metrics';
 import { decodeFrame, pgTimeToMs } from './pgoutput/decoder';
-import type { Lsn } from './pgoutput/lsn';
+import type { Lsn } from '@sluice/outbox';
 import type { TopicRouter } from './topic-router';
 
 /** A transaction as the relay tracks it: acknowledged once all its records are. */

@@ -6,9 +6,9 @@ import type { Logger } from '@sluice/observability';
 import type { RelayMetrics } from './metrics';
 import { OutboxRowMapper } from './outbox-record';
 import { RelayPipeline, type PipelineLimits } from './pipeline';
-import { formatLsn } from './pgoutput/lsn';
+import { formatLsn } from '@sluice/outbox';
 import { ReplicationStream } from './replication/replication-stream';
-import { SlotAdmin, SlotError } from './replication/slot-admin';
+import { OutboxSlot, SlotError } from '@sluice/outbox';
 import { TopicRouter } from './topic-router';
 
 export interface RelayOptions {
@@ -40,7 +40,7 @@ export class Relay {
   private stateValue: RelayState = 'starting';
   private lastProgressAt = Date.now();
   private wake: (() => void) | undefined;
-  private readonly slotAdmin: SlotAdmin;
+  private readonly slot: OutboxSlot;
 
   constructor(
     private readonly options: RelayOptions,
@@ -50,7 +50,7 @@ export class Relay {
     private readonly metrics: RelayMetrics,
     private readonly logger: Logger,
   ) {
-    this.slotAdmin = new SlotAdmin(pool, options.slot, options.publication, options.table);
+    this.slot = new OutboxSlot(pool, options.slot, options.publication, options.table);
     metrics.recordsLimit.set(options.limits.maxRecordsInFlight);
     metrics.bytesLimit.set(options.limits.maxBytesInFlight);
   }
@@ -96,7 +96,7 @@ export class Relay {
 
   private async session(): Promise<void> {
     this.setState('starting');
-    const slot = await this.slotAdmin.ensure();
+    const position = await this.slot.ensure();
     const stream = new ReplicationStream({
       url: this.options.databaseUrl,
       slot: this.options.slot,
@@ -116,7 +116,7 @@ export class Relay {
       this.options.limits,
       this.metrics,
       this.logger,
-      slot.confirmedFlushLsn,
+      position.confirmedFlushLsn,
     );
     this.stream = stream;
     this.pipeline = pipeline;
@@ -137,7 +137,7 @@ export class Relay {
         });
         stream.start().then(() => {
           this.setState('streaming');
-          this.logger.info({ slot: this.options.slot, from: formatLsn(slot.confirmedFlushLsn) }, 'streaming the outbox');
+          this.logger.info({ slot: this.options.slot, from: formatLsn(position.confirmedFlushLsn) }, 'streaming the outbox');
           timer = setInterval(() => this.tick(pipeline), this.options.statusIntervalMs);
         }, fail);
       });
@@ -153,7 +153,7 @@ export class Relay {
     pipeline.tick();
     // An idle, connected session is healthy progress too.
     if (this.stateValue === 'streaming') this.lastProgressAt = Date.now();
-    void this.slotAdmin.retainedWalBytes().then(
+    void this.slot.retainedWalBytes().then(
       (bytes) => {
         if (bytes === undefined) return;
         this.metrics.retainedWal.set(bytes);

@@ -122,10 +122,14 @@ class Reader {
     this.offset = end + 1;
     return s;
   }
+  /**
+   * A copy, not a view: pg's protocol parser reuses its read buffer for the
+   * next socket reads, so a view would change under the relay's feet while
+   * the record waits for Kafka.
+   */
   bytes(n: number): Buffer {
-    // A view, not a copy: the frame buffer is not reused by pg after emit.
-    const v = this.buf.subarray(this.offset, this.offset + n);
-    if (v.length !== n) throw new Error('replication message shorter than its lengths say');
+    if (this.offset + n > this.buf.length) throw new Error('replication message shorter than its lengths say');
+    const v = Buffer.from(this.buf.subarray(this.offset, this.offset + n));
     this.offset += n;
     return v;
   }

@@ -1,4 +1,4 @@
-import type { Lsn } from './lsn';
+import type { Lsn } from '@sluice/outbox';
 
 /** The pgoutput (protocol version 1) messages the relay reads, decoded. */
 export interface RelationColumn {

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { encodeStandbyStatus } from '../pgoutput/decoder';
-import { formatLsn, type Lsn } from '../pgoutput/lsn';
+import { quoteIdent } from '@sluice/db';
+import { formatLsn, type Lsn } from '@sluice/outbox';
 
 /** pg's Submittable contract: the client hands the connection over while the query is active. */
 interface PgConnection {
@@ -117,9 +118,6 @@ export class ReplicationStream extends EventEmitter {
   }
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { SluiceError } from '@sluice/core';
-import { parseLsn, type Lsn } from '../pgoutput/lsn';
-import { quoteIdent } from './replication-stream';
+import { quoteIdent } from '@sluice/db';
+import { parseLsn, type Lsn } from './lsn';
 
 export type SlotErrorCode = 'slot_invalid' | 'publication_invalid' | 'outbox_table_missing' | 'wal_level_not_logical';
 
@@ -14,11 +14,14 @@ export interface SlotState {
 }
 
 /**
- * Prepares the publication and the permanent slot the relay streams from, and
- * refuses to go on when either is not what it must be: a slot of another
- * plugin or database, or one whose WAL was removed, would silently skip events.
+ * The publication and permanent logical slot the relay streams the outbox
+ * from. Writers in WAL mode ensure them before their first write too: a slot
+ * only captures changes made after it exists, and the outbox table holds
+ * nothing to snapshot. It refuses to go on when either is not what it must
+ * be: a slot of another plugin or database, or one whose WAL was removed,
+ * would silently skip events.
  */
-export class SlotAdmin {
+export class OutboxSlot {
   constructor(
     private readonly pool: Pool,
     private readonly slot: string,
@@ -112,7 +115,7 @@ export class SlotAdmin {
       throw new SlotError(
         'slot_invalid',
         `slot ${this.slot} is a ${row.slot_type} slot of plugin ${row.plugin} in database ${row.database}; ` +
-          `Sluice needs a pgoutput logical slot in ${row.current_db}. Use another RELAY_SLOT_NAME, or drop it (${drop}) knowing its consumer loses its position`,
+          `Sluice needs a pgoutput logical slot in ${row.current_db}. Use another OUTBOX_SLOT_NAME, or drop it (${drop}) knowing its consumer loses its position`,
       );
     }
     if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null || row.restart_lsn === null) {

@@ -1,0 +1,80 @@
+# Sluice — two commands do everything on a fresh machine:
+#   make up     install, start Kafka + registry + PostgreSQL + every service, run a demo
+#   make test   install, start the infrastructure, run unit, integration and end-to-end tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+LOCAL := deploy/local
+
+.PHONY: help install build up down infra-up infra-down topics demo status test test-unit test-int check schemas migrations clean
+
+help:
+	@echo "make up        start the whole platform and run a demo (make down stops it)"
+	@echo "make test      run unit, integration and end-to-end tests against real services"
+	@echo "make check     type-check, lint and format check"
+	@echo "make status    what is running"
+
+# npm ci when package-lock.json changed since the last install.
+node_modules/.sluice-installed: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.sluice-installed
+
+build: install
+	npm run build
+
+infra-up: build
+	$(LOCAL)/postgres.sh start
+	$(LOCAL)/kafka.sh start
+	$(LOCAL)/registry.sh start
+
+infra-down:
+	$(LOCAL)/registry.sh stop
+	$(LOCAL)/kafka.sh stop
+	$(LOCAL)/postgres.sh stop
+
+topics: infra-up
+	node dist/services/cli/src/main.js topics apply
+
+up: infra-up topics
+	$(LOCAL)/platform.sh up
+	node dist/deploy/local/demo.js
+
+down:
+	$(LOCAL)/platform.sh down
+	$(MAKE) --no-print-directory infra-down
+
+demo:
+	node dist/deploy/local/demo.js
+
+status:
+	-$(LOCAL)/postgres.sh status
+	-$(LOCAL)/kafka.sh status
+	-$(LOCAL)/registry.sh status
+	-$(LOCAL)/platform.sh status
+
+test: infra-up
+	npm test
+
+test-unit: install
+	npm run test:unit
+
+test-int: infra-up
+	npm run test:int
+
+check: install
+	npm run typecheck
+	npm run lint
+	npm run format:check
+
+# Regenerates schemas/src/generated.ts from schemas/avro/**/*.avsc.
+schemas: build
+	node dist/schemas/scripts/generate.js .
+
+# Regenerates drizzle migrations after a table change (name: make migrations NAME=add_x).
+migrations: install
+	npx drizzle-kit generate --config services/command-api/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config projections/wallet/drizzle.config.ts --name $(or $(NAME),change)
+
+clean:
+	rm -rf dist .nx
