@@ -12,7 +12,7 @@ CREATE TABLE "idempotency_keys" (
 	"key" varchar(255) NOT NULL,
 	"fingerprint" char(64) NOT NULL,
 	"status_code" integer NOT NULL,
-	"response_body" jsonb NOT NULL,
+	"response_body" text NOT NULL,
 	"response_headers" jsonb NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "idempotency_keys_client_id_key_pk" PRIMARY KEY("client_id","key")

@@ -7,5 +7,5 @@ export function sendCommandResult(reply: FastifyReply, result: CommandResult): v
     .headers(result.response.headers)
     .header('idempotent-replayed', result.replayed ? 'true' : 'false')
     .type('application/json')
-    .send(JSON.stringify(result.response.body));
+    .send(result.response.body);
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, check, index, integer, jsonb, pgTable, primaryKey, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
+import { bigint, char, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
 
 export { outbox } from '@sluice/outbox';
 
@@ -38,7 +38,8 @@ export const idempotencyKeys = pgTable(
     key: varchar('key', { length: 255 }).notNull(),
     fingerprint: char('fingerprint', { length: 64 }).notNull(),
     statusCode: integer('status_code').notNull(),
-    responseBody: jsonb('response_body').notNull(),
+    /** The response body exactly as first sent, so a replay is byte-identical. */
+    responseBody: text('response_body').notNull(),
     responseHeaders: jsonb('response_headers').notNull().$type<Record<string, string>>(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

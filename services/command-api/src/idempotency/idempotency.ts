@@ -6,7 +6,8 @@ import { idempotencyKeys } from '../db/schema';
 
 export interface StoredResponse {
   status: number;
-  body: unknown;
+  /** The JSON body as sent. */
+  body: string;
   headers: Record<string, string>;
 }
 
@@ -46,7 +47,7 @@ export interface IdempotencyClaim {
 export async function claimKey(db: Db, claim: IdempotencyClaim): Promise<StoredResponse | undefined> {
   const inserted = await db.execute(sql`
     INSERT INTO idempotency_keys (client_id, key, fingerprint, status_code, response_body, response_headers)
-    VALUES (${claim.clientId}, ${claim.key}, ${claim.fingerprint}, 0, 'null'::jsonb, '{}'::jsonb)
+    VALUES (${claim.clientId}, ${claim.key}, ${claim.fingerprint}, 0, '', '{}'::jsonb)
     ON CONFLICT (client_id, key) DO NOTHING`);
   if (inserted.rowCount === 1) return undefined;
   const [row] = await db

@@ -35,7 +35,7 @@ export class DepositFundsHttp {
         if (state.status !== 'open' || !deposited) throw new Error('deposit produced no FundsDeposited event');
         return {
           status: 201,
-          body: { depositId: deposited.data.depositId, walletId, balance: state.balance, version: state.version },
+          body: JSON.stringify({ depositId: deposited.data.depositId, walletId, balance: state.balance, version: state.version }),
           headers: {},
         };
       },

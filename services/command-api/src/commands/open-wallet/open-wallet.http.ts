@@ -27,7 +27,7 @@ export class OpenWalletHttp {
         if (state.status !== 'open') throw new Error('wallet not open after OpenWallet');
         return {
           status: 201,
-          body: { walletId: state.walletId, currency: state.currency, version: state.version },
+          body: JSON.stringify({ walletId: state.walletId, currency: state.currency, version: state.version }),
           headers: { location: `/v1/wallets/${state.walletId}` },
         };
       },

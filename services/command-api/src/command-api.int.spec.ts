@@ -1,0 +1,158 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Client } from 'pg';
+import { loadConfig } from '@sluice/config';
+import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import { buildCommandApi, type CommandApi } from './app';
+import { commandApiConfig } from './config';
+
+let db: TestDatabase;
+let api: CommandApi;
+let http: FastifyInstance;
+let wal: Client;
+const WAL_SLOT = 'cmd_api_test_decoding';
+
+beforeAll(async () => {
+  db = await createTestDatabase('command_api');
+  const config = loadConfig(commandApiConfig, {
+    DATABASE_URL: db.url,
+    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+    OUTBOX_TOPIC_PATTERN: `${uniqueName('cmd')}.\${routedByValue}`,
+    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+    LOG_LEVEL: 'warn',
+  });
+  api = await buildCommandApi(config, createLogger('command-api-test', 'warn'), createMetricsRegistry('t', false));
+  await api.app.init();
+  http = api.app.getHttpAdapter().getInstance();
+  await http.ready();
+  // A test_decoding slot shows every row change the requests make, outbox inserts included
+  // (in WAL mode the outbox row is deleted in the same transaction, so the table itself stays empty).
+  wal = new Client({ connectionString: db.url });
+  await wal.connect();
+  await wal.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [WAL_SLOT]);
+});
+
+afterAll(async () => {
+  await wal?.end();
+  await api?.close();
+  await db?.drop();
+});
+
+/** Row changes written since the last call, as test_decoding prints them ("table public.x: INSERT: ..."). */
+async function walChanges(): Promise<string[]> {
+  const { rows } = await wal.query<{ data: string }>(`SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, [WAL_SLOT]);
+  return rows.map((r) => r.data).filter((d) => d.startsWith('table '));
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return http.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function openWallet(currency = 'EUR'): Promise<string> {
+  const res = await post('/v1/wallets', { currency });
+  expect(res.statusCode).toBe(201);
+  return (res.json<{ walletId: string }>()).walletId;
+}
+
+describe('command API (real PostgreSQL and schema registry)', () => {
+  it('opens a wallet: 201 with its id, currency and version 1, and writes the wallet and its WalletOpened event', async () => {
+    await walChanges();
+    const res = await post('/v1/wallets', { currency: 'EUR' });
+    expect(res.statusCode).toBe(201);
+    const body = res.json<{ walletId: string; currency: string; version: number }>();
+    expect(body).toEqual({ walletId: expect.stringMatching(/^[0-9a-f-]{36}$/), currency: 'EUR', version: 1 });
+    expect(res.headers.location).toBe(`/v1/wallets/${body.walletId}`);
+    const changes = await walChanges();
+    expect(changes.filter((c) => c.startsWith('table public.wallets: INSERT'))).toHaveLength(1);
+    expect(changes.filter((c) => c.startsWith('table public.outbox: INSERT') && c.includes(`'WalletOpened'`))).toHaveLength(1);
+    expect(changes.filter((c) => c.startsWith('table public.outbox: DELETE'))).toHaveLength(1);
+  });
+
+  it('deposits: 201 with the new balance and version; state, deposit row and outbox event in one transaction; outbox table left empty', async () => {
+    const walletId = await openWallet();
+    await walChanges();
+    const res = await post(`/v1/wallets/${walletId}/deposits`, { amount: 1250, currency: 'EUR' }, { 'idempotency-key': uniqueName('k') });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ depositId: expect.any(String), walletId, balance: 1250, version: 2 });
+    const changes = await walChanges();
+    expect(changes.some((c) => c.startsWith('table public.wallets: UPDATE') && c.includes('balance[bigint]:1250'))).toBe(true);
+    expect(changes.some((c) => c.startsWith('table public.deposits: INSERT') && c.includes('amount[bigint]:1250'))).toBe(true);
+    expect(changes.some((c) => c.startsWith('table public.outbox: INSERT') && c.includes(`aggregateid[character varying]:'${walletId}'`))).toBe(true);
+    expect(changes.some((c) => c.startsWith('table public.idempotency_keys: INSERT'))).toBe(true);
+    const { rows } = await api.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox');
+    expect(rows[0]!.n).toBe('0');
+  });
+
+  it('replays the stored response for a repeated Idempotency-Key (one effect), and answers 422 for the same key with another body', async () => {
+    const walletId = await openWallet();
+    const key = uniqueName('key');
+    const first = await post(`/v1/wallets/${walletId}/deposits`, { amount: 500, currency: 'EUR' }, { 'idempotency-key': key });
+    await walChanges();
+    const again = await post(`/v1/wallets/${walletId}/deposits`, { currency: 'EUR', amount: 500 }, { 'idempotency-key': key });
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(first.headers['idempotent-replayed']).toBe('false');
+    expect(again.json()).toEqual(first.json());
+
+    const other = await post(`/v1/wallets/${walletId}/deposits`, { amount: 501, currency: 'EUR' }, { 'idempotency-key': key });
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    expect(await walChanges()).toEqual([]);
+    const { rows } = await api.pool.query<{ n: string; balance: string }>(
+      'SELECT (SELECT count(*) FROM deposits WHERE wallet_id = $1)::text AS n, (SELECT balance FROM wallets WHERE id = $1)::text AS balance',
+      [walletId],
+    );
+    expect(rows[0]).toEqual({ n: '1', balance: '500' });
+  });
+
+  it('applies 20 concurrent copies of one request exactly once', async () => {
+    const walletId = await openWallet();
+    const key = uniqueName('key');
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => post(`/v1/wallets/${walletId}/deposits`, { amount: 7, currency: 'EUR' }, { 'idempotency-key': key })),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(201));
+    expect(new Set(responses.map((r) => r.body)).size).toBe(1);
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'false')).toHaveLength(1);
+    const { rows } = await api.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [walletId]);
+    expect(rows[0]!.balance).toBe('7');
+  });
+
+  describe('bad input gets problem+json and writes nothing', () => {
+    let walletId: string;
+    beforeAll(async () => {
+      walletId = await openWallet('EUR');
+    });
+    const oversized = JSON.stringify({ amount: 1, currency: 'EUR', note: 'x'.repeat(20_000) });
+    const cases: [string, number, string, () => Promise<LightMyRequestResponse>][] = [
+      ['zero amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 0, currency: 'EUR' }, { 'idempotency-key': 'b1' })],
+      ['negative amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: -5, currency: 'EUR' }, { 'idempotency-key': 'b2' })],
+      ['fractional amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 12.5, currency: 'EUR' }, { 'idempotency-key': 'b3' })],
+      ['huge amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, '{"amount": 9007199254740993, "currency": "EUR"}', { 'idempotency-key': 'b4' })],
+      ['amount as a string', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: '10', currency: 'EUR' }, { 'idempotency-key': 'b5' })],
+      ['unknown currency', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'XYZ' }, { 'idempotency-key': 'b6' })],
+      ['unknown currency on open', 400, 'validation_failed', () => post('/v1/wallets', { currency: 'EURO' })],
+      ['other currency than the wallet', 422, 'currency_mismatch', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'USD' }, { 'idempotency-key': 'b7' })],
+      ['unknown field', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR', memo: 'x' }, { 'idempotency-key': 'b8' })],
+      ['malformed JSON', 400, 'malformed_json', () => post(`/v1/wallets/${walletId}/deposits`, '{"amount": 1,', { 'idempotency-key': 'b9' })],
+      ['oversized body', 413, 'body_too_large', () => post(`/v1/wallets/${walletId}/deposits`, oversized, { 'idempotency-key': 'b10' })],
+      ['not JSON', 415, 'unsupported_media_type', () => post(`/v1/wallets/${walletId}/deposits`, 'amount=1', { 'idempotency-key': 'b11', 'content-type': 'application/x-www-form-urlencoded' })],
+      ['unknown wallet', 404, 'wallet_not_found', () => post('/v1/wallets/0190a000-0000-7000-8000-000000000000/deposits', { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b12' })],
+      ['malformed wallet id', 400, 'validation_failed', () => post('/v1/wallets/not-a-uuid/deposits', { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b13' })],
+      ['missing Idempotency-Key', 400, 'idempotency_key_missing', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' })],
+    ];
+    it.each(cases)('%s → %i %s', async (_label, status, code, send) => {
+      await walChanges();
+      const res = await send();
+      expect(res.statusCode).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ status, code, type: expect.stringContaining('/problems/'), title: expect.any(String) });
+      expect(await walChanges()).toEqual([]);
+    });
+  });
+});
