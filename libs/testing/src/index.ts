@@ -3,3 +3,4 @@ export * from './names';
 export * from './database';
 export * from './wait';
 export * from './kafka';
+export * from './processes';
