@@ -51,7 +51,10 @@ export function foldWallet(row: WalletView | undefined, event: WalletEvent): Wal
   switch (event.type) {
     case 'WalletOpened': {
       const { walletId, currency, eventId } = event.data;
-      return { kind: 'applied', row: { walletId, currency, balance: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId } };
+      return {
+        kind: 'applied',
+        row: { walletId, currency, balance: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId },
+      };
     }
     case 'FundsDeposited': {
       // Only WalletOpened starts a wallet: a deposit claiming version 1 onto no row is a gap too.
@@ -62,7 +65,10 @@ export function foldWallet(row: WalletView | undefined, event: WalletEvent): Wal
       }
       // The event carries the balance the command side computed; it must follow from the row.
       if (row.balance + amount !== balance) {
-        return rejected('balance_mismatch', `FundsDeposited says balance ${balance}, the read model has ${row.balance} + ${amount}`);
+        return rejected(
+          'balance_mismatch',
+          `FundsDeposited says balance ${balance}, the read model has ${row.balance} + ${amount}`,
+        );
       }
       return { kind: 'applied', row: { ...row, balance, version, updatedAt, lastEventId: eventId } };
     }

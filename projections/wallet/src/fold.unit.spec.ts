@@ -8,7 +8,14 @@ const T0 = Date.parse('2025-06-01T10:00:00.000Z');
 function opened(over: Partial<WalletOpened> = {}): WalletEvent {
   return {
     type: 'WalletOpened',
-    data: { eventId: `e-open-${over.walletId ?? WALLET}`, walletId: WALLET, currency: 'EUR', version: 1, occurredAt: T0, ...over },
+    data: {
+      eventId: `e-open-${over.walletId ?? WALLET}`,
+      walletId: WALLET,
+      currency: 'EUR',
+      version: 1,
+      occurredAt: T0,
+      ...over,
+    },
   };
 }
 
@@ -110,15 +117,23 @@ describe('wallet fold', () => {
   describe('foldWallets over a batch', () => {
     it('given no rows, when a batch opens and funds two wallets with a redelivery, then one final row per wallet', () => {
       const other = (e: WalletEvent): WalletEvent => ({ ...e, data: { ...e.data, walletId: OTHER } }) as WalletEvent;
-      const batch = [opened(), other(opened({ walletId: OTHER })), deposited(2, 10, 10), deposited(2, 10, 10), other(deposited(2, 7, 7))];
+      const batch = [
+        opened(),
+        other(opened({ walletId: OTHER })),
+        deposited(2, 10, 10),
+        deposited(2, 10, 10),
+        other(deposited(2, 7, 7)),
+      ];
 
       const { results, changed } = foldWallets(new Map(), batch);
 
       expect(results.map((r) => r.kind)).toEqual(['applied', 'applied', 'applied', 'duplicate', 'applied']);
-      expect(changed.map((r) => [r.walletId, r.balance, r.version]).sort()).toEqual([
-        [WALLET, 10, 2],
-        [OTHER, 7, 2],
-      ].sort());
+      expect(changed.map((r) => [r.walletId, r.balance, r.version]).sort()).toEqual(
+        [
+          [WALLET, 10, 2],
+          [OTHER, 7, 2],
+        ].sort(),
+      );
     });
 
     it('given a stored row, when the batch holds only older events, then nothing changes', () => {

@@ -1,0 +1,9 @@
+import { defineConfig } from 'drizzle-kit';
+
+// The projector's own tables (checkpoints); each projection keeps its own migration set.
+// Regenerate with: npx drizzle-kit generate --config services/projector/drizzle.config.ts --name <change>
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: ['./services/projector/src/checkpoints/table.ts'],
+  out: './services/projector/migrations',
+});

@@ -1,0 +1,25 @@
+import { ConfigError, loadConfig } from '@sluice/config';
+import { projectorConfig } from './config';
+
+describe('projector config', () => {
+  it('given no environment, then the documented defaults', () => {
+    expect(loadConfig(projectorConfig, {})).toMatchObject({
+      PORT: 3011,
+      PROJECTOR_GROUP_ID: 'sluice-projector-wallet',
+      PROJECTOR_TOPIC_PARTITIONS: 12,
+      MIGRATE_ON_START: true,
+    });
+  });
+
+  it('given a heartbeat longer than a third of the session timeout, then it refuses to start', () => {
+    expect(() => loadConfig(projectorConfig, { KAFKA_SESSION_TIMEOUT_MS: '9000', KAFKA_HEARTBEAT_INTERVAL_MS: '4000' })).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('given fewer pooled connections than concurrent batches, then it refuses to start', () => {
+    expect(() => loadConfig(projectorConfig, { DB_POOL_MAX: '4', PROJECTOR_PARTITIONS_CONCURRENTLY: '4' })).toThrow(
+      /DB_POOL_MAX must exceed/,
+    );
+  });
+});

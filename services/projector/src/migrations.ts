@@ -1,0 +1,7 @@
+import { join } from 'node:path';
+
+/** The projector's own tables (checkpoints); each projection brings its own set. */
+export const PROJECTOR_MIGRATIONS = {
+  folder: join(__dirname, '../migrations'),
+  table: '__migrations_projector',
+};
