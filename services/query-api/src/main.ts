@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { loadConfig } from '@sluice/config';
+import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
+import { buildQueryApi } from './app';
+import { queryApiConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConfig(queryApiConfig);
+  const logger = createLogger('query-api', config.LOG_LEVEL);
+  const api = await buildQueryApi(config, logger, createMetricsRegistry('query-api'));
+  installShutdown({
+    logger,
+    deadlineMs: config.SHUTDOWN_DEADLINE_MS,
+    steps: () => [{ name: 'query-api', run: () => api.close() }],
+  });
+  await api.app.listen(config.PORT, config.HOST);
+  logger.info({ port: config.PORT, host: config.HOST }, 'query-api listening');
+}
+
+main().catch((err: unknown) => {
+  // Logged as JSON so the supervisor's log shows why start-up failed.
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      service: 'query-api',
+      msg: 'start-up failed',
+      err: String(err),
+      stack: (err as Error).stack,
+    }),
+  );
+  process.exit(1);
+});
