@@ -53,11 +53,8 @@ export async function upsertWalletViews(db: Db, views: readonly WalletView[]): P
  * one result per event.
  */
 export async function projectWalletEvents(db: Db, events: readonly WalletEvent[]): Promise<WalletFoldResult[]> {
-  const rows = await loadWalletViews(
-    db,
-    events.map((e) => e.data.walletId),
-  );
-  const { results, changed } = foldWallets(rows, events);
+  const walletIds = events.map((e) => e.data.walletId);
+  const { results, changed } = foldWallets(await loadWalletViews(db, walletIds), events);
   await upsertWalletViews(db, changed);
   return results;
 }

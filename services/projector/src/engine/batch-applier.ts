@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
 import { advanceCheckpoint, lockCheckpoint, type PartitionKey } from '../checkpoints/checkpoint-store';
+import { assertNever } from './assert-never';
 import type { DecodedRecord } from './decode';
 import type { Projection } from './projection';
 
@@ -59,13 +60,7 @@ export class BatchApplier<E> {
       const storedOffset = await lockCheckpoint(db, key);
       const fresh = records.filter((r) => r.offset >= storedOffset);
       const events = fresh.filter((r): r is EventRecord<E> => r.kind === 'event');
-      const outcomes =
-        events.length === 0
-          ? []
-          : await this.projection.apply(
-              db,
-              events.map((r) => r.event),
-            );
+      const outcomes = events.length === 0 ? [] : await this.projection.apply(db, events.map(eventOf));
       if (outcomes.length !== events.length) {
         throw new Error(`projection ${this.projection.name} returned ${outcomes.length} outcomes for ${events.length} events`);
       }
@@ -89,6 +84,6 @@ export class BatchApplier<E> {
   }
 }
 
-export function assertNever(value: never): never {
-  throw new Error(`unhandled variant: ${JSON.stringify(value)}`);
+function eventOf<E>(record: EventRecord<E>): E {
+  return record.event;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@sluice/observability';
-import { assertNever, type BatchResult } from './batch-applier';
+import { assertNever } from './assert-never';
+import type { BatchResult } from './batch-applier';
 import type { ProjectorMetrics } from './metrics';
 import type { PartitionProgress } from './progress';
 

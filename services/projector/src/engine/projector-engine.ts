@@ -107,16 +107,22 @@ export class ProjectorEngine<E> {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
       if (!payload.restart) this.crashed = errorMessage(payload.error);
     });
-    await consumer.connect();
-    // Partitions without a stored checkpoint start from the beginning: the read model holds nothing of them yet.
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      // Resolving is this engine's call: a batch skipped as stale must be fetched again.
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.tuning.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    try {
+      await consumer.connect();
+      // Partitions without a stored checkpoint start from the beginning: the read model holds nothing of them yet.
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        // Resolving is this engine's call: a batch skipped as stale must be fetched again.
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.tuning.partitionsConsumedConcurrently,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
     this.logger.info({ groupId }, 'projector consuming');
   }
 
