@@ -75,6 +75,7 @@ schemas: build
 migrations: install
 	npx drizzle-kit generate --config services/command-api/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config projections/wallet/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config services/projector/drizzle.config.ts --name $(or $(NAME),change)
 
 clean:
 	rm -rf dist .nx

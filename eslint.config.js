@@ -4,10 +4,36 @@ const nx = require('@nx/eslint-plugin');
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
-const INFRASTRUCTURE = ['pg', 'pg-*', 'kafkajs', 'drizzle-orm', 'drizzle-orm/*', '@nestjs/*', 'fastify', 'prom-client', 'pino', 'avsc', '@kafkajs/*', 'node:*'];
+const INFRASTRUCTURE = [
+  'pg',
+  'pg-*',
+  'kafkajs',
+  'drizzle-orm',
+  'drizzle-orm/*',
+  '@nestjs/*',
+  'fastify',
+  'prom-client',
+  'pino',
+  'avsc',
+  '@kafkajs/*',
+  'node:*',
+];
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.run/**', '.nx/**', 'coverage/**', 'schemas/src/generated.ts', '**/*.js', '**/*.cjs', '**/*.mjs', '**/drizzle.config.ts'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.run/**',
+      '.nx/**',
+      'coverage/**',
+      'schemas/src/generated.ts',
+      '**/*.js',
+      '**/*.cjs',
+      '**/*.mjs',
+      '**/drizzle.config.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -15,7 +41,10 @@ module.exports = tseslint.config(
     plugins: { '@nx': nx },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/only-throw-error': 'error',
@@ -28,13 +57,23 @@ module.exports = tseslint.config(
           allow: [],
           enforceBuildableLibDependency: false,
           depConstraints: [
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'] },
+            {
+              sourceTag: 'type:service',
+              onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'],
+            },
             { sourceTag: 'type:projection', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema'] },
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain', 'type:util', 'type:schema'], bannedExternalImports: INFRASTRUCTURE },
+            {
+              sourceTag: 'type:domain',
+              onlyDependOnLibsWithTags: ['type:domain', 'type:util', 'type:schema'],
+              bannedExternalImports: INFRASTRUCTURE,
+            },
             { sourceTag: 'type:schema', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
-            { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'] },
+            {
+              sourceTag: 'type:bench',
+              onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'],
+            },
             { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema'] },
           ],
         },

@@ -8,14 +8,33 @@ const common = {
   rootDir: __dirname,
   transform,
   testEnvironment: 'node',
-  roots: ['<rootDir>/services', '<rootDir>/libs', '<rootDir>/schemas', '<rootDir>/projections', '<rootDir>/deploy', '<rootDir>/bench'],
+  roots: [
+    '<rootDir>/services',
+    '<rootDir>/libs',
+    '<rootDir>/schemas',
+    '<rootDir>/projections',
+    '<rootDir>/deploy',
+    '<rootDir>/bench',
+  ],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
-    { ...common, displayName: 'int', testMatch: ['**/*.int.spec.ts'], setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest-setup-int.ts'], slowTestThreshold: 30 },
-    { ...common, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'], setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest-setup-int.ts'], slowTestThreshold: 120 },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['**/*.int.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest-setup-int.ts'],
+      slowTestThreshold: 30,
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['**/*.e2e.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/src/jest-setup-int.ts'],
+      slowTestThreshold: 120,
+    },
   ],
 };

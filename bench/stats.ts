@@ -6,7 +6,14 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
-export function summarize(values: readonly number[]): { n: number; min: number; p50: number; p90: number; p99: number; max: number } {
+export function summarize(values: readonly number[]): {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+} {
   return {
     n: values.length,
     min: percentile(values, 0),

@@ -21,7 +21,11 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   const wallet = await json(
-    await fetch(`${commandUrl}/v1/wallets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"currency":"EUR"}' }),
+    await fetch(`${commandUrl}/v1/wallets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"currency":"EUR"}',
+    }),
   );
   const walletId = String(wallet.walletId);
   const visible: number[] = [];
@@ -48,10 +52,14 @@ async function main(): Promise<void> {
   }
   const v = summarize(visible);
   const a = summarize(accept);
-  printTable(`deposit accepted → balance visible, ${count} sequential deposits (ms)`, ['measure', 'n', 'p50', 'p90', 'p99', 'max'], [
-    ['POST deposit → 201', a.n, a.p50, a.p90, a.p99, a.max],
-    ['201 → visible in query API', v.n, v.p50, v.p90, v.p99, v.max],
-  ]);
+  printTable(
+    `deposit accepted → balance visible, ${count} sequential deposits (ms)`,
+    ['measure', 'n', 'p50', 'p90', 'p99', 'max'],
+    [
+      ['POST deposit → 201', a.n, a.p50, a.p90, a.p99, a.max],
+      ['201 → visible in query API', v.n, v.p50, v.p90, v.p99, v.max],
+    ],
+  );
   const file = writeResult('pipeline-latency', { deposits: count, pollMs: POLL_MS, acceptMs: a, visibleMs: v });
   console.log(`\nwrote ${file}`);
 }

@@ -64,7 +64,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function post(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${services.command!.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -124,7 +128,14 @@ describe('end to end: HTTP command → outbox → WAL relay → Kafka → projec
     const decoded = await codec.decode(message.value!);
     expect(decoded.type).toBe('FundsDeposited');
     const data = decoded.data as FundsDeposited;
-    expect(data).toMatchObject({ walletId, depositId: res.body.depositId, amount: 1250, balance: 1250, version: 2, currency: 'EUR' });
+    expect(data).toMatchObject({
+      walletId,
+      depositId: res.body.depositId,
+      amount: 1250,
+      balance: 1250,
+      version: 2,
+      currency: 'EUR',
+    });
     expect(data.eventId).toBe(message.headers!.id!.toString());
   });
 
@@ -193,7 +204,10 @@ async function commandSideState(walletId: string): Promise<{ balance: number; ve
   const client = new Client({ connectionString: db.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ balance: string; version: number }>('SELECT balance::text, version FROM wallets WHERE id = $1', [walletId]);
+    const { rows } = await client.query<{ balance: string; version: number }>(
+      'SELECT balance::text, version FROM wallets WHERE id = $1',
+      [walletId],
+    );
     return { balance: Number(rows[0]!.balance), version: rows[0]!.version };
   } finally {
     await client.end();

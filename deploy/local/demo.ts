@@ -10,7 +10,11 @@ const COMMAND = 'http://127.0.0.1:3000';
 const QUERY = 'http://127.0.0.1:3001';
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as Record<string, unknown>;
   if (!res.ok) throw new Error(`POST ${url} → ${res.status} ${JSON.stringify(json)}`);
   return json;

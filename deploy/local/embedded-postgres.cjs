@@ -13,15 +13,30 @@ const pg = new EmbeddedPostgres({
   password: 'postgres',
   authMethod: 'trust',
   persistent: true,
-  postgresFlags: ['-c', 'wal_level=logical', '-c', 'max_replication_slots=20', '-c', 'max_wal_senders=20', '-c', 'listen_addresses=127.0.0.1'],
+  postgresFlags: [
+    '-c',
+    'wal_level=logical',
+    '-c',
+    'max_replication_slots=20',
+    '-c',
+    'max_wal_senders=20',
+    '-c',
+    'listen_addresses=127.0.0.1',
+  ],
 });
 
 async function main() {
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
   console.log(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
-  const stop = async () => { await pg.stop(); process.exit(0); };
+  const stop = async () => {
+    await pg.stop();
+    process.exit(0);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

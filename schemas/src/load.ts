@@ -9,7 +9,8 @@ export function loadSchemaFiles(avroDir: string): SchemaFile[] {
     for (const name of readdirSync(join(avroDir, aggregateType)).sort()) {
       if (!name.endsWith('.avsc')) continue;
       const schema = JSON.parse(readFileSync(join(avroDir, aggregateType, name), 'utf8')) as SchemaFile['schema'];
-      if (`${schema.name}.avsc` !== name) throw new Error(`${aggregateType}/${name} defines ${schema.name}; name the file after the record`);
+      if (`${schema.name}.avsc` !== name)
+        throw new Error(`${aggregateType}/${name} defines ${schema.name}; name the file after the record`);
       files.push({ aggregateType, schema });
     }
   }

@@ -14,15 +14,10 @@ export class ConfigError extends SluiceError<'invalid_config'> {
  * default and cross-field rule. Everything below the entry point receives the
  * typed result; nothing else reads process.env.
  */
-export function loadConfig<S extends z.ZodType>(
-  schema: S,
-  env: Record<string, string | undefined> = process.env,
-): z.infer<S> {
+export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
   return result.data;
 }
@@ -30,8 +25,7 @@ export function loadConfig<S extends z.ZodType>(
 /** Environment values arrive as strings: these coerce and bound them. */
 export const env = {
   port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
-  int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-    z.coerce.number().int().min(min).max(max).default(def),
+  int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def),
   number: (def: number, min = 0) => z.coerce.number().min(min).default(def),
   bool: (def: boolean) =>
     z
@@ -74,6 +68,12 @@ export const outboxEnv = {
       const [a, b] = t.split('.');
       return b === undefined ? { schema: 'public', name: a! } : { schema: a!, name: b };
     }),
-  OUTBOX_SLOT_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _').default('sluice_outbox'),
-  OUTBOX_PUBLICATION_NAME: z.string().regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _').default('sluice_outbox'),
+  OUTBOX_SLOT_NAME: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _')
+    .default('sluice_outbox'),
+  OUTBOX_PUBLICATION_NAME: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _')
+    .default('sluice_outbox'),
 };

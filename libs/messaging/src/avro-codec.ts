@@ -87,7 +87,10 @@ export class AvroEventCodec {
   encode(aggregateType: string, event: { type: string; data: unknown }): Buffer {
     const writer = this.writers.get(`${aggregateType}/${event.type}`);
     if (!writer) {
-      throw new CodecError('unknown_event_type', `no registered schema for ${aggregateType}/${event.type}; call registerAll() at start-up`);
+      throw new CodecError(
+        'unknown_event_type',
+        `no registered schema for ${aggregateType}/${event.type}; call registerAll() at start-up`,
+      );
     }
     const bad: string[] = [];
     if (!writer.type.isValid(event.data, { errorHook: (path) => bad.push(path.join('.') || '(root)') })) {
@@ -111,7 +114,10 @@ export class AvroEventCodec {
       const name = writer.name;
       const reader = name === undefined ? undefined : this.readers.get(name);
       if (!reader) {
-        throw new CodecError('unknown_event_type', `schema ${schemaId} (${name ?? 'unnamed'}) is not an event this consumer knows`);
+        throw new CodecError(
+          'unknown_event_type',
+          `schema ${schemaId} (${name ?? 'unnamed'}) is not an event this consumer knows`,
+        );
       }
       entry = { resolver: reader.type.createResolver(writer), reader: reader.type, eventType: reader.eventType };
       this.resolvers.set(schemaId, entry);

@@ -43,21 +43,27 @@ export class OutboxSlot {
 
   private async ensurePublication(): Promise<void> {
     const { schema, name } = this.table;
-    const { rowCount: hasTable } = await this.pool.query(
-      `SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`,
-      [schema, name],
-    );
+    const { rowCount: hasTable } = await this.pool.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`, [
+      schema,
+      name,
+    ]);
     if (!hasTable) {
-      throw new SlotError('outbox_table_missing', `table ${schema}.${name} does not exist yet (the writer's migrations create it)`, {
-        retriable: true,
-      });
+      throw new SlotError(
+        'outbox_table_missing',
+        `table ${schema}.${name} does not exist yet (the writer's migrations create it)`,
+        {
+          retriable: true,
+        },
+      );
     }
     const { rows } = await this.pool.query<{ pubinsert: boolean }>('SELECT pubinsert FROM pg_publication WHERE pubname = $1', [
       this.publication,
     ]);
     if (rows.length === 0) {
       await this.pool
-        .query(`CREATE PUBLICATION ${quoteIdent(this.publication)} FOR TABLE ${quoteIdent(schema)}.${quoteIdent(name)} WITH (publish = 'insert')`)
+        .query(
+          `CREATE PUBLICATION ${quoteIdent(this.publication)} FOR TABLE ${quoteIdent(schema)}.${quoteIdent(name)} WITH (publish = 'insert')`,
+        )
         .catch((err: { code?: string }) => {
           if (err.code !== '42710') throw err; // created concurrently by another instance
         });

@@ -68,7 +68,10 @@ export function decide(command: WalletCommand, state: WalletState, ctx: DecideCo
       }
       const balance = state.balance + command.amount;
       if (!Number.isSafeInteger(balance)) {
-        throw new WalletError('balance_limit_exceeded', 'the deposit would take the balance past the largest amount Sluice represents');
+        throw new WalletError(
+          'balance_limit_exceeded',
+          'the deposit would take the balance past the largest amount Sluice represents',
+        );
       }
       const data: FundsDeposited = {
         eventId: ctx.newId(),

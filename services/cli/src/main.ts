@@ -3,7 +3,11 @@ import { createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { eventTopics } from './topics';
 
-const cliConfig = z.object({ ...commonEnv, LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'), TOPIC_PARTITIONS: env.int(12, 1, 1000) });
+const cliConfig = z.object({
+  ...commonEnv,
+  LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
+  TOPIC_PARTITIONS: env.int(12, 1, 1000),
+});
 
 const USAGE = `usage: sluice <command>
 

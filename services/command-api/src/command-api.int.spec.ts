@@ -56,7 +56,7 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
 async function openWallet(currency = 'EUR'): Promise<string> {
   const res = await post('/v1/wallets', { currency });
   expect(res.statusCode).toBe(201);
-  return (res.json<{ walletId: string }>()).walletId;
+  return res.json<{ walletId: string }>().walletId;
 }
 
 describe('command API (real PostgreSQL and schema registry)', () => {
@@ -76,13 +76,21 @@ describe('command API (real PostgreSQL and schema registry)', () => {
   it('deposits: 201 with the new balance and version; state, deposit row and outbox event in one transaction; outbox table left empty', async () => {
     const walletId = await openWallet();
     await walChanges();
-    const res = await post(`/v1/wallets/${walletId}/deposits`, { amount: 1250, currency: 'EUR' }, { 'idempotency-key': uniqueName('k') });
+    const res = await post(
+      `/v1/wallets/${walletId}/deposits`,
+      { amount: 1250, currency: 'EUR' },
+      { 'idempotency-key': uniqueName('k') },
+    );
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({ depositId: expect.any(String), walletId, balance: 1250, version: 2 });
     const changes = await walChanges();
     expect(changes.some((c) => c.startsWith('table public.wallets: UPDATE') && c.includes('balance[bigint]:1250'))).toBe(true);
     expect(changes.some((c) => c.startsWith('table public.deposits: INSERT') && c.includes('amount[bigint]:1250'))).toBe(true);
-    expect(changes.some((c) => c.startsWith('table public.outbox: INSERT') && c.includes(`aggregateid[character varying]:'${walletId}'`))).toBe(true);
+    expect(
+      changes.some(
+        (c) => c.startsWith('table public.outbox: INSERT') && c.includes(`aggregateid[character varying]:'${walletId}'`),
+      ),
+    ).toBe(true);
     expect(changes.some((c) => c.startsWith('table public.idempotency_keys: INSERT'))).toBe(true);
     const { rows } = await api.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox');
     expect(rows[0]!.n).toBe('0');
@@ -114,7 +122,9 @@ describe('command API (real PostgreSQL and schema registry)', () => {
     const walletId = await openWallet();
     const key = uniqueName('key');
     const responses = await Promise.all(
-      Array.from({ length: 20 }, () => post(`/v1/wallets/${walletId}/deposits`, { amount: 7, currency: 'EUR' }, { 'idempotency-key': key })),
+      Array.from({ length: 20 }, () =>
+        post(`/v1/wallets/${walletId}/deposits`, { amount: 7, currency: 'EUR' }, { 'idempotency-key': key }),
+      ),
     );
     expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(201));
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
@@ -130,21 +140,103 @@ describe('command API (real PostgreSQL and schema registry)', () => {
     });
     const oversized = JSON.stringify({ amount: 1, currency: 'EUR', note: 'x'.repeat(20_000) });
     const cases: [string, number, string, () => Promise<LightMyRequestResponse>][] = [
-      ['zero amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 0, currency: 'EUR' }, { 'idempotency-key': 'b1' })],
-      ['negative amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: -5, currency: 'EUR' }, { 'idempotency-key': 'b2' })],
-      ['fractional amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 12.5, currency: 'EUR' }, { 'idempotency-key': 'b3' })],
-      ['huge amount', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, '{"amount": 9007199254740993, "currency": "EUR"}', { 'idempotency-key': 'b4' })],
-      ['amount as a string', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: '10', currency: 'EUR' }, { 'idempotency-key': 'b5' })],
-      ['unknown currency', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'XYZ' }, { 'idempotency-key': 'b6' })],
+      [
+        'zero amount',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 0, currency: 'EUR' }, { 'idempotency-key': 'b1' }),
+      ],
+      [
+        'negative amount',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: -5, currency: 'EUR' }, { 'idempotency-key': 'b2' }),
+      ],
+      [
+        'fractional amount',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 12.5, currency: 'EUR' }, { 'idempotency-key': 'b3' }),
+      ],
+      [
+        'huge amount',
+        400,
+        'validation_failed',
+        () =>
+          post(`/v1/wallets/${walletId}/deposits`, '{"amount": 9007199254740993, "currency": "EUR"}', {
+            'idempotency-key': 'b4',
+          }),
+      ],
+      [
+        'amount as a string',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: '10', currency: 'EUR' }, { 'idempotency-key': 'b5' }),
+      ],
+      [
+        'unknown currency',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'XYZ' }, { 'idempotency-key': 'b6' }),
+      ],
       ['unknown currency on open', 400, 'validation_failed', () => post('/v1/wallets', { currency: 'EURO' })],
-      ['other currency than the wallet', 422, 'currency_mismatch', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'USD' }, { 'idempotency-key': 'b7' })],
-      ['unknown field', 400, 'validation_failed', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR', memo: 'x' }, { 'idempotency-key': 'b8' })],
-      ['malformed JSON', 400, 'malformed_json', () => post(`/v1/wallets/${walletId}/deposits`, '{"amount": 1,', { 'idempotency-key': 'b9' })],
-      ['oversized body', 413, 'body_too_large', () => post(`/v1/wallets/${walletId}/deposits`, oversized, { 'idempotency-key': 'b10' })],
-      ['not JSON', 415, 'unsupported_media_type', () => post(`/v1/wallets/${walletId}/deposits`, 'amount=1', { 'idempotency-key': 'b11', 'content-type': 'application/x-www-form-urlencoded' })],
-      ['unknown wallet', 404, 'wallet_not_found', () => post('/v1/wallets/0190a000-0000-7000-8000-000000000000/deposits', { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b12' })],
-      ['malformed wallet id', 400, 'validation_failed', () => post('/v1/wallets/not-a-uuid/deposits', { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b13' })],
-      ['missing Idempotency-Key', 400, 'idempotency_key_missing', () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' })],
+      [
+        'other currency than the wallet',
+        422,
+        'currency_mismatch',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'USD' }, { 'idempotency-key': 'b7' }),
+      ],
+      [
+        'unknown field',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR', memo: 'x' }, { 'idempotency-key': 'b8' }),
+      ],
+      [
+        'malformed JSON',
+        400,
+        'malformed_json',
+        () => post(`/v1/wallets/${walletId}/deposits`, '{"amount": 1,', { 'idempotency-key': 'b9' }),
+      ],
+      [
+        'oversized body',
+        413,
+        'body_too_large',
+        () => post(`/v1/wallets/${walletId}/deposits`, oversized, { 'idempotency-key': 'b10' }),
+      ],
+      [
+        'not JSON',
+        415,
+        'unsupported_media_type',
+        () =>
+          post(`/v1/wallets/${walletId}/deposits`, 'amount=1', {
+            'idempotency-key': 'b11',
+            'content-type': 'application/x-www-form-urlencoded',
+          }),
+      ],
+      [
+        'unknown wallet',
+        404,
+        'wallet_not_found',
+        () =>
+          post(
+            '/v1/wallets/0190a000-0000-7000-8000-000000000000/deposits',
+            { amount: 1, currency: 'EUR' },
+            { 'idempotency-key': 'b12' },
+          ),
+      ],
+      [
+        'malformed wallet id',
+        400,
+        'validation_failed',
+        () => post('/v1/wallets/not-a-uuid/deposits', { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b13' }),
+      ],
+      [
+        'missing Idempotency-Key',
+        400,
+        'idempotency_key_missing',
+        () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' }),
+      ],
     ];
     it.each(cases)('%s → %i %s', async (_label, status, code, send) => {
       await walChanges();

@@ -19,6 +19,14 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Logged as JSON so the supervisor's log shows why start-up failed.
-  console.error(JSON.stringify({ level: 'fatal', service: 'command-api', msg: 'start-up failed', err: String(err), stack: (err as Error).stack }));
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      service: 'command-api',
+      msg: 'start-up failed',
+      err: String(err),
+      stack: (err as Error).stack,
+    }),
+  );
   process.exit(1);
 });

@@ -77,6 +77,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', service: 'outbox-relay', msg: 'start-up failed', err: String(err), stack: (err as Error).stack }));
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      service: 'outbox-relay',
+      msg: 'start-up failed',
+      err: String(err),
+      stack: (err as Error).stack,
+    }),
+  );
   process.exit(1);
 });

@@ -5,7 +5,12 @@ export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
 export function createRelayMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    events: new Counter({ name: 'sluice_relay_events_total', help: 'Outbox events acknowledged by Kafka', labelNames: ['topic'], registers }),
+    events: new Counter({
+      name: 'sluice_relay_events_total',
+      help: 'Outbox events acknowledged by Kafka',
+      labelNames: ['topic'],
+      registers,
+    }),
     batchSize: new Histogram({
       name: 'sluice_relay_batch_records',
       help: 'Records per Kafka produce batch',
@@ -24,16 +29,57 @@ export function createRelayMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    recordsInFlight: new Gauge({ name: 'sluice_relay_records_in_flight', help: 'Records read from the WAL and not yet acknowledged by Kafka', registers }),
-    bytesInFlight: new Gauge({ name: 'sluice_relay_bytes_in_flight', help: 'Payload bytes read from the WAL and not yet acknowledged by Kafka', registers }),
-    recordsLimit: new Gauge({ name: 'sluice_relay_records_in_flight_limit', help: 'Cap on records in flight before the relay stops reading the WAL', registers }),
-    bytesLimit: new Gauge({ name: 'sluice_relay_bytes_in_flight_limit', help: 'Cap on bytes in flight before the relay stops reading the WAL', registers }),
-    paused: new Gauge({ name: 'sluice_relay_wal_reading_paused', help: '1 while backpressure has stopped reading the WAL', registers }),
-    lagBytes: new Gauge({ name: 'sluice_relay_lag_bytes', help: 'WAL received but not yet confirmed to PostgreSQL (bytes)', registers }),
-    lagSeconds: new Gauge({ name: 'sluice_relay_lag_seconds', help: 'Age of the oldest committed event not yet acknowledged by Kafka', registers }),
-    retainedWal: new Gauge({ name: 'sluice_relay_retained_wal_bytes', help: 'WAL PostgreSQL keeps for the relay slot', registers }),
-    confirmedLsn: new Gauge({ name: 'sluice_relay_confirmed_lsn', help: 'The last WAL position confirmed to PostgreSQL (as a number)', registers }),
-    reconnects: new Counter({ name: 'sluice_relay_reconnects_total', help: 'Replication sessions restarted after an error', labelNames: ['reason'], registers }),
+    recordsInFlight: new Gauge({
+      name: 'sluice_relay_records_in_flight',
+      help: 'Records read from the WAL and not yet acknowledged by Kafka',
+      registers,
+    }),
+    bytesInFlight: new Gauge({
+      name: 'sluice_relay_bytes_in_flight',
+      help: 'Payload bytes read from the WAL and not yet acknowledged by Kafka',
+      registers,
+    }),
+    recordsLimit: new Gauge({
+      name: 'sluice_relay_records_in_flight_limit',
+      help: 'Cap on records in flight before the relay stops reading the WAL',
+      registers,
+    }),
+    bytesLimit: new Gauge({
+      name: 'sluice_relay_bytes_in_flight_limit',
+      help: 'Cap on bytes in flight before the relay stops reading the WAL',
+      registers,
+    }),
+    paused: new Gauge({
+      name: 'sluice_relay_wal_reading_paused',
+      help: '1 while backpressure has stopped reading the WAL',
+      registers,
+    }),
+    lagBytes: new Gauge({
+      name: 'sluice_relay_lag_bytes',
+      help: 'WAL received but not yet confirmed to PostgreSQL (bytes)',
+      registers,
+    }),
+    lagSeconds: new Gauge({
+      name: 'sluice_relay_lag_seconds',
+      help: 'Age of the oldest committed event not yet acknowledged by Kafka',
+      registers,
+    }),
+    retainedWal: new Gauge({
+      name: 'sluice_relay_retained_wal_bytes',
+      help: 'WAL PostgreSQL keeps for the relay slot',
+      registers,
+    }),
+    confirmedLsn: new Gauge({
+      name: 'sluice_relay_confirmed_lsn',
+      help: 'The last WAL position confirmed to PostgreSQL (as a number)',
+      registers,
+    }),
+    reconnects: new Counter({
+      name: 'sluice_relay_reconnects_total',
+      help: 'Replication sessions restarted after an error',
+      labelNames: ['reason'],
+      registers,
+    }),
     state: new Gauge({ name: 'sluice_relay_state', help: '1 for the state the relay is in', labelNames: ['state'], registers }),
   };
 }

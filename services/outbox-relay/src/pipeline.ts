@@ -139,7 +139,8 @@ export class RelayPipeline {
     this.metrics.recordsInFlight.set(this.inFlightRecords);
     this.metrics.bytesInFlight.set(this.inFlightBytes);
     const over = this.inFlightRecords >= this.limits.maxRecordsInFlight || this.inFlightBytes >= this.limits.maxBytesInFlight;
-    const under = this.inFlightRecords <= this.limits.maxRecordsInFlight / 2 && this.inFlightBytes <= this.limits.maxBytesInFlight / 2;
+    const under =
+      this.inFlightRecords <= this.limits.maxRecordsInFlight / 2 && this.inFlightBytes <= this.limits.maxBytesInFlight / 2;
     if (over) {
       this.ports.pause();
       this.metrics.paused.set(1);

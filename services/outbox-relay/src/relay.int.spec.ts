@@ -3,7 +3,14 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { uuidv7 } from '@sluice/core';
 import { applyMigrations, createPool, withTransaction } from '@sluice/db';
-import { AvroEventCodec, createIdempotentProducer, createKafka, ensureTopics, partitionForKey, routeTopic } from '@sluice/messaging';
+import {
+  AvroEventCodec,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  partitionForKey,
+  routeTopic,
+} from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter, parseLsn, type OutboxEvent } from '@sluice/outbox';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
@@ -69,7 +76,16 @@ function deposited(walletId: string, version: number): WalletEvent {
   seq++;
   return {
     type: 'FundsDeposited',
-    data: { eventId: uuidv7(), walletId, depositId: uuidv7(), amount: seq, currency: 'EUR', balance: seq, version, occurredAt: Date.now() },
+    data: {
+      eventId: uuidv7(),
+      walletId,
+      depositId: uuidv7(),
+      amount: seq,
+      currency: 'EUR',
+      balance: seq,
+      version,
+      occurredAt: Date.now(),
+    },
   };
 }
 
@@ -152,7 +168,9 @@ describe('outbox relay (real PostgreSQL and Kafka)', () => {
     const keyTopic = routeTopic(pattern, 'wallet');
     const before = await countOn(keyTopic);
     const wallets = Array.from({ length: 20 }, () => uuidv7());
-    const big = Array.from({ length: 3000 }, (_, i) => deposited(wallets[i % wallets.length]!, 2 + Math.floor(i / wallets.length)));
+    const big = Array.from({ length: 3000 }, (_, i) =>
+      deposited(wallets[i % wallets.length]!, 2 + Math.floor(i / wallets.length)),
+    );
     const rolledBack = deposited(uuidv7(), 2);
     await expect(
       withTransaction(pool, async (client) => {

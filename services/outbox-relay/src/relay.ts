@@ -158,7 +158,10 @@ export class Relay {
         if (bytes === undefined) return;
         this.metrics.retainedWal.set(bytes);
         if (bytes > this.options.retainedWalWarnBytes) {
-          this.logger.warn({ retainedWalBytes: bytes, threshold: this.options.retainedWalWarnBytes }, 'the relay slot retains a lot of WAL');
+          this.logger.warn(
+            { retainedWalBytes: bytes, threshold: this.options.retainedWalWarnBytes },
+            'the relay slot retains a lot of WAL',
+          );
         }
       },
       () => undefined,
@@ -167,7 +170,8 @@ export class Relay {
 
   private setState(state: RelayState): void {
     this.stateValue = state;
-    for (const s of ['starting', 'streaming', 'waiting', 'stopped', 'failed'] as const) this.metrics.state.set({ state: s }, s === state ? 1 : 0);
+    for (const s of ['starting', 'streaming', 'waiting', 'stopped', 'failed'] as const)
+      this.metrics.state.set({ state: s }, s === state ? 1 : 0);
   }
 
   private async sleep(ms: number): Promise<void> {

@@ -27,9 +27,13 @@ export class TopicRouter {
     const existing = new Set(await this.admin.listTopics());
     const missing = unknown.filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      throw new RoutingError('topic_missing', `topic(s) ${missing.join(', ')} do not exist; create them with \`npm run sluice -- topics apply\``, {
-        retriable: true,
-      });
+      throw new RoutingError(
+        'topic_missing',
+        `topic(s) ${missing.join(', ')} do not exist; create them with \`npm run sluice -- topics apply\``,
+        {
+          retriable: true,
+        },
+      );
     }
     const meta = await this.admin.fetchTopicMetadata({ topics: unknown });
     for (const t of meta.topics) this.partitions.set(t.name, t.partitions.length);

@@ -61,11 +61,7 @@ export class WalletCommands {
     }
   }
 
-  private async attempt(
-    db: Db,
-    client: PoolClient,
-    request: CommandRequest,
-  ): Promise<CommandResult> {
+  private async attempt(db: Db, client: PoolClient, request: CommandRequest): Promise<CommandResult> {
     if (request.idempotency) {
       const stored = await claimKey(db, request.idempotency);
       if (stored) return { response: stored, replayed: true };

@@ -28,7 +28,14 @@ export async function saveWallet(db: Db, before: WalletState, events: readonly W
   if (before.status === 'absent') {
     const inserted = await db
       .insert(wallets)
-      .values({ id: after.walletId, currency: after.currency, balance: after.balance, version: after.version, createdAt: now, updatedAt: now })
+      .values({
+        id: after.walletId,
+        currency: after.currency,
+        balance: after.balance,
+        version: after.version,
+        createdAt: now,
+        updatedAt: now,
+      })
       .onConflictDoNothing()
       .returning({ id: wallets.id });
     if (inserted.length === 0) throw new VersionConflict(after.walletId);

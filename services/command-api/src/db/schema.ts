@@ -1,17 +1,34 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  char,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
 
 export { outbox } from '@sluice/outbox';
 
 /** The command side's state of each wallet; `version` guards concurrent writers. */
-export const wallets = pgTable('wallets', {
-  id: uuid('id').primaryKey(),
-  currency: char('currency', { length: 3 }).notNull(),
-  balance: bigint('balance', { mode: 'number' }).notNull().default(0),
-  version: integer('version').notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
-  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
-}, (t) => [check('wallets_balance_non_negative', sql`${t.balance} >= 0`)]);
+export const wallets = pgTable(
+  'wallets',
+  {
+    id: uuid('id').primaryKey(),
+    currency: char('currency', { length: 3 }).notNull(),
+    balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+    version: integer('version').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [check('wallets_balance_non_negative', sql`${t.balance} >= 0`)],
+);
 
 export const deposits = pgTable(
   'deposits',

@@ -118,7 +118,6 @@ export class ReplicationStream extends EventEmitter {
   }
 }
 
-
 function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
