@@ -48,7 +48,12 @@ start() {
   if pid_alive kafka; then
     healthy && { log "already running on 127.0.0.1:$KAFKA_PORT"; return 0; }
   elif port_open 127.0.0.1 "$KAFKA_PORT"; then
-    die "port $KAFKA_PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$KAFKA_PORT'); stop it or set KAFKA_PORT"
+    # Another checkout's broker (or one started by hand) is as good as ours if it answers.
+    if KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" node "$ROOT/dist/services/cli/src/main.js" probe kafka >/dev/null 2>&1; then
+      log "using the Kafka broker already listening on 127.0.0.1:$KAFKA_PORT (not started from this checkout)"
+      return 0
+    fi
+    die "port $KAFKA_PORT is taken by a process that is not a working Kafka broker (ss -ltnp 'sport = :$KAFKA_PORT'); stop it or set KAFKA_PORT"
   else
     fetch_jars
     configure

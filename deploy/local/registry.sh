@@ -67,7 +67,12 @@ start() {
   if pid_alive registry; then
     ready && { log "already running at $URL"; set_compatibility; return 0; }
   elif port_open 127.0.0.1 "$REGISTRY_PORT"; then
-    die "port $REGISTRY_PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$REGISTRY_PORT'); stop it or set REGISTRY_PORT"
+    if ready && curl -fsS "$URL/apis/ccompat/v7/config" >/dev/null 2>&1; then
+      log "using the registry already answering at $URL (not started from this checkout)"
+      set_compatibility
+      return 0
+    fi
+    die "port $REGISTRY_PORT is taken by a process that is not a working schema registry (ss -ltnp 'sport = :$REGISTRY_PORT'); stop it or set REGISTRY_PORT"
   else
     fetch_app
     ensure_database

@@ -7,6 +7,8 @@ export interface KafkaOptions {
   logger: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Retries of a failed request or connection (kafkajs' own backoff); 8 by default. */
+  retries?: number;
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -34,7 +36,7 @@ export function createKafka(options: KafkaOptions): Kafka {
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(options.logger.child({ component: 'kafkajs' })),
-    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+    retry: { initialRetryTime: 100, retries: options.retries ?? 8, maxRetryTime: 5_000 },
   });
 }
 

@@ -13,7 +13,8 @@ const USAGE = `usage: sluice <command>
 
 commands:
   topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
-  topics list      print the event topics the platform expects`;
+  topics list      print the event topics the platform expects
+  probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request`;
 
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig(cliConfig);
@@ -27,6 +28,24 @@ async function main(argv: string[]): Promise<number> {
     }
     const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger }), specs);
     for (const s of specs) console.log(`${created.includes(s.topic) ? 'created' : 'exists '} ${s.topic}`);
+    return 0;
+  }
+  if (group === 'probe' && command === 'kafka') {
+    const quiet = createLogger('sluice-cli', 'silent');
+    const admin = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: 'sluice-probe',
+      logger: quiet,
+      connectionTimeoutMs: 1_000,
+      retries: 1,
+    }).admin();
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      console.log(`kafka cluster ${cluster.clusterId}: ${cluster.brokers.length} broker(s)`);
+    } finally {
+      await admin.disconnect();
+    }
     return 0;
   }
   console.error(USAGE);
