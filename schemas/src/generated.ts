@@ -34,12 +34,121 @@ export interface WalletOpened {
 export const WalletOpenedSchema = {"type":"record","name":"WalletOpened","namespace":"dev.sluice.wallet","doc":"A wallet was opened. Always the first event of a wallet (version 1).","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
 export const WalletOpenedFullName = "dev.sluice.wallet.WalletOpened";
 
+/** The hold of a failed withdrawal was released: the funds are available again. */
+export interface WithdrawalCompensated {
+  eventId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** Minor units of currency, > 0 */
+  amount: number;
+  /** ISO 4217 alphabetic code */
+  currency: string;
+  /** Owned funds after this event, minor units */
+  balance: number;
+  /** Funds held for pending withdrawals after this event, minor units */
+  held: number;
+  /** The wallet's version after this event */
+  version: number;
+  occurredAt: number;
+}
+
+export const WithdrawalCompensatedSchema = {"type":"record","name":"WithdrawalCompensated","namespace":"dev.sluice.wallet","doc":"The hold of a failed withdrawal was released: the funds are available again.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"amount","type":"long","doc":"Minor units of currency, > 0"},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"balance","type":"long","doc":"Owned funds after this event, minor units"},{"name":"held","type":"long","doc":"Funds held for pending withdrawals after this event, minor units"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WithdrawalCompensatedFullName = "dev.sluice.wallet.WithdrawalCompensated";
+
+/** The provider paid the withdrawal out: the held amount left the wallet. */
+export interface WithdrawalCompleted {
+  eventId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** Minor units of currency, > 0 */
+  amount: number;
+  /** ISO 4217 alphabetic code */
+  currency: string;
+  /** Owned funds after this event, minor units */
+  balance: number;
+  /** Funds held for pending withdrawals after this event, minor units */
+  held: number;
+  /** The provider's id for the payout */
+  providerReference: null | string;
+  /** The wallet's version after this event */
+  version: number;
+  occurredAt: number;
+}
+
+export const WithdrawalCompletedSchema = {"type":"record","name":"WithdrawalCompleted","namespace":"dev.sluice.wallet","doc":"The provider paid the withdrawal out: the held amount left the wallet.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"amount","type":"long","doc":"Minor units of currency, > 0"},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"balance","type":"long","doc":"Owned funds after this event, minor units"},{"name":"held","type":"long","doc":"Funds held for pending withdrawals after this event, minor units"},{"name":"providerReference","type":["null","string"],"doc":"The provider's id for the payout","default":null},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WithdrawalCompletedFullName = "dev.sluice.wallet.WithdrawalCompleted";
+
+/** The provider refused the payout or it failed for good; a WithdrawalCompensated follows. */
+export interface WithdrawalFailed {
+  eventId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** Machine-readable failure code */
+  reason: string;
+  /** What happened, for people */
+  detail: string;
+  /** The wallet's version after this event */
+  version: number;
+  occurredAt: number;
+}
+
+export const WithdrawalFailedSchema = {"type":"record","name":"WithdrawalFailed","namespace":"dev.sluice.wallet","doc":"The provider refused the payout or it failed for good; a WithdrawalCompensated follows.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"reason","type":"string","doc":"Machine-readable failure code"},{"name":"detail","type":"string","doc":"What happened, for people"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WithdrawalFailedFullName = "dev.sluice.wallet.WithdrawalFailed";
+
+/** A withdrawal was accepted and its amount held: available funds (balance - held) went down, owned funds did not. */
+export interface WithdrawalRequested {
+  eventId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** Minor units of currency, > 0 */
+  amount: number;
+  /** ISO 4217 alphabetic code */
+  currency: string;
+  /** Owned funds after this event, minor units */
+  balance: number;
+  /** Funds held for pending withdrawals after this event, minor units */
+  held: number;
+  /** The wallet's version after this event */
+  version: number;
+  occurredAt: number;
+}
+
+export const WithdrawalRequestedSchema = {"type":"record","name":"WithdrawalRequested","namespace":"dev.sluice.wallet","doc":"A withdrawal was accepted and its amount held: available funds (balance - held) went down, owned funds did not.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"amount","type":"long","doc":"Minor units of currency, > 0"},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"balance","type":"long","doc":"Owned funds after this event, minor units"},{"name":"held","type":"long","doc":"Funds held for pending withdrawals after this event, minor units"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WithdrawalRequestedFullName = "dev.sluice.wallet.WithdrawalRequested";
+
+/** The payout of a withdrawal was sent to the payment provider. */
+export interface WithdrawalSubmitted {
+  eventId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** Which payment provider executes the payout */
+  provider: string;
+  /** The provider's id for the payout, once it gave one */
+  providerReference: null | string;
+  /** The wallet's version after this event */
+  version: number;
+  occurredAt: number;
+}
+
+export const WithdrawalSubmittedSchema = {"type":"record","name":"WithdrawalSubmitted","namespace":"dev.sluice.wallet","doc":"The payout of a withdrawal was sent to the payment provider.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"provider","type":"string","doc":"Which payment provider executes the payout"},{"name":"providerReference","type":["null","string"],"doc":"The provider's id for the payout, once it gave one","default":null},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WithdrawalSubmittedFullName = "dev.sluice.wallet.WithdrawalSubmitted";
+
 /** Every event of the "wallet" aggregate type, discriminated by `type`. */
 export type WalletEvent =
   | { type: "FundsDeposited"; data: FundsDeposited }
-  | { type: "WalletOpened"; data: WalletOpened };
+  | { type: "WalletOpened"; data: WalletOpened }
+  | { type: "WithdrawalCompensated"; data: WithdrawalCompensated }
+  | { type: "WithdrawalCompleted"; data: WithdrawalCompleted }
+  | { type: "WithdrawalFailed"; data: WithdrawalFailed }
+  | { type: "WithdrawalRequested"; data: WithdrawalRequested }
+  | { type: "WithdrawalSubmitted"; data: WithdrawalSubmitted };
 
 export const walletSchemas = {
   FundsDeposited: FundsDepositedSchema,
   WalletOpened: WalletOpenedSchema,
+  WithdrawalCompensated: WithdrawalCompensatedSchema,
+  WithdrawalCompleted: WithdrawalCompletedSchema,
+  WithdrawalFailed: WithdrawalFailedSchema,
+  WithdrawalRequested: WithdrawalRequestedSchema,
+  WithdrawalSubmitted: WithdrawalSubmittedSchema,
 } as const;

@@ -2,15 +2,26 @@ import type { FundsDeposited, WalletEvent, WalletOpened } from '@sluice/schemas'
 import { SluiceError } from '@sluice/core';
 import { isCurrency } from './currencies';
 
+export type WithdrawalStatus = 'requested' | 'submitted' | 'completed' | 'failed' | 'compensated';
+
+export interface WithdrawalView {
+  readonly amount: number;
+  readonly status: WithdrawalStatus;
+}
+
 export type WalletState =
   | { readonly status: 'absent' }
   | {
       readonly status: 'open';
       readonly walletId: string;
       readonly currency: string;
-      /** Owned funds, minor units. */
+      /** Owned funds, minor units: completed withdrawals are taken out. */
       readonly balance: number;
+      /** Funds held for pending withdrawals; available = balance - held, never below zero. */
+      readonly held: number;
       readonly version: number;
+      /** The withdrawals the state was loaded with (the command side loads the ones a command touches). */
+      readonly withdrawals: ReadonlyMap<string, WithdrawalView>;
     };
 
 export const initialWalletState: WalletState = { status: 'absent' };
@@ -91,21 +102,64 @@ export function decide(command: WalletCommand, state: WalletState, ctx: DecideCo
 }
 
 export function evolve(state: WalletState, event: WalletEvent): WalletState {
+  if (event.type === 'WalletOpened') {
+    return {
+      status: 'open',
+      walletId: event.data.walletId,
+      currency: event.data.currency,
+      balance: 0,
+      held: 0,
+      version: event.data.version,
+      withdrawals: new Map(),
+    };
+  }
+  if (state.status !== 'open') return state;
+  const version = event.data.version;
   switch (event.type) {
-    case 'WalletOpened':
-      return {
-        status: 'open',
-        walletId: event.data.walletId,
-        currency: event.data.currency,
-        balance: 0,
-        version: event.data.version,
-      };
     case 'FundsDeposited':
-      if (state.status !== 'open') return state;
-      return { ...state, balance: event.data.balance, version: event.data.version };
+      return { ...state, balance: event.data.balance, version };
+    case 'WithdrawalRequested':
+      return {
+        ...state,
+        balance: event.data.balance,
+        held: event.data.held,
+        version,
+        withdrawals: withStatus(state.withdrawals, event.data.withdrawalId, 'requested', event.data.amount),
+      };
+    case 'WithdrawalSubmitted':
+      return { ...state, version, withdrawals: withStatus(state.withdrawals, event.data.withdrawalId, 'submitted') };
+    case 'WithdrawalCompleted':
+      return {
+        ...state,
+        balance: event.data.balance,
+        held: event.data.held,
+        version,
+        withdrawals: withStatus(state.withdrawals, event.data.withdrawalId, 'completed', event.data.amount),
+      };
+    case 'WithdrawalFailed':
+      return { ...state, version, withdrawals: withStatus(state.withdrawals, event.data.withdrawalId, 'failed') };
+    case 'WithdrawalCompensated':
+      return {
+        ...state,
+        balance: event.data.balance,
+        held: event.data.held,
+        version,
+        withdrawals: withStatus(state.withdrawals, event.data.withdrawalId, 'compensated', event.data.amount),
+      };
     default:
       return assertNever(event);
   }
+}
+
+function withStatus(
+  withdrawals: ReadonlyMap<string, WithdrawalView>,
+  id: string,
+  status: WithdrawalStatus,
+  amount?: number,
+): ReadonlyMap<string, WithdrawalView> {
+  const next = new Map(withdrawals);
+  next.set(id, { amount: amount ?? withdrawals.get(id)?.amount ?? 0, status });
+  return next;
 }
 
 export function assertNever(value: never): never {

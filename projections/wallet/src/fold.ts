@@ -53,25 +53,23 @@ export function foldWallet(row: WalletView | undefined, event: WalletEvent): Wal
       const { walletId, currency, eventId } = event.data;
       return {
         kind: 'applied',
-        row: { walletId, currency, balance: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId },
+        row: { walletId, currency, balance: 0, held: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId },
       };
     }
-    case 'FundsDeposited': {
-      // Only WalletOpened starts a wallet: a deposit claiming version 1 onto no row is a gap too.
-      if (!row) return rejected('version_gap', `FundsDeposited version ${version} for a wallet that was never opened`);
-      const { currency, amount, balance, eventId } = event.data;
-      if (currency !== row.currency) {
-        return rejected('currency_mismatch', `FundsDeposited in ${currency} for a wallet in ${row.currency}`);
-      }
-      // The event carries the balance the command side computed; it must follow from the row.
-      if (row.balance + amount !== balance) {
-        return rejected(
-          'balance_mismatch',
-          `FundsDeposited says balance ${balance}, the read model has ${row.balance} + ${amount}`,
-        );
-      }
-      return { kind: 'applied', row: { ...row, balance, version, updatedAt, lastEventId: eventId } };
-    }
+    case 'FundsDeposited':
+      return moveFunds(row, event, { balance: event.data.amount, held: 0 });
+    case 'WithdrawalRequested':
+      // The amount is held: available funds go down, owned funds do not (yet).
+      return moveFunds(row, event, { balance: 0, held: event.data.amount });
+    case 'WithdrawalCompleted':
+      return moveFunds(row, event, { balance: -event.data.amount, held: -event.data.amount });
+    case 'WithdrawalCompensated':
+      return moveFunds(row, event, { balance: 0, held: -event.data.amount });
+    case 'WithdrawalSubmitted':
+    case 'WithdrawalFailed':
+      // Status only: the money moves with Completed or Compensated.
+      if (!row) return rejected('version_gap', `${event.type} version ${version} for a wallet that was never opened`);
+      return { kind: 'applied', row: { ...row, version, updatedAt, lastEventId: event.data.eventId } };
     default:
       return assertNever(event);
   }
@@ -96,6 +94,31 @@ export function foldWallets(
     return result;
   });
   return { results, changed: [...changed.values()] };
+}
+
+type MoneyEvent = Extract<WalletEvent, { data: { amount: number; currency: string; balance: number } }>;
+
+/**
+ * Applies an event that moves money, checking it against the row: the event
+ * carries the balance (and held amount) the command side computed, and they
+ * must follow from the row plus the movement, or the stream and the read
+ * model disagree.
+ */
+function moveFunds(row: WalletView | undefined, event: MoneyEvent, delta: { balance: number; held: number }): WalletFoldResult {
+  const { version, occurredAt, eventId, currency, balance } = event.data;
+  // Only WalletOpened starts a wallet: anything else claiming version 1 onto no row is a gap too.
+  if (!row) return rejected('version_gap', `${event.type} version ${version} for a wallet that was never opened`);
+  if (currency !== row.currency) {
+    return rejected('currency_mismatch', `${event.type} in ${currency} for a wallet in ${row.currency}`);
+  }
+  const held = 'held' in event.data ? event.data.held : row.held;
+  if (row.balance + delta.balance !== balance || row.held + delta.held !== held) {
+    return rejected(
+      'balance_mismatch',
+      `${event.type} says balance ${balance} / held ${held}; the read model has ${row.balance} / ${row.held} and the event moves ${delta.balance} / ${delta.held}`,
+    );
+  }
+  return { kind: 'applied', row: { ...row, balance, held, version, updatedAt: new Date(occurredAt), lastEventId: eventId } };
 }
 
 function rejected(reason: WalletFoldRejection, detail: string): WalletFoldResult {

@@ -55,6 +55,7 @@ describe('wallet fold', () => {
         walletId: WALLET,
         currency: 'EUR',
         balance: 0,
+        held: 0,
         version: 1,
         openedAt: new Date(T0),
         updatedAt: new Date(T0),
@@ -154,5 +155,54 @@ describe('wallet fold', () => {
       expect(results.map((r) => (r.kind === 'rejected' ? r.reason : r.kind))).toEqual(['applied', 'version_gap', 'version_gap']);
       expect(changed).toMatchObject([{ walletId: WALLET, version: 1, balance: 0 }]);
     });
+  });
+});
+
+describe('wallet fold: withdrawals', () => {
+  const W = '01970000-0000-7000-8000-0000000000aa';
+  const base = { walletId: WALLET, withdrawalId: W, currency: 'EUR' };
+  const at = (version: number) => ({ eventId: `e-w-${version}`, version, occurredAt: T0 + version * 1_000 });
+  const requested = (version: number, amount: number, balance: number, held: number): WalletEvent => ({
+    type: 'WithdrawalRequested',
+    data: { ...base, ...at(version), amount, balance, held },
+  });
+  const history = [opened(), deposited(2, 1_000, 1_000)];
+
+  it('given a balance of 1000, when 300 is requested, then 300 is held and the balance is unchanged', () => {
+    expect(given(history).when(requested(3, 300, 1_000, 300))).toMatchObject({
+      kind: 'applied',
+      row: { balance: 1_000, held: 300, version: 3 },
+    });
+  });
+
+  it('given a held withdrawal, when it completes, then balance and held both drop by its amount', () => {
+    const completed: WalletEvent = {
+      type: 'WithdrawalCompleted',
+      data: { ...base, ...at(5), amount: 300, balance: 700, held: 0, providerReference: 'psp-1' },
+    };
+    const submitted: WalletEvent = {
+      type: 'WithdrawalSubmitted',
+      data: { ...base, ...at(4), provider: 'psp-sim', providerReference: null },
+    };
+    expect(given([...history, requested(3, 300, 1_000, 300), submitted]).when(completed)).toMatchObject({
+      kind: 'applied',
+      row: { balance: 700, held: 0, version: 5 },
+    });
+  });
+
+  it('given a failed withdrawal, when it is compensated, then the hold is released and the balance kept', () => {
+    const failed: WalletEvent = { type: 'WithdrawalFailed', data: { ...base, ...at(4), reason: 'declined', detail: 'no' } };
+    const compensated: WalletEvent = {
+      type: 'WithdrawalCompensated',
+      data: { ...base, ...at(5), amount: 300, balance: 1_000, held: 0 },
+    };
+    expect(given([...history, requested(3, 300, 1_000, 300), failed]).when(compensated)).toMatchObject({
+      kind: 'applied',
+      row: { balance: 1_000, held: 0, version: 5 },
+    });
+  });
+
+  it('rejects a withdrawal whose held amount does not follow from the row', () => {
+    expect(given(history).when(requested(3, 300, 1_000, 999))).toMatchObject({ kind: 'rejected', reason: 'balance_mismatch' });
   });
 });

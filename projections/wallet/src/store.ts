@@ -36,6 +36,7 @@ export async function upsertWalletViews(db: Db, views: readonly WalletView[]): P
         set: {
           currency: sql`excluded.currency`,
           balance: sql`excluded.balance`,
+          held: sql`excluded.held`,
           version: sql`excluded.version`,
           openedAt: sql`excluded.opened_at`,
           updatedAt: sql`excluded.updated_at`,

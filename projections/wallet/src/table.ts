@@ -13,6 +13,8 @@ export const walletBalances = pgTable(
     currency: char('currency', { length: 3 }).notNull(),
     /** Minor units; the command side keeps it a safe integer. */
     balance: bigint('balance', { mode: 'number' }).notNull(),
+    /** Held for pending withdrawals; available = balance - held. */
+    held: bigint('held', { mode: 'number' }).notNull().default(0),
     /** The wallet's version after the last event folded in: the per-aggregate guard. */
     version: integer('version').notNull(),
     /** occurredAt of WalletOpened. */

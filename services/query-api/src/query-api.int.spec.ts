@@ -18,6 +18,7 @@ const wallet: WalletView = {
   walletId: uuidv7(),
   currency: 'EUR',
   balance: 1_250,
+  held: 0,
   version: 2,
   openedAt: new Date('2025-06-01T10:00:00.000Z'),
   updatedAt: new Date('2025-06-01T10:00:02.500Z'),

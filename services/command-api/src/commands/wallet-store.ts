@@ -1,8 +1,15 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/db';
 import type { WalletEvent } from '@sluice/schemas';
 import { assertNever, evolve, initialWalletState, type WalletState } from '@sluice/wallet-domain';
-import { deposits, wallets } from '../db/schema';
+import { deposits, wallets, withdrawals } from '../db/schema';
+
+const WITHDRAWAL_STATUS = {
+  WithdrawalSubmitted: 'submitted',
+  WithdrawalCompleted: 'completed',
+  WithdrawalFailed: 'failed',
+  WithdrawalCompensated: 'compensated',
+} as const;
 
 export class VersionConflict extends Error {
   constructor(readonly walletId: string) {
@@ -13,7 +20,19 @@ export class VersionConflict extends Error {
 export async function loadWallet(db: Db, walletId: string): Promise<WalletState> {
   const [row] = await db.select().from(wallets).where(eq(wallets.id, walletId));
   if (!row) return initialWalletState;
-  return { status: 'open', walletId: row.id, currency: row.currency, balance: row.balance, version: row.version };
+  const pending = await db
+    .select()
+    .from(withdrawals)
+    .where(and(eq(withdrawals.walletId, walletId), inArray(withdrawals.status, ['requested', 'submitted'])));
+  return {
+    status: 'open',
+    walletId: row.id,
+    currency: row.currency,
+    balance: row.balance,
+    held: row.held,
+    version: row.version,
+    withdrawals: new Map(pending.map((w) => [w.id, { amount: w.amount, status: w.status }])),
+  };
 }
 
 /**
@@ -42,7 +61,7 @@ export async function saveWallet(db: Db, before: WalletState, events: readonly W
   } else {
     const updated = await db
       .update(wallets)
-      .set({ balance: after.balance, version: after.version, updatedAt: now })
+      .set({ balance: after.balance, held: after.held, version: after.version, updatedAt: now })
       .where(and(eq(wallets.id, after.walletId), eq(wallets.version, before.version)))
       .returning({ id: wallets.id });
     if (updated.length === 0) throw new VersionConflict(after.walletId);
@@ -59,6 +78,26 @@ export async function saveWallet(db: Db, before: WalletState, events: readonly W
           currency: event.data.currency,
           createdAt: new Date(event.data.occurredAt),
         });
+        break;
+      case 'WithdrawalRequested':
+        await db.insert(withdrawals).values({
+          id: event.data.withdrawalId,
+          walletId: event.data.walletId,
+          amount: event.data.amount,
+          currency: event.data.currency,
+          status: 'requested',
+          createdAt: new Date(event.data.occurredAt),
+          updatedAt: new Date(event.data.occurredAt),
+        });
+        break;
+      case 'WithdrawalSubmitted':
+      case 'WithdrawalCompleted':
+      case 'WithdrawalFailed':
+      case 'WithdrawalCompensated':
+        await db
+          .update(withdrawals)
+          .set({ status: WITHDRAWAL_STATUS[event.type], updatedAt: new Date(event.data.occurredAt) })
+          .where(eq(withdrawals.id, event.data.withdrawalId));
         break;
       default:
         assertNever(event);

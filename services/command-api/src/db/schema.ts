@@ -23,11 +23,16 @@ export const wallets = pgTable(
     id: uuid('id').primaryKey(),
     currency: char('currency', { length: 3 }).notNull(),
     balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+    /** Held for pending withdrawals; available = balance - held. */
+    held: bigint('held', { mode: 'number' }).notNull().default(0),
     version: integer('version').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
-  (t) => [check('wallets_balance_non_negative', sql`${t.balance} >= 0`)],
+  (t) => [
+    check('wallets_balance_non_negative', sql`${t.balance} >= 0`),
+    check('wallets_held_within_balance', sql`${t.held} >= 0 AND ${t.held} <= ${t.balance}`),
+  ],
 );
 
 export const deposits = pgTable(
@@ -42,6 +47,25 @@ export const deposits = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
   (t) => [index('deposits_wallet_id_idx').on(t.walletId), check('deposits_amount_positive', sql`${t.amount} > 0`)],
+);
+
+/** Each withdrawal's state on the command side; its history is in the wallet's events. */
+export const withdrawals = pgTable(
+  'withdrawals',
+  {
+    id: uuid('id').primaryKey(),
+    walletId: uuid('wallet_id')
+      .notNull()
+      .references(() => wallets.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: varchar('status', { length: 16 })
+      .notNull()
+      .$type<'requested' | 'submitted' | 'completed' | 'failed' | 'compensated'>(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('withdrawals_wallet_id_idx').on(t.walletId), check('withdrawals_amount_positive', sql`${t.amount} > 0`)],
 );
 
 /**
@@ -63,4 +87,4 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.clientId, t.key] }), index('idempotency_keys_created_at_idx').on(t.createdAt)],
 );
 
-export const commandSchema = { wallets, deposits, idempotencyKeys };
+export const commandSchema = { wallets, deposits, withdrawals, idempotencyKeys };

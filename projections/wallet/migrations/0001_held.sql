@@ -1,0 +1,1 @@
+ALTER TABLE "wallet_balances" ADD COLUMN "held" bigint DEFAULT 0 NOT NULL;
