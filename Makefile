@@ -76,6 +76,7 @@ migrations: install
 	npx drizzle-kit generate --config services/command-api/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config projections/wallet/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config services/projector/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config services/outbox-relay/drizzle.config.ts --name $(or $(NAME),change)
 
 clean:
 	rm -rf dist .nx

@@ -3,7 +3,13 @@ import { SluiceError } from '@sluice/core';
 import { quoteIdent } from '@sluice/db';
 import { parseLsn, type Lsn } from './lsn';
 
-export type SlotErrorCode = 'slot_invalid' | 'publication_invalid' | 'outbox_table_missing' | 'wal_level_not_logical';
+export type SlotErrorCode =
+  | 'slot_invalid'
+  | 'slot_missing'
+  | 'slot_recreated'
+  | 'publication_invalid'
+  | 'outbox_table_missing'
+  | 'wal_level_not_logical';
 
 export class SlotError extends SluiceError<SlotErrorCode> {}
 
@@ -29,7 +35,8 @@ export class OutboxSlot {
     private readonly table: { schema: string; name: string },
   ) {}
 
-  async ensure(): Promise<SlotState> {
+  /** Ensures the publication and the slot; with createSlot false, a missing slot yields undefined. */
+  async ensure({ createSlot = true }: { createSlot?: boolean } = {}): Promise<SlotState | undefined> {
     const { rows: level } = await this.pool.query<{ wal_level: string }>('SHOW wal_level');
     if (level[0]?.wal_level !== 'logical') {
       throw new SlotError(
@@ -38,7 +45,11 @@ export class OutboxSlot {
       );
     }
     await this.ensurePublication();
-    return this.ensureSlot();
+    return createSlot ? this.ensureSlot() : this.read();
+  }
+
+  get name(): string {
+    return this.slot;
   }
 
   private async ensurePublication(): Promise<void> {

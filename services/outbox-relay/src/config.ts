@@ -4,6 +4,8 @@ export const relayConfig = z
   .object({
     ...commonEnv,
     PORT: env.port(3010),
+    /** wal: stream the WAL (needs wal_level=logical); polling: read and delete the table's rows. */
+    RELAY_MODE: z.enum(['wal', 'polling']).default('wal'),
     ...outboxEnv,
     /** Outbox columns copied into Kafka headers when present (Debezium's additional placement). */
     RELAY_HEADER_COLUMNS: env.list('traceparent'),
@@ -11,6 +13,13 @@ export const relayConfig = z
     RELAY_MAX_BYTES_IN_FLIGHT: env.int(32 * 1024 * 1024, 1024),
     RELAY_MAX_BATCH_RECORDS: env.int(2_000, 1),
     RELAY_STATUS_INTERVAL_MS: env.int(1_000, 50),
+    /** pg_logical_emit_message every so often, so a quiet outbox in a busy database does not pin WAL; 0 = off. */
+    RELAY_HEARTBEAT_INTERVAL_MS: env.int(10_000, 0),
+    /** How often a standby tries for the leader lock: the takeover time after the leader dies. */
+    RELAY_STANDBY_POLL_MS: env.int(1_000, 50),
+    RELAY_POLL_INTERVAL_MS: env.int(100, 5),
+    RELAY_POLL_BATCH: env.int(500, 1, 10_000),
+    MIGRATE_ON_START: env.bool(true),
     RELAY_RETAINED_WAL_WARN_BYTES: env.int(1024 * 1024 * 1024, 0),
     RELAY_RECONNECT_INITIAL_MS: env.int(200, 10),
     RELAY_RECONNECT_MAX_MS: env.int(2_000, 10),

@@ -81,5 +81,21 @@ export function createRelayMetrics(registry: Registry) {
       registers,
     }),
     state: new Gauge({ name: 'sluice_relay_state', help: '1 for the state the relay is in', labelNames: ['state'], registers }),
+    leader: new Gauge({
+      name: 'sluice_relay_leader',
+      help: '1 while this relay leads (holds the slot), 0 as a standby',
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'sluice_relay_skipped_records_total',
+      help: 'Records re-read after a restart that the checkpoint showed Kafka already had',
+      registers,
+    }),
+    heartbeats: new Counter({ name: 'sluice_relay_heartbeats_total', help: 'Heartbeat messages written to the WAL', registers }),
+    pollingBacklog: new Gauge({
+      name: 'sluice_relay_polling_backlog',
+      help: 'Rows waiting in the outbox table (polling mode)',
+      registers,
+    }),
   };
 }

@@ -1,177 +1,132 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Producer } from 'kafkajs';
-import type { Pool } from 'pg';
-import { errorMessage, isRetriable } from '@sluice/core';
+import { errorMessage, isRetriable, SluiceError } from '@sluice/core';
 import type { Logger } from '@sluice/observability';
+import type { LeaderLock } from './leader';
 import type { RelayMetrics } from './metrics';
-import { OutboxRowMapper } from './outbox-record';
-import { RelayPipeline, type PipelineLimits } from './pipeline';
-import { formatLsn } from '@sluice/outbox';
-import { ReplicationStream } from './replication/replication-stream';
-import { OutboxSlot, SlotError } from '@sluice/outbox';
-import { TopicRouter } from './topic-router';
+import type { OutboxSource } from './source';
 
-export interface RelayOptions {
-  databaseUrl: string;
-  slot: string;
-  publication: string;
-  table: { schema: string; name: string };
-  topicPattern: string;
-  headerColumns: string[];
-  limits: PipelineLimits;
-  statusIntervalMs: number;
-  retainedWalWarnBytes: number;
-  reconnectBackoff: { initialMs: number; maxMs: number };
+export type RelayState = 'standby' | 'starting' | 'streaming' | 'waiting' | 'stopped' | 'failed';
+const STATES: readonly RelayState[] = ['standby', 'starting', 'streaming', 'waiting', 'stopped', 'failed'];
+
+/** Errors that stop the relay for good: retrying cannot fix them, an operator must. */
+export function isFatal(err: unknown): boolean {
+  return err instanceof SluiceError && !err.retriable && FATAL_CODES.has(err.code);
 }
-
-export type RelayState = 'starting' | 'streaming' | 'waiting' | 'stopped' | 'failed';
+const FATAL_CODES = new Set(['slot_invalid', 'slot_missing', 'slot_recreated', 'publication_invalid', 'wal_level_not_logical']);
 
 /**
- * Streams the outbox from the WAL into Kafka until stopped. Each replication
- * session starts at the slot's confirmed position; on a PostgreSQL or Kafka
- * error the session is dropped and a new one starts after a backoff, so
- * records not yet confirmed are read again (at least once, never lost). A slot
- * that is missing its WAL or is of the wrong kind stops the relay for good.
+ * Runs an outbox source while this process leads: standby until it holds the
+ * leader lock, then sessions with exponential backoff and jitter between them
+ * (PostgreSQL or Kafka errors), until stopped. A fatal error (the slot lost
+ * WAL, was recreated, ...) rejects run(): the process exits non-zero and the
+ * supervisor restarts it, printing the error each time.
  */
 export class Relay {
-  private stream: ReplicationStream | undefined;
-  private pipeline: RelayPipeline | undefined;
   private stopping = false;
-  private stateValue: RelayState = 'starting';
+  private stateValue: RelayState = 'standby';
   private lastProgressAt = Date.now();
   private wake: (() => void) | undefined;
-  private readonly slot: OutboxSlot;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly options: RelayOptions,
-    private readonly pool: Pool,
-    private readonly producer: Producer,
-    private readonly admin: Admin,
+    private readonly source: OutboxSource,
+    private readonly leader: LeaderLock,
+    private readonly options: { statusIntervalMs: number; backoff: { initialMs: number; maxMs: number } },
     private readonly metrics: RelayMetrics,
     private readonly logger: Logger,
   ) {
-    this.slot = new OutboxSlot(pool, options.slot, options.publication, options.table);
-    metrics.recordsLimit.set(options.limits.maxRecordsInFlight);
-    metrics.bytesLimit.set(options.limits.maxBytesInFlight);
+    leader.onLost(() => void this.source.interrupt());
   }
 
   get state(): RelayState {
     return this.stateValue;
   }
 
-  /** Milliseconds since the session last made progress or was known idle and healthy. */
+  /** Milliseconds since the relay last made progress (a standby counts as progressing). */
   get sinceProgressMs(): number {
-    return Date.now() - this.lastProgressAt;
+    return this.stateValue === 'standby' ? 0 : Date.now() - this.lastProgressAt;
   }
 
-  /** Runs sessions until stop(); rejects only on an error retrying cannot fix. */
+  markProgress(): void {
+    this.lastProgressAt = Date.now();
+  }
+
   async run(): Promise<void> {
-    let backoff = this.options.reconnectBackoff.initialMs;
-    while (!this.stopping) {
-      try {
-        await this.session();
-        backoff = this.options.reconnectBackoff.initialMs;
-      } catch (err) {
-        if (this.stopping) break;
-        if (err instanceof SlotError && !err.retriable) {
-          this.setState('failed');
-          throw err;
+    this.timer = setInterval(() => this.tick(), this.options.statusIntervalMs);
+    try {
+      while (!this.stopping) {
+        this.setState('standby');
+        const acquired = await this.leader.acquire(
+          () => this.stopping,
+          () => this.setState('standby'),
+        );
+        if (!acquired) break;
+        this.logger.info('leading: streaming the outbox');
+        try {
+          await this.lead();
+        } finally {
+          await this.leader.release();
         }
-        const reason = err instanceof SlotError ? err.code : isRetriable(err) ? 'retriable' : 'error';
-        this.metrics.reconnects.inc({ reason });
-        this.setState('waiting');
-        this.logger.warn({ err: errorMessage(err), backoffMs: backoff }, 'replication session ended; reconnecting');
-        await this.sleep(backoff * (0.5 + Math.random() / 2));
-        backoff = Math.min(backoff * 2, this.options.reconnectBackoff.maxMs);
       }
+      this.setState('stopped');
+    } finally {
+      clearInterval(this.timer);
     }
-    this.setState('stopped');
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    await this.stream?.close();
+    await this.source.interrupt();
   }
 
-  private async session(): Promise<void> {
-    this.setState('starting');
-    const position = await this.slot.ensure();
-    const stream = new ReplicationStream({
-      url: this.options.databaseUrl,
-      slot: this.options.slot,
-      publication: this.options.publication,
-      applicationName: 'sluice-outbox-relay',
-      messages: true,
-    });
-    const pipeline = new RelayPipeline(
-      {
-        producer: this.producer,
-        router: new TopicRouter(this.admin, this.options.topicPattern),
-        mapper: new OutboxRowMapper(this.options.table, this.options.headerColumns),
-        sendStatus: (received, flushed, replyNow) => stream.sendStatus(received, flushed, replyNow),
-        pause: () => stream.pause(),
-        resume: () => stream.resume(),
-      },
-      this.options.limits,
-      this.metrics,
-      this.logger,
-      position.confirmedFlushLsn,
-    );
-    this.stream = stream;
-    this.pipeline = pipeline;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => reject(err);
-        pipeline.onFailure(fail);
-        stream.on('error', fail);
-        stream.on('end', () => (this.stopping ? resolve() : reject(new Error('replication stream ended'))));
-        stream.on('frame', (chunk: Buffer) => {
-          try {
-            pipeline.onFrame(chunk);
-            this.lastProgressAt = Date.now();
-          } catch (err) {
-            fail(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-        stream.start().then(() => {
-          this.setState('streaming');
-          this.logger.info({ slot: this.options.slot, from: formatLsn(position.confirmedFlushLsn) }, 'streaming the outbox');
-          timer = setInterval(() => this.tick(pipeline), this.options.statusIntervalMs);
-        }, fail);
-      });
-    } finally {
-      clearInterval(timer);
-      await stream.close();
-      this.stream = undefined;
-      this.pipeline = undefined;
+  private async lead(): Promise<void> {
+    let backoff = this.options.backoff.initialMs;
+    while (!this.stopping && this.leader.held) {
+      this.setState('starting');
+      try {
+        let settled = false;
+        const session = this.source.session().finally(() => (settled = true));
+        void this.watchStreaming(() => settled);
+        await session;
+        backoff = this.options.backoff.initialMs;
+      } catch (err) {
+        if (this.stopping) return;
+        if (isFatal(err)) {
+          this.setState('failed');
+          throw err;
+        }
+        const reason = err instanceof SluiceError ? err.code : isRetriable(err) ? 'retriable' : 'error';
+        this.metrics.reconnects.inc({ reason });
+        this.setState('waiting');
+        this.logger.warn({ err: errorMessage(err), backoffMs: backoff }, 'outbox session ended; starting a new one');
+        await this.sleep(backoff * (0.5 + Math.random() / 2));
+        backoff = Math.min(backoff * 2, this.options.backoff.maxMs);
+      }
     }
   }
 
-  private tick(pipeline: RelayPipeline): void {
-    pipeline.tick();
-    // An idle, connected session is healthy progress too.
-    if (this.stateValue === 'streaming') this.lastProgressAt = Date.now();
-    void this.slot.retainedWalBytes().then(
-      (bytes) => {
-        if (bytes === undefined) return;
-        this.metrics.retainedWal.set(bytes);
-        if (bytes > this.options.retainedWalWarnBytes) {
-          this.logger.warn(
-            { retainedWalBytes: bytes, threshold: this.options.retainedWalWarnBytes },
-            'the relay slot retains a lot of WAL',
-          );
-        }
-      },
-      () => undefined,
-    );
+  /** Marks the relay streaming once the session is connected, unless it ended first. */
+  private async watchStreaming(ended: () => boolean): Promise<void> {
+    while (!this.source.streaming && !ended()) await sleep(10);
+    if (!ended()) {
+      this.setState('streaming');
+      this.markProgress();
+    }
+  }
+
+  private tick(): void {
+    if (this.stateValue === 'streaming') {
+      this.source.tick();
+      // A connected, idle session is progress too.
+      this.markProgress();
+    }
   }
 
   private setState(state: RelayState): void {
     this.stateValue = state;
-    for (const s of ['starting', 'streaming', 'waiting', 'stopped', 'failed'] as const)
-      this.metrics.state.set({ state: s }, s === state ? 1 : 0);
+    for (const s of STATES) this.metrics.state.set({ state: s }, s === state ? 1 : 0);
+    this.metrics.leader.set(state === 'standby' || state === 'stopped' ? 0 : 1);
   }
 
   private async sleep(ms: number): Promise<void> {

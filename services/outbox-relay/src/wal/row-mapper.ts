@@ -1,19 +1,7 @@
 import { SluiceError } from '@sluice/core';
 import { binaryToEpochMs, binaryToString } from './pgoutput/binary-values';
+import type { OutboxRecord } from '../publish/outbox-record';
 import type { PgOutputMessage, RelationColumn, TupleValue } from './pgoutput/messages';
-
-/** An outbox row as it left the WAL: what the relay routes to Kafka. */
-export interface OutboxRecord {
-  id: string;
-  aggregateType: string;
-  aggregateId: string;
-  type: string;
-  payload: Buffer;
-  /** The row's `timestamp` column, when the table has one. */
-  timestampMs: number | undefined;
-  /** Extra columns placed as headers (Debezium's table.fields.additional.placement). */
-  headers: Record<string, string>;
-}
 
 export class OutboxRowError extends SluiceError<'outbox_row_invalid'> {}
 
@@ -50,7 +38,7 @@ export class OutboxRowMapper {
   }
 
   /** The record for an insert into the outbox table; undefined for any other table. */
-  map(msg: Extract<PgOutputMessage, { tag: 'insert' }>): OutboxRecord | undefined {
+  map(msg: Extract<PgOutputMessage, { tag: 'insert' }>, committedAtMs: number): OutboxRecord | undefined {
     const rel = this.relations.get(msg.relationId);
     if (!rel) throw new OutboxRowError('outbox_row_invalid', `insert for relation ${msg.relationId} before its Relation message`);
     if (!this.isOutbox(rel.schema, rel.name)) return undefined;
@@ -76,6 +64,7 @@ export class OutboxRowMapper {
       payload: payloadCol.value,
       timestampMs: ts?.value === undefined ? undefined : binaryToEpochMs(ts.typeOid, ts.value),
       headers,
+      committedAtMs,
     };
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
-import { encodeStandbyStatus } from '../pgoutput/decoder';
+import { encodeStandbyStatus } from './pgoutput/decoder';
 import { quoteIdent } from '@sluice/db';
 import { formatLsn, type Lsn } from '@sluice/outbox';
 

@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import type { Pool } from 'pg';
+import { applyMigrations, createPool, registerPoolMetrics } from '@sluice/db';
+import { createIdempotentProducer, createKafka } from '@sluice/messaging';
+import { Health, type Logger, type Registry } from '@sluice/observability';
+import { CheckpointStore } from './checkpoint/checkpoint-store';
+import type { RelayConfig } from './config';
+import { LeaderLock } from './leader';
+import { createRelayMetrics, type RelayMetrics } from './metrics';
+import { PollingSource } from './polling/polling-source';
+import { RecordPublisher } from './publish/publisher';
+import { TopicRouter } from './publish/topic-router';
+import { Relay } from './relay';
+import type { OutboxSource } from './source';
+import { WalSource } from './wal/wal-source';
+
+export const RELAY_MIGRATIONS = { folder: join(__dirname, '../migrations'), table: '__migrations_outbox_relay' };
+
+function createSource(
+  config: RelayConfig,
+  pool: Pool,
+  publisher: RecordPublisher,
+  metrics: RelayMetrics,
+  logger: Logger,
+): OutboxSource {
+  if (config.RELAY_MODE === 'polling') {
+    return new PollingSource(
+      {
+        table: config.OUTBOX_TABLE,
+        headerColumns: config.RELAY_HEADER_COLUMNS,
+        batchSize: config.RELAY_POLL_BATCH,
+        pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+      },
+      pool,
+      publisher,
+      metrics,
+      logger,
+    );
+  }
+  return new WalSource(
+    {
+      databaseUrl: config.DATABASE_URL,
+      slot: config.OUTBOX_SLOT_NAME,
+      publication: config.OUTBOX_PUBLICATION_NAME,
+      table: config.OUTBOX_TABLE,
+      headerColumns: config.RELAY_HEADER_COLUMNS,
+      limits: {
+        maxRecordsInFlight: config.RELAY_MAX_RECORDS_IN_FLIGHT,
+        maxBytesInFlight: config.RELAY_MAX_BYTES_IN_FLIGHT,
+        maxBatchRecords: config.RELAY_MAX_BATCH_RECORDS,
+      },
+      retainedWalWarnBytes: config.RELAY_RETAINED_WAL_WARN_BYTES,
+      heartbeatIntervalMs: config.RELAY_HEARTBEAT_INTERVAL_MS,
+    },
+    pool,
+    new CheckpointStore(pool, config.OUTBOX_SLOT_NAME),
+    publisher,
+    metrics,
+    logger,
+  );
+}
+
+export interface RelayApp {
+  relay: Relay;
+  health: Health;
+  pool: Pool;
+  /** Runs the relay until stop(); rejects on an error only an operator can fix. */
+  run(): Promise<void>;
+  /** Stops the relay and closes its connections. */
+  close(): Promise<void>;
+}
+
+/** Wires the relay: its database pool and migrations, Kafka, the source for RELAY_MODE and leader election. */
+export async function buildRelay(config: RelayConfig, logger: Logger, registry: Registry): Promise<RelayApp> {
+  const metrics = createRelayMetrics(registry);
+  metrics.recordsLimit.set(config.RELAY_MAX_RECORDS_IN_FLIGHT);
+  metrics.bytesLimit.set(config.RELAY_MAX_BYTES_IN_FLIGHT);
+  const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-outbox-relay', max: 3 });
+  registerPoolMetrics(pool, registry, 'relay');
+  if (config.MIGRATE_ON_START) await applyMigrations(pool, RELAY_MIGRATIONS);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
+  const producer = createIdempotentProducer(kafka);
+  const admin = kafka.admin();
+  await Promise.all([producer.connect(), admin.connect()]);
+
+  const publisher = new RecordPublisher(producer, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics);
+  const source = createSource(config, pool, publisher, metrics, logger);
+  const scope =
+    config.RELAY_MODE === 'wal' ? config.OUTBOX_SLOT_NAME : `${config.OUTBOX_TABLE.schema}.${config.OUTBOX_TABLE.name}`;
+  const relay = new Relay(
+    source,
+    new LeaderLock(config.DATABASE_URL, `sluice.relay.${config.RELAY_MODE}.${scope}`, config.RELAY_STANDBY_POLL_MS, logger),
+    {
+      statusIntervalMs: config.RELAY_STATUS_INTERVAL_MS,
+      backoff: { initialMs: config.RELAY_RECONNECT_INITIAL_MS, maxMs: config.RELAY_RECONNECT_MAX_MS },
+    },
+    metrics,
+    logger,
+  );
+  const health = new Health()
+    .addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')))
+    .addReadinessCheck('relay', async () => {
+      // A standby is ready: it is doing its job, which is to wait.
+      if (relay.state !== 'streaming' && relay.state !== 'standby') throw new Error(`relay is ${relay.state}`);
+    })
+    .setLivenessProbe(() =>
+      relay.sinceProgressMs > config.RELAY_STALL_MS ? `no progress for ${relay.sinceProgressMs} ms` : undefined,
+    );
+
+  let running: Promise<void> | undefined;
+  return {
+    relay,
+    health,
+    pool,
+    run: () => (running ??= relay.run()),
+    close: async () => {
+      health.startDraining();
+      await relay.stop();
+      await running?.catch(() => undefined);
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
+      await pool.end();
+    },
+  };
+}

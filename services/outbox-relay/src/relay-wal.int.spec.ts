@@ -1,0 +1,84 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { uuidv7 } from '@sluice/core';
+import { parseLsn } from '@sluice/outbox';
+import { waitFor } from '@sluice/testing';
+import { RelayHarness } from './relay-harness';
+
+/** What only the WAL mode promises: its own checkpoint, slot checks and heartbeats. */
+describe('outbox relay, WAL mode specifics (real PostgreSQL and Kafka)', () => {
+  const h = new RelayHarness('wal');
+  beforeAll(() => h.setUp({ RELAY_MAX_BATCH_RECORDS: '100', RELAY_MAX_RECORDS_IN_FLIGHT: '400' }));
+  afterEach(() => h.stopRelays());
+  afterAll(() => h.tearDown());
+
+  const slotSql = (q: string) => h.pool.query(q, [h.env.OUTBOX_SLOT_NAME]);
+
+  it('after the replication connection dies mid-transaction, resumes inside it by (commit LSN, index): no record twice', async () => {
+    const { app } = await h.startRelay();
+    await waitFor('streaming', () => app.relay.state === 'streaming');
+    const before = await h.count();
+    const w = uuidv7();
+    const big = Array.from({ length: 4000 }, (_, i) => h.deposited(w, 2 + i));
+    await h.commit(big);
+    // Kill the walsender once part of the transaction is in Kafka but not all of it.
+    await waitFor('part of the transaction in Kafka', async () => (await h.count()) - before >= 800, { intervalMs: 5 });
+    const { rows } = await slotSql(
+      'SELECT pg_terminate_backend(active_pid) AS killed FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL',
+    );
+    expect(rows[0]?.killed).toBe(true);
+    const published = (await h.count()) - before;
+    expect(published).toBeLessThan(big.length);
+
+    await waitFor('the whole transaction in Kafka', async () => (await h.count()) - before >= big.length, { timeoutMs: 30_000 });
+    await sleep(500);
+    expect((await h.count()) - before).toBe(big.length);
+    const { rows: cp } = await h.pool.query<{ idx: number }>('SELECT idx FROM relay_checkpoints WHERE slot_name = $1', [
+      h.env.OUTBOX_SLOT_NAME,
+    ]);
+    expect(cp[0]!.idx).toBe(big.length - 1);
+  });
+
+  it('keeps the slot moving with heartbeats while the outbox is quiet and the database busy', async () => {
+    await h.pool.query('CREATE TABLE IF NOT EXISTS busy (id bigserial primary key, v text)');
+    const { app } = await h.startRelay({ RELAY_HEARTBEAT_INTERVAL_MS: '200' });
+    await waitFor('streaming', () => app.relay.state === 'streaming');
+    const { rows: start } = await slotSql(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    );
+    for (let i = 0; i < 50; i++) await h.pool.query(`INSERT INTO busy (v) SELECT repeat('x', 1000) FROM generate_series(1, 100)`);
+    const { rows: now } = await h.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    await waitFor('the slot to confirm past the busy writes', async () => {
+      const { rows } = await slotSql('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1');
+      return parseLsn((rows[0] as { lsn: string }).lsn) >= parseLsn(now[0]!.lsn);
+    });
+    expect(parseLsn((start[0] as { lsn: string }).lsn)).toBeLessThan(parseLsn(now[0]!.lsn));
+  });
+
+  it('stops with slot_recreated when the slot was dropped and created again, and names the operator command', async () => {
+    const { app } = await h.startRelay();
+    await waitFor('streaming', () => app.relay.state === 'streaming');
+    await h.commit([h.deposited(uuidv7(), 2)]);
+    await sleep(300);
+    await app.close();
+    await slotSql('SELECT pg_drop_replication_slot($1)');
+    await h.pool.query('CREATE TABLE IF NOT EXISTS busy2 (v int)');
+    await h.pool.query('INSERT INTO busy2 SELECT generate_series(1, 1000)');
+    await slotSql(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`);
+    await h.pool.query('INSERT INTO busy2 SELECT generate_series(1, 1000)');
+
+    const again = await h.startRelay();
+    await expect(again.done).rejects.toMatchObject({
+      code: 'slot_recreated',
+      message: expect.stringContaining('DELETE FROM relay_checkpoints'),
+    });
+    expect(again.app.relay.state).toBe('failed');
+  });
+
+  it('stops with slot_missing when the slot is gone, instead of creating a new one across the gap', async () => {
+    await slotSql('SELECT pg_drop_replication_slot($1)');
+    const { done } = await h.startRelay();
+    await expect(done).rejects.toMatchObject({ code: 'slot_missing' });
+    const { rowCount } = await slotSql('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1');
+    expect(rowCount).toBe(0);
+  });
+});
