@@ -4,3 +4,4 @@ export * from './database';
 export * from './wait';
 export * from './kafka';
 export * from './processes';
+export * from './debezium';
