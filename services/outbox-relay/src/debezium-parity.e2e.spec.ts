@@ -121,7 +121,6 @@ beforeAll(async () => {
       OUTBOX_PUBLICATION_NAME: publication,
       LOG_LEVEL: 'info',
       RELAY_RECONNECT_MAX_MS: '500',
-      RELAY_HEADER_COLUMNS: 'timestamp',
     },
     await freePort(),
   );
