@@ -10,7 +10,11 @@ const STATES: readonly RelayState[] = ['standby', 'starting', 'streaming', 'wait
 
 /** Errors that stop the relay for good: retrying cannot fix them, an operator must. */
 export function isFatal(err: unknown): boolean {
-  return err instanceof SluiceError && !err.retriable && FATAL_CODES.has(err.code);
+  return err instanceof SluiceError && !err.retriable && FATAL_CODES.has(codeOf(err) ?? '');
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof SluiceError ? (err as SluiceError<string>).code : undefined;
 }
 const FATAL_CODES = new Set(['slot_invalid', 'slot_missing', 'slot_recreated', 'publication_invalid', 'wal_level_not_logical']);
 
@@ -96,7 +100,7 @@ export class Relay {
           this.setState('failed');
           throw err;
         }
-        const reason = err instanceof SluiceError ? err.code : isRetriable(err) ? 'retriable' : 'error';
+        const reason = codeOf(err) ?? (isRetriable(err) ? 'retriable' : 'error');
         this.metrics.reconnects.inc({ reason });
         this.setState('waiting');
         this.logger.warn({ err: errorMessage(err), backoffMs: backoff }, 'outbox session ended; starting a new one');

@@ -122,7 +122,8 @@ export class PollingSource implements OutboxSource {
     const headers: Record<string, string> = {};
     for (const col of this.options.headerColumns) {
       const v = row[col];
-      if (v !== null && v !== undefined) headers[col] = v instanceof Date ? v.toISOString() : String(v as string | number);
+      if (v instanceof Date) headers[col] = v.toISOString();
+      else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') headers[col] = String(v);
     }
     const ts = row.timestamp?.getTime();
     return {

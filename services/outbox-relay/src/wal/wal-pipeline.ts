@@ -105,7 +105,7 @@ export class WalPipeline {
       // or unacknowledged, everything up to it is done, and confirming it lets
       // PostgreSQL recycle WAL while the outbox is quiet.
       if (this.idle() && frame.walEnd > this.confirmed) this.confirmed = frame.walEnd;
-      if (frame.replyRequested || this.confirmed > this.saved.confirmed) this.report(frame.replyRequested);
+      if (frame.replyRequested || this.confirmed > this.saved.confirmed) void this.report(frame.replyRequested);
       return;
     }
     if (frame.walEnd > this.received) this.received = frame.walEnd;
@@ -147,7 +147,7 @@ export class WalPipeline {
         if (this.current) {
           this.current.endLsn = msg.endLsn;
           this.current = undefined;
-          if (this.advance()) this.report(false);
+          if (this.advance()) void this.report(false);
         }
         break;
       case 'message':
@@ -160,7 +160,7 @@ export class WalPipeline {
   tick(): void {
     // When idle, ask for a keepalive: its position lets the slot advance past WAL
     // that carried nothing for the outbox.
-    this.report(this.idle());
+    void this.report(this.idle());
     const oldest = this.txns[0];
     this.metrics.lagSeconds.set(oldest ? Math.max(0, (Date.now() - oldest.commitTimeMs) / 1000) : 0);
   }
