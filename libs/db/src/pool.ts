@@ -68,27 +68,68 @@ export function registerPoolMetrics(pool: Pool, registry: Registry, name: string
   });
 }
 
+export interface TransactionOptions {
+  /**
+   * The caller's remaining time budget. The transaction's statements get it as
+   * their statement_timeout (SET LOCAL, sent with BEGIN in one round trip), and
+   * a client still busy when it runs out is destroyed, not returned to the
+   * pool: the caller gets TransactionTimeout at once instead of waiting.
+   */
+  timeoutMs?: number;
+}
+
+/** The transaction outlived its caller's deadline; its connection was closed. */
+export class TransactionTimeout extends Error {
+  readonly code = 'transaction_timeout';
+  constructor(timeoutMs: number) {
+    super(`the transaction did not finish within ${timeoutMs} ms; its connection was closed`);
+  }
+}
+
 /**
  * Runs fn in a transaction on one pooled client. A client whose transaction
  * failed mid-way is destroyed rather than returned, so a connection in an
  * unknown state never serves another request.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const { timeoutMs } = options;
+  if (timeoutMs !== undefined && timeoutMs <= 0) throw new TransactionTimeout(0);
   const client = await pool.connect();
   let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const work = async (): Promise<T> => {
+    await client.query(timeoutMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeoutMs)}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
+  };
+  try {
+    if (timeoutMs === undefined) return await work();
+    return await new Promise<T>((resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        broken = new TransactionTimeout(timeoutMs);
+        reject(broken);
+      }, timeoutMs);
+      work().then(resolve, reject);
+    });
   } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-    } catch (rollbackErr) {
-      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    if (!timedOut) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
     }
     throw err;
   } finally {
+    clearTimeout(timer);
+    // release(err) ends the connection: the server rolls the transaction back when the socket closes.
     client.release(broken);
   }
 }

@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ResilienceError } from '@sluice/resilience';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './problem';
+import { resilienceProblem } from './resilience-problem';
 
 /**
  * Nest turns fastify's own errors into HttpExceptions that keep only the
@@ -9,6 +11,7 @@ import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './problem';
  */
 export function toProblemError(err: unknown, bodyLimit: number): ProblemError {
   if (err instanceof ProblemError) return err;
+  if (err instanceof ResilienceError) return resilienceProblem(err);
   const status = (err as { statusCode?: number }).statusCode ?? (err as { status?: number }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     switch (status) {

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { opsResponse, type Health, type Logger } from '@sluice/observability';
 import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
+import { installFrontDoor, type FrontDoorOptions } from './backpressure';
 import { installHttpMetrics } from './http-metrics';
 import { PinoNestLogger } from './nest-logger';
 
@@ -19,7 +20,8 @@ class ProblemFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const request = ctx.getRequest<FastifyRequest>();
     const problem = toProblemError(exception, this.bodyLimit);
-    if (problem.status >= 500) {
+    // 503s with Retry-After are the service protecting itself, counted by metrics; only failures are logged.
+    if (problem.status >= 500 && !problem.retriable) {
       this.logger.error({ err: exception, url: request.url, method: request.method }, 'request failed');
     }
     sendProblem(ctx.getResponse<FastifyReply>(), request, problem);
@@ -32,6 +34,8 @@ export interface HttpAppOptions {
   health: Health;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
+  /** Deadline, ingress rate limits and load shedding for every request (see installFrontDoor). */
+  frontDoor?: FrontDoorOptions;
 }
 
 /**
@@ -40,7 +44,8 @@ export interface HttpAppOptions {
  * every error that leaves the service RFC 9457 problem+json.
  *
  * A NestJS application on Fastify with Sluice's conventions: problem+json for
- * every error, RED metrics per route, /health/live, /health/ready, /metrics.
+ * every error, RED metrics per route, a front door of backpressure stages,
+ * /health/live, /health/ready, /metrics.
  */
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
   const bodyLimit = options.bodyLimit ?? 16 * 1024;
@@ -53,6 +58,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit));
   const fastify = app.getHttpAdapter().getInstance();
   installHttpMetrics(fastify, options.registry);
+  installFrontDoor(fastify, options.frontDoor ?? { requestBudgetMs: 400 });
   // JSON is the only body type; anything else is answered 415 by fastify.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {

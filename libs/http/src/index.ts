@@ -3,3 +3,4 @@ export * from './validation';
 export * from './error-handler';
 export * from './http-app';
 export * from './nest-logger';
+export * from './backpressure';
