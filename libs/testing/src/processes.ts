@@ -1,10 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { waitFor } from './wait';
 
-const ROOT = resolve(__dirname, '../../..');
+/** The repository root, whether this runs from source (jest) or from dist/ (benches). */
+function repoRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+  }
+  throw new Error(`no nx.json above ${__dirname}`);
+}
+
+const ROOT = repoRoot();
 
 /** A free TCP port on loopback, so tests never collide with a running `make up`. */
 export async function freePort(): Promise<number> {
