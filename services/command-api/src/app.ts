@@ -1,15 +1,22 @@
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
 import { AvroEventCodec } from '@sluice/messaging';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
+import { AdmissionController, IngressLimiter, LagShedder, slotLagProbe } from '@sluice/resilience';
 import { walletCatalog } from '@sluice/schemas';
 import { CommandApiModule } from './app.module';
-import { WalletCommands } from './commands/wallet-commands';
+import { isDatabaseCongestion, WalletCommands } from './commands/wallet-commands';
 import type { CommandApiConfig } from './config';
+import { DeadLetterPublisher } from './internal/dead-letter';
+import { INBOX_MIGRATIONS } from './internal/inbox';
+import { connectDeadLetterProducer, ensureCommandTopics, startInternalCommands } from './internal/internal-commands';
+import { WalletCommandHandler } from './internal/wallet-command-handler';
+import { WithdrawalStatusReader } from './withdrawals/withdrawal-status';
 
 export const COMMAND_API_MIGRATIONS = {
   folder: join(__dirname, '../migrations'),
@@ -20,10 +27,14 @@ export interface CommandApi {
   app: NestFastifyApplication;
   pool: Pool;
   health: Health;
+  admission: AdmissionController;
+  shedder: LagShedder;
+  /** Starts the internal command consumer, when enabled (call after app.init or before listen). */
+  startInternalCommands(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Wires the command API: database, schemas, outbox and HTTP, ready to listen. */
+/** Wires the command API: database, schemas, outbox, backpressure stages, HTTP and the internal command consumer. */
 export async function buildCommandApi(config: CommandApiConfig, logger: Logger, registry: Registry): Promise<CommandApi> {
   const health = new Health();
   if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
@@ -36,7 +47,10 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   });
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  if (config.MIGRATE_ON_START) await applyMigrations(pool, COMMAND_API_MIGRATIONS);
+  if (config.MIGRATE_ON_START) {
+    await applyMigrations(pool, COMMAND_API_MIGRATIONS);
+    await applyMigrations(pool, INBOX_MIGRATIONS);
+  }
   if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) {
     // Before the first write: a slot captures only what is written after it exists.
     await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
@@ -46,20 +60,92 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   const subjects = await codec.registerAll();
   logger.info({ subjects: Object.fromEntries(subjects) }, 'event schemas registered');
 
-  const commands = new WalletCommands(pool, new OutboxWriter(codec, config.OUTBOX_MODE), config.COMMAND_CONFLICT_RETRIES);
-  const app = await createHttpApp(CommandApiModule.with({ commands }), {
-    logger,
+  // The PostgreSQL pool is the dependency every command and status read needs: its admission
+  // limit adapts below the pool size, so requests wait in a short bounded queue, not in the pool.
+  const admission = new AdmissionController({
+    dependency: 'postgres',
+    limit: {
+      initial: config.DB_POOL_MAX,
+      min: config.DB_ADMISSION_MIN_LIMIT,
+      max: config.DB_POOL_MAX,
+      latencyThresholdMs: config.DB_ADMISSION_LATENCY_THRESHOLD_MS,
+    },
+    maxQueueDepth: config.DB_ADMISSION_QUEUE_DEPTH,
+    maxQueueWaitMs: config.DB_ADMISSION_QUEUE_WAIT_MS,
+    isCongestion: isDatabaseCongestion,
     registry,
-    health,
-    bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
   });
+  const shedder = new LagShedder({
+    probe: slotLagProbe(pool, config.OUTBOX_SLOT_NAME),
+    thresholds: { relayLagBytes: config.SHED_RELAY_LAG_BYTES, retainedWalBytes: config.SHED_RETAINED_WAL_BYTES },
+    intervalMs: config.SHED_PROBE_INTERVAL_MS,
+    registry,
+    onProbeError: (err) => logger.warn({ err }, 'reading the relay lag failed; keeping the last reading'),
+  });
+  if (config.OUTBOX_MODE === 'wal') await shedder.start();
+  const ingress = new IngressLimiter({
+    global: { ratePerSec: config.INGRESS_RATE_PER_SEC, capacity: config.INGRESS_BURST },
+    perClient: { ratePerSec: config.CLIENT_RATE_PER_SEC, capacity: config.CLIENT_BURST },
+    registry,
+  });
+
+  const commands = new WalletCommands(
+    pool,
+    new OutboxWriter(codec, config.OUTBOX_MODE),
+    admission,
+    config.COMMAND_CONFLICT_RETRIES,
+  );
+  const withdrawals = new WithdrawalStatusReader(pool, admission, registry);
+
+  let producer: Producer | undefined;
+  let internal: { handler: WalletCommandHandler; topic: string } | undefined;
+  if (config.WALLET_COMMANDS_ENABLED) {
+    if (config.WALLET_COMMANDS_ENSURE_TOPICS) await ensureCommandTopics(config, logger);
+    producer = await connectDeadLetterProducer(config, logger);
+    const handler = new WalletCommandHandler(
+      commands,
+      pool,
+      new DeadLetterPublisher(producer, config.WALLET_COMMANDS_DLQ_TOPIC, config.WALLET_COMMANDS_GROUP_ID),
+      {
+        consumer: config.WALLET_COMMANDS_GROUP_ID,
+        maxAttempts: config.WALLET_COMMANDS_MAX_ATTEMPTS,
+        attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS,
+      },
+      logger.child({ component: 'internal-commands' }),
+      registry,
+    );
+    internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
+  }
+
+  const app = await createHttpApp(
+    CommandApiModule.with({
+      commands,
+      withdrawals,
+      pollAfterSec: config.WITHDRAWAL_POLL_AFTER_SEC,
+      ...(internal && { internal }),
+    }),
+    {
+      logger,
+      registry,
+      health,
+      bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+      frontDoor: { requestBudgetMs: config.REQUEST_BUDGET_MS, ingress, shedder },
+    },
+  );
   return {
     app,
     pool,
     health,
+    admission,
+    shedder,
+    startInternalCommands: async () => {
+      if (internal) await startInternalCommands(app, config);
+    },
     close: async () => {
       health.startDraining();
+      shedder.stop();
       await app.close();
+      await producer?.disconnect();
       await pool.end();
     },
   };

@@ -4,22 +4,28 @@ import { loadConfig } from '@sluice/config';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from './app';
-import { commandApiConfig } from './config';
+import { commandApiConfig, type CommandApiConfig } from './config';
 
 let db: TestDatabase;
 let api: CommandApi;
 let http: FastifyInstance;
 let wal: Client;
+let config: CommandApiConfig;
 const WAL_SLOT = 'cmd_api_test_decoding';
 
 beforeAll(async () => {
   db = await createTestDatabase('command_api');
-  const config = loadConfig(commandApiConfig, {
+  config = loadConfig(commandApiConfig, {
     DATABASE_URL: db.url,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName('cmd')}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
     LOG_LEVEL: 'warn',
+    WALLET_COMMANDS_ENABLED: 'false',
+    // The hot-wallet test sends 100 requests at once from one client.
+    DB_ADMISSION_QUEUE_DEPTH: '500',
+    DB_ADMISSION_QUEUE_WAIT_MS: '5000',
+    REQUEST_BUDGET_MS: '10000',
   });
   api = await buildCommandApi(config, createLogger('command-api-test', 'warn'), createMetricsRegistry('t', false));
   await api.app.init();
@@ -54,7 +60,7 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
 }
 
 async function openWallet(currency = 'EUR'): Promise<string> {
-  const res = await post('/v1/wallets', { currency });
+  const res = await post('/v1/wallets', { currency }, { 'idempotency-key': uniqueName('open') });
   expect(res.statusCode).toBe(201);
   return res.json<{ walletId: string }>().walletId;
 }
@@ -62,7 +68,7 @@ async function openWallet(currency = 'EUR'): Promise<string> {
 describe('command API (real PostgreSQL and schema registry)', () => {
   it('opens a wallet: 201 with its id, currency and version 1, and writes the wallet and its WalletOpened event', async () => {
     await walChanges();
-    const res = await post('/v1/wallets', { currency: 'EUR' });
+    const res = await post('/v1/wallets', { currency: 'EUR' }, { 'idempotency-key': uniqueName('open') });
     expect(res.statusCode).toBe(201);
     const body = res.json<{ walletId: string; currency: string; version: number }>();
     expect(body).toEqual({ walletId: expect.stringMatching(/^[0-9a-f-]{36}$/), currency: 'EUR', version: 1 });
@@ -133,6 +139,115 @@ describe('command API (real PostgreSQL and schema registry)', () => {
     expect(rows[0]!.balance).toBe('7');
   });
 
+  async function deposit(walletId: string, amount: number): Promise<void> {
+    const res = await post(
+      `/v1/wallets/${walletId}/deposits`,
+      { amount, currency: 'EUR' },
+      { 'idempotency-key': uniqueName('dep') },
+    );
+    expect(res.statusCode).toBe(201);
+  }
+
+  it('accepts a withdrawal with 202, Location, Retry-After and the status body; holds the amount with its event in one transaction', async () => {
+    const walletId = await openWallet();
+    await deposit(walletId, 1_000);
+    await walChanges();
+    const key = uniqueName('wd');
+    const res = await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 400, currency: 'EUR' }, { 'idempotency-key': key });
+    expect(res.statusCode).toBe(202);
+    const body = res.json<{ withdrawalId: string; state: string; nextCheckSec: number }>();
+    expect(body).toEqual({ withdrawalId: expect.stringMatching(/^[0-9a-f-]{36}$/), state: 'requested', nextCheckSec: 2 });
+    expect(res.headers.location).toBe(`/v1/withdrawals/${body.withdrawalId}`);
+    expect(res.headers['retry-after']).toBe('2');
+    const changes = await walChanges();
+    expect(changes.some((c) => c.startsWith('table public.wallets: UPDATE') && c.includes('held[bigint]:400'))).toBe(true);
+    expect(changes.some((c) => c.startsWith('table public.withdrawals: INSERT') && c.includes(`'requested'`))).toBe(true);
+    expect(changes.some((c) => c.startsWith('table public.outbox: INSERT') && c.includes(`'WithdrawalRequested'`))).toBe(true);
+
+    const replay = await post(
+      `/v1/wallets/${walletId}/withdrawals`,
+      { amount: 400, currency: 'EUR' },
+      { 'idempotency-key': key },
+    );
+    expect(replay.statusCode).toBe(202);
+    expect(replay.body).toBe(res.body);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.headers.location).toBe(res.headers.location);
+
+    const status = await http.inject({ method: 'GET', url: res.headers.location as string });
+    expect(status.statusCode).toBe(200);
+    expect(status.headers['retry-after']).toBe('2');
+    expect(status.json()).toMatchObject({
+      withdrawalId: body.withdrawalId,
+      walletId,
+      amount: 400,
+      currency: 'EUR',
+      state: 'requested',
+    });
+    const unknown = await http.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000000' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'withdrawal_not_found' });
+  });
+
+  it('a hot wallet: 100 concurrent withdrawals of 50 against 1,000 accept exactly 20, refuse the rest as insufficient funds, and lose no update', async () => {
+    const walletId = await openWallet();
+    await deposit(walletId, 1_000);
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        post(`/v1/wallets/${walletId}/withdrawals`, { amount: 50, currency: 'EUR' }, { 'idempotency-key': uniqueName('hot') }),
+      ),
+    );
+    const statuses = responses.map((r) => r.statusCode);
+    const accepted = statuses.filter((s) => s === 202).length;
+    expect(accepted).toBeLessThanOrEqual(20);
+    expect(accepted).toBe(20);
+    expect(statuses.filter((s) => s !== 202).every((s) => s === 422)).toBe(true);
+    const { rows } = await api.pool.query<{ balance: string; held: string; version: number; n: string; sum: string }>(
+      `SELECT w.balance::text, w.held::text, w.version,
+              (SELECT count(*) FROM withdrawals WHERE wallet_id = w.id)::text AS n,
+              (SELECT coalesce(sum(amount), 0) FROM withdrawals WHERE wallet_id = w.id)::text AS sum
+         FROM wallets w WHERE w.id = $1`,
+      [walletId],
+    );
+    expect(rows[0]).toEqual({
+      balance: '1000',
+      held: '1000',
+      version: 2 + accepted,
+      n: String(accepted),
+      sum: String(accepted * 50),
+    });
+  });
+
+  it('two processes on one hot wallet: optimistic version checks keep the sums exact, with no deadlock and no lost update', async () => {
+    const other = await buildCommandApi(config, createLogger('command-api-test-2', 'warn'), createMetricsRegistry('t2', false));
+    try {
+      await other.app.init();
+      const otherHttp = other.app.getHttpAdapter().getInstance();
+      const walletId = await openWallet();
+      await deposit(walletId, 1_000);
+      const send = (target: FastifyInstance) =>
+        target.inject({
+          method: 'POST',
+          url: `/v1/wallets/${walletId}/withdrawals`,
+          headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('x') },
+          payload: JSON.stringify({ amount: 50, currency: 'EUR' }),
+        });
+      const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 === 0 ? http : otherHttp)));
+      const statuses = responses.map((r) => r.statusCode);
+      expect(statuses.every((s) => s === 202 || s === 422 || s === 409)).toBe(true);
+      const accepted = statuses.filter((s) => s === 202).length;
+      expect(accepted).toBeLessThanOrEqual(20);
+      const { rows } = await api.pool.query<{ held: string; version: number; sum: string }>(
+        `SELECT w.held::text, w.version, (SELECT coalesce(sum(amount), 0) FROM withdrawals WHERE wallet_id = w.id)::text AS sum
+           FROM wallets w WHERE w.id = $1`,
+        [walletId],
+      );
+      expect(rows[0]).toEqual({ held: String(accepted * 50), version: 2 + accepted, sum: String(accepted * 50) });
+    } finally {
+      await other.close();
+    }
+  });
+
   describe('bad input gets problem+json and writes nothing', () => {
     let walletId: string;
     beforeAll(async () => {
@@ -179,7 +294,49 @@ describe('command API (real PostgreSQL and schema registry)', () => {
         'validation_failed',
         () => post(`/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'XYZ' }, { 'idempotency-key': 'b6' }),
       ],
-      ['unknown currency on open', 400, 'validation_failed', () => post('/v1/wallets', { currency: 'EURO' })],
+      [
+        'unknown currency on open',
+        400,
+        'validation_failed',
+        () => post('/v1/wallets', { currency: 'EURO' }, { 'idempotency-key': 'b0' }),
+      ],
+      ['open without Idempotency-Key', 400, 'idempotency_key_missing', () => post('/v1/wallets', { currency: 'EUR' })],
+      [
+        'withdrawal of more than is available',
+        422,
+        'insufficient_funds',
+        () => post(`/v1/wallets/${walletId}/withdrawals`, { amount: 1, currency: 'EUR' }, { 'idempotency-key': 'b14' }),
+      ],
+      [
+        'withdrawal from an unknown wallet',
+        404,
+        'wallet_not_found',
+        () =>
+          post(
+            '/v1/wallets/0190a000-0000-7000-8000-000000000000/withdrawals',
+            { amount: 1, currency: 'EUR' },
+            { 'idempotency-key': 'b15' },
+          ),
+      ],
+      [
+        'withdrawal with an unknown field',
+        400,
+        'validation_failed',
+        () =>
+          post(`/v1/wallets/${walletId}/withdrawals`, { amount: 1, currency: 'EUR', iban: 'x' }, { 'idempotency-key': 'b16' }),
+      ],
+      [
+        'withdrawal of a fractional amount',
+        400,
+        'validation_failed',
+        () => post(`/v1/wallets/${walletId}/withdrawals`, { amount: 0.5, currency: 'EUR' }, { 'idempotency-key': 'b17' }),
+      ],
+      [
+        'withdrawal without Idempotency-Key',
+        400,
+        'idempotency_key_missing',
+        () => post(`/v1/wallets/${walletId}/withdrawals`, { amount: 1, currency: 'EUR' }),
+      ],
       [
         'other currency than the wallet',
         422,

@@ -1,5 +1,8 @@
 import { commonEnv, env, outboxEnv, z } from '@sluice/config';
 
+const MiB = 1024 * 1024;
+const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
+
 export const commandApiConfig = z
   .object({
     ...commonEnv,
@@ -8,17 +11,60 @@ export const commandApiConfig = z
     OUTBOX_ENSURE_SLOT: env.bool(true),
     PORT: env.port(3000),
     DB_POOL_MAX: env.int(10, 1, 200),
-    /** Server-side caps; shorter than the request deadline. */
+    /** Server-side caps per connection; shorter than the request budget. */
     DB_STATEMENT_TIMEOUT_MS: env.int(300, 10),
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(1_000, 10),
     HTTP_BODY_LIMIT_BYTES: env.int(16 * 1024, 256, 1024 * 1024),
     OUTBOX_MODE: z.enum(['wal', 'polling']).default('wal'),
-    /** Optimistic-concurrency retries before answering 409. */
+    /** Optimistic-concurrency retries (against writers in other processes) before answering 409. */
     COMMAND_CONFLICT_RETRIES: env.int(5, 0, 50),
     MIGRATE_ON_START: env.bool(true),
+
+    /** Every request's time budget from arrival; its database statements get what is left of it. */
+    REQUEST_BUDGET_MS: env.int(400, 10, 60_000),
+    /** Ingress token buckets: the whole service, and each client (X-Client-Id or API key). */
+    INGRESS_RATE_PER_SEC: env.number(20_000, 1),
+    INGRESS_BURST: env.int(2_000, 1),
+    CLIENT_RATE_PER_SEC: env.number(5_000, 1),
+    CLIENT_BURST: env.int(500, 1),
+    /** Admission control in front of the PostgreSQL pool: the adaptive limit stays within [MIN, DB_POOL_MAX]. */
+    DB_ADMISSION_MIN_LIMIT: env.int(2, 1, 200),
+    DB_ADMISSION_QUEUE_DEPTH: env.int(200, 0, 100_000),
+    DB_ADMISSION_QUEUE_WAIT_MS: env.int(150, 1, 60_000),
+    /** A transaction slower than this counts as congestion and shrinks the limit. */
+    DB_ADMISSION_LATENCY_THRESHOLD_MS: env.int(100, 1),
+    /** Lag-aware shedding of writes: starts above these, refuses every write at twice them. 0 turns a check off. */
+    SHED_RELAY_LAG_BYTES: env.int(256 * MiB, 0),
+    SHED_RETAINED_WAL_BYTES: env.int(2048 * MiB, 0),
+    SHED_PROBE_INTERVAL_MS: env.int(1_000, 50),
+    /** Retry-After and nextCheckSec of an accepted withdrawal. */
+    WITHDRAWAL_POLL_AFTER_SEC: env.int(2, 1, 3_600),
+
+    /** Internal commands over Kafka (@nestjs/microservices), handled idempotently through the inbox. */
+    WALLET_COMMANDS_ENABLED: env.bool(true),
+    WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
+    WALLET_COMMANDS_DLQ_TOPIC: kafkaName.default('sluice.wallet.commands.dlq'),
+    /** Used exactly as given: Nest's '-server' suffix is switched off. */
+    WALLET_COMMANDS_GROUP_ID: kafkaName.default('sluice-command-api'),
+    /** Partitions when the service creates the topics (commands are keyed by wallet). */
+    WALLET_COMMANDS_PARTITIONS: env.int(12, 1, 10_000),
+    WALLET_COMMANDS_ENSURE_TOPICS: env.bool(true),
+    /** Attempts of a command failing for a passing reason before it goes to the dead-letter topic. */
+    WALLET_COMMANDS_MAX_ATTEMPTS: env.int(5, 1, 100),
+    /** Budget of one attempt of an internal command. */
+    WALLET_COMMANDS_BUDGET_MS: env.int(2_000, 10, 60_000),
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+  })
+  .refine((c) => c.DB_ADMISSION_MIN_LIMIT <= c.DB_POOL_MAX, {
+    message: 'DB_ADMISSION_MIN_LIMIT must not exceed DB_POOL_MAX',
+  })
+  .refine((c) => c.CLIENT_BURST <= c.INGRESS_BURST && c.CLIENT_RATE_PER_SEC <= c.INGRESS_RATE_PER_SEC, {
+    message: 'a client may not be allowed more than the whole service (CLIENT_* <= INGRESS_*)',
+  })
+  .refine((c) => c.WALLET_COMMANDS_TOPIC !== c.WALLET_COMMANDS_DLQ_TOPIC, {
+    message: 'WALLET_COMMANDS_DLQ_TOPIC must differ from WALLET_COMMANDS_TOPIC',
   });
 
 export type CommandApiConfig = z.infer<typeof commandApiConfig>;

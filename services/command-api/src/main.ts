@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [{ name: 'command-api', run: () => api.close() }],
   });
+  await api.startInternalCommands();
   await api.app.listen(config.PORT, config.HOST);
   logger.info({ port: config.PORT, host: config.HOST }, 'command-api listening');
 }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
 import { parseOrProblem, problems } from '@sluice/http';
@@ -20,34 +21,17 @@ export function walletIdParam(value: unknown): string {
   return parseOrProblem(z.string().regex(UUID_PATTERN, 'must be a UUID'), value, 'path.walletId').toLowerCase();
 }
 
-const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The caller's identity for idempotency scoping; an API gateway sets X-Client-Id. */
-export function clientIdOf(headers: Record<string, unknown>): string {
-  const raw = headers['x-client-id'];
-  if (raw === undefined) return 'anonymous';
-  if (typeof raw !== 'string' || !CLIENT_ID.test(raw)) {
-    throw problems.validation('header X-Client-Id: must be 1-128 of [A-Za-z0-9._:-]', [
-      { path: 'header.X-Client-Id', message: 'must be 1-128 of [A-Za-z0-9._:-]' },
-    ]);
-  }
-  return raw;
-}
-
-export function idempotencyClaim(
-  headers: Record<string, unknown>,
-  method: string,
-  path: string,
-  body: unknown,
-  required: boolean,
-): IdempotencyClaim | undefined {
-  const key = headers['idempotency-key'];
+/**
+ * The Idempotency-Key claim every POST needs: keys are scoped by the client
+ * the front door identified (X-Client-Id or API key).
+ */
+export function idempotencyClaim(request: FastifyRequest, path: string, body: unknown): IdempotencyClaim {
+  const key = request.headers['idempotency-key'];
   if (key === undefined) {
-    if (!required) return undefined;
     throw problems.badRequest(
       'idempotency_key_missing',
       'Idempotency-Key required',
-      'this operation moves money: send an Idempotency-Key header (a UUID per logical request) so a retry cannot apply it twice',
+      'every POST needs an Idempotency-Key header (a UUID per logical request) so a retry cannot apply it twice',
     );
   }
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
@@ -55,5 +39,5 @@ export function idempotencyClaim(
       { path: 'header.Idempotency-Key', message: 'must be 1-255 visible ASCII characters' },
     ]);
   }
-  return { clientId: clientIdOf(headers), key, fingerprint: fingerprint(method, path, body) };
+  return { clientId: request.clientId, key, fingerprint: fingerprint(request.method, path, body) };
 }

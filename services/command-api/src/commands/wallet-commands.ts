@@ -3,18 +3,26 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool, PoolClient } from 'pg';
 import type { Db } from '../db/db';
 import { uuidv7 } from '@sluice/core';
-import { withTransaction } from '@sluice/db';
+import { TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
 import type { OutboxWriter } from '@sluice/outbox';
+import { deadlineExceeded, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
 import { decide, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
 import { claimKey, storeResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
+import { claimInbox, type InboxClaim } from '../internal/inbox';
+import { WalletLanes } from './wallet-lanes';
 import { loadWallet, saveWallet, VersionConflict } from './wallet-store';
 
 export interface CommandRequest {
   command: WalletCommand;
+  /** HTTP commands: the Idempotency-Key claim, stored with the response in the same transaction. */
   idempotency?: IdempotencyClaim;
-  /** Builds the HTTP response from the wallet's new state and the events the command produced. */
+  /** Internal commands: the inbox entry (consumer, command id) recorded in the same transaction. */
+  inbox?: InboxClaim;
+  /** The request's time budget: waiting, retries and statements all fit in it. */
+  deadline?: Deadline;
+  /** Builds the response from the wallet's new state and the events the command produced. */
   respond: (state: WalletState, events: readonly WalletEvent[]) => StoredResponse;
 }
 
@@ -23,40 +31,74 @@ export interface CommandResult {
   replayed: boolean;
 }
 
-const WALLET_ERROR_STATUS: Record<WalletErrorCode, number> = {
+export const WALLET_ERROR_STATUS: Record<WalletErrorCode, number> = {
   wallet_not_found: 404,
   wallet_already_exists: 409,
   unsupported_currency: 422,
   currency_mismatch: 422,
   invalid_amount: 400,
   balance_limit_exceeded: 422,
+  insufficient_funds: 422,
+  withdrawal_not_found: 404,
+  withdrawal_already_exists: 409,
+  withdrawal_not_pending: 409,
 };
 
+/** PostgreSQL's "not now" answers: statement timeout, lock timeout, idle-in-transaction timeout, too many connections. */
+const PG_TOO_SLOW = new Set(['57014', '55P03', '25P03', '53300']);
+
+/** Failures that mean the database is congested: they shrink the admission limit. */
+export function isDatabaseCongestion(err: unknown): boolean {
+  if (err instanceof TransactionTimeout) return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && PG_TOO_SLOW.has(code)) return true;
+  return err instanceof Error && err.message.includes('timeout exceeded when trying to connect');
+}
+
 /**
- * Runs a wallet command: in one transaction it claims the idempotency key,
- * loads the wallet, lets the pure domain decide, writes the new state, appends
- * the events to the outbox and stores the response. Nothing is written when
- * any step fails.
+ * Runs a wallet command: in one transaction it claims the idempotency key (or
+ * the inbox entry), loads the wallet, lets the pure domain decide, writes the
+ * new state, appends the events to the outbox and stores the response.
+ * Nothing is written when any step fails. Commands on one wallet queue in its
+ * lane; the transaction runs under the database's admission control and
+ * within the request's deadline.
  */
 export class WalletCommands {
+  private readonly lanes = new WalletLanes();
+
   constructor(
     private readonly pool: Pool,
     private readonly outbox: OutboxWriter,
+    private readonly admission: AdmissionController,
     private readonly conflictRetries: number,
     private readonly clock: () => number = Date.now,
   ) {}
 
   async execute(request: CommandRequest): Promise<CommandResult> {
+    const { deadline } = request;
+    try {
+      return await this.lanes.run(request.command.walletId, deadline, () =>
+        this.admission.run(() => this.withRetries(request), deadline),
+      );
+    } catch (err) {
+      throw toProblem(err);
+    }
+  }
+
+  private async withRetries(request: CommandRequest): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
+      const timeoutMs = request.deadline?.remainingMs();
+      if (timeoutMs === 0) throw deadlineExceeded('before the database transaction');
       try {
-        return await withTransaction(this.pool, (client) => this.attempt(drizzle(client), client, request));
+        return await withTransaction(this.pool, (client) => this.attempt(drizzle(client), client, request), {
+          ...(timeoutMs !== undefined && { timeoutMs }),
+        });
       } catch (err) {
-        if (err instanceof VersionConflict && attempt < this.conflictRetries) {
-          // Spread the retries of contending writers so they stop colliding.
-          await sleep(Math.random() * 2 ** Math.min(attempt, 6));
-          continue;
-        }
-        throw toProblem(err);
+        if (!(err instanceof VersionConflict) || attempt >= this.conflictRetries) throw err;
+        // Another process wrote the wallet: spread the retries of contending writers.
+        const pause = Math.random() * 2 ** Math.min(attempt, 5);
+        if ((request.deadline?.remainingMs() ?? Infinity) <= pause) throw err;
+        await sleep(pause);
       }
     }
   }
@@ -66,9 +108,13 @@ export class WalletCommands {
       const stored = await claimKey(db, request.idempotency);
       if (stored) return { response: stored, replayed: true };
     }
-    const before = await loadWallet(db, request.command.walletId);
+    if (request.inbox) {
+      const seen = await claimInbox(client, request.inbox);
+      if (seen) return { response: seen, replayed: true };
+    }
+    const before = await loadWallet(db, request.command.walletId, withdrawalIdsOf(request.command));
     const events = decide(request.command, before, { now: this.clock(), newId: uuidv7 });
-    const after = await saveWallet(db, before, events);
+    const after = events.length === 0 ? before : await saveWallet(db, before, events);
     await this.outbox.append(
       client,
       events.map((event) => ({ aggregateType: 'wallet', aggregateId: request.command.walletId, event })),
@@ -79,18 +125,33 @@ export class WalletCommands {
   }
 }
 
-function toProblem(err: unknown): unknown {
+function withdrawalIdsOf(command: WalletCommand): string[] {
+  switch (command.type) {
+    case 'OpenWallet':
+    case 'DepositFunds':
+      return [];
+    case 'RequestWithdrawal':
+    case 'MarkWithdrawalSubmitted':
+    case 'CompleteWithdrawal':
+    case 'FailWithdrawal':
+      return [command.withdrawalId];
+    default: {
+      const never: never = command;
+      throw new Error(`unhandled command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The HTTP answer for a refused or failed command. */
+export function toProblem(err: unknown): unknown {
+  if (err instanceof ProblemError) return err;
   if (err instanceof WalletError) {
     const status = WALLET_ERROR_STATUS[err.code];
-    return new ProblemError(status, err.code, err.code.replace(/_/g, ' '), err.message);
+    return new ProblemError(status, err.code, err.code.replace(/_/g, ' '), err.message, err.details);
   }
   if (err instanceof VersionConflict) {
     return problems.conflict('version_conflict', `${err.message}; retry the request`);
   }
-  const pgCode = (err as { code?: string }).code;
-  // statement_timeout / lock_timeout / idle-in-transaction timeout: the database is too slow right now.
-  if (pgCode === '57014' || pgCode === '55P03' || pgCode === '25P03') {
-    return problems.unavailable('the database did not answer in time', 1);
-  }
+  if (isDatabaseCongestion(err)) return deadlineExceeded('in the database');
   return err;
 }

@@ -17,13 +17,20 @@ export class VersionConflict extends Error {
   }
 }
 
-export async function loadWallet(db: Db, walletId: string): Promise<WalletState> {
+/**
+ * Loads the wallet with the withdrawals the command touches (none for a
+ * deposit, so the common command costs one read).
+ */
+export async function loadWallet(db: Db, walletId: string, withdrawalIds: readonly string[] = []): Promise<WalletState> {
   const [row] = await db.select().from(wallets).where(eq(wallets.id, walletId));
   if (!row) return initialWalletState;
-  const pending = await db
-    .select()
-    .from(withdrawals)
-    .where(and(eq(withdrawals.walletId, walletId), inArray(withdrawals.status, ['requested', 'submitted'])));
+  const pending =
+    withdrawalIds.length === 0
+      ? []
+      : await db
+          .select()
+          .from(withdrawals)
+          .where(and(eq(withdrawals.walletId, walletId), inArray(withdrawals.id, [...withdrawalIds])));
   return {
     status: 'open',
     walletId: row.id,

@@ -1,5 +1,5 @@
-import { Body, Controller, Headers, Inject, Param, Post, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { uuidv7 } from '@sluice/core';
 import { parseOrProblem } from '@sluice/http';
@@ -21,15 +21,16 @@ export class DepositFundsHttp {
   async deposit(
     @Param('walletId') rawWalletId: unknown,
     @Body() rawBody: unknown,
-    @Headers() headers: Record<string, unknown>,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const walletId = walletIdParam(rawWalletId);
     const body = parseOrProblem(DepositBody, rawBody);
-    const idempotency = idempotencyClaim(headers, 'POST', `/v1/wallets/${walletId}/deposits`, body, true);
+    const idempotency = idempotencyClaim(request, `/v1/wallets/${walletId}/deposits`, body);
     const result = await this.commands.execute({
       command: { type: 'DepositFunds', walletId, depositId: uuidv7(), amount: body.amount, currency: body.currency },
-      ...(idempotency && { idempotency }),
+      idempotency,
+      ...(request.deadline && { deadline: request.deadline }),
       respond: (state, events) => {
         const deposited = events.find((e) => e.type === 'FundsDeposited');
         if (state.status !== 'open' || !deposited) throw new Error('deposit produced no FundsDeposited event');

@@ -1,5 +1,5 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { uuidv7 } from '@sluice/core';
 import { parseOrProblem } from '@sluice/http';
@@ -13,16 +13,17 @@ const OpenWalletBody = z.object({ currency: currencyField }).strict();
 export class OpenWalletHttp {
   constructor(@Inject(WalletCommands) private readonly commands: WalletCommands) {}
 
-  /** POST /v1/wallets {"currency":"EUR"} → 201 {"walletId","currency","version"} */
+  /** POST /v1/wallets {"currency":"EUR"} with Idempotency-Key → 201 {"walletId","currency","version"} */
   @Post()
   @HttpCode(201)
-  async open(@Body() rawBody: unknown, @Headers() headers: Record<string, unknown>, @Res() reply: FastifyReply): Promise<void> {
+  async open(@Body() rawBody: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const body = parseOrProblem(OpenWalletBody, rawBody);
-    const idempotency = idempotencyClaim(headers, 'POST', '/v1/wallets', body, false);
+    const idempotency = idempotencyClaim(request, '/v1/wallets', body);
     const walletId = uuidv7();
     const result = await this.commands.execute({
       command: { type: 'OpenWallet', walletId, currency: body.currency },
-      ...(idempotency && { idempotency }),
+      idempotency,
+      ...(request.deadline && { deadline: request.deadline }),
       respond: (state) => {
         if (state.status !== 'open') throw new Error('wallet not open after OpenWallet');
         return {

@@ -1,0 +1,179 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Client } from 'pg';
+import { loadConfig } from '@sluice/config';
+import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
+import { createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { buildCommandApi, type CommandApi } from './app';
+import { commandApiConfig, type CommandApiConfig } from './config';
+
+/**
+ * The backpressure stages against the real database: ingress token buckets,
+ * admission control in front of the pool, deadlines carried into the
+ * transaction, and lag-aware shedding read from the replication slot.
+ */
+let db: TestDatabase;
+let api: CommandApi;
+let http: FastifyInstance;
+let registry: Registry;
+let base: Record<string, string>;
+
+beforeAll(async () => {
+  db = await createTestDatabase('front_door');
+  base = {
+    DATABASE_URL: db.url,
+    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+    OUTBOX_TOPIC_PATTERN: `${uniqueName('fd')}.\${routedByValue}`,
+    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+    LOG_LEVEL: 'warn',
+    WALLET_COMMANDS_ENABLED: 'false',
+  };
+  registry = createMetricsRegistry('t', false);
+  api = await build(
+    {
+      CLIENT_RATE_PER_SEC: '1',
+      CLIENT_BURST: '20',
+      DB_POOL_MAX: '2',
+      DB_ADMISSION_MIN_LIMIT: '1',
+      DB_ADMISSION_QUEUE_DEPTH: '2',
+      DB_ADMISSION_QUEUE_WAIT_MS: '100',
+      REQUEST_BUDGET_MS: '300',
+      SHED_RELAY_LAG_BYTES: '0',
+      SHED_RETAINED_WAL_BYTES: '0',
+    },
+    registry,
+  );
+  http = api.app.getHttpAdapter().getInstance();
+});
+
+afterAll(async () => {
+  await api?.close();
+  await db?.drop();
+});
+
+async function build(env: Record<string, string>, reg: Registry): Promise<CommandApi> {
+  const config: CommandApiConfig = loadConfig(commandApiConfig, { ...base, ...env });
+  const built = await buildCommandApi(config, createLogger('front-door-test', 'warn'), reg);
+  await built.app.init();
+  await built.app.getHttpAdapter().getInstance().ready();
+  return built;
+}
+
+function post(target: FastifyInstance, url: string, body: unknown, client = 'tester'): Promise<LightMyRequestResponse> {
+  return target.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('k'), 'x-client-id': client },
+    payload: JSON.stringify(body),
+  });
+}
+
+async function openWallet(client: string): Promise<string> {
+  const res = await post(http, '/v1/wallets', { currency: 'EUR' }, client);
+  expect(res.statusCode).toBe(201);
+  return res.json<{ walletId: string }>().walletId;
+}
+
+describe('front door (real PostgreSQL)', () => {
+  it('rate-limits per client: 429 problem+json with Retry-After and RateLimit headers, while another client and health checks pass', async () => {
+    const statuses: number[] = [];
+    let limited: LightMyRequestResponse | undefined;
+    for (let i = 0; i < 25 && !limited; i++) {
+      const res = await http.inject({
+        method: 'GET',
+        url: `/v1/withdrawals/0190a000-0000-7000-8000-00000000000${i % 10}`,
+        headers: { 'x-client-id': 'noisy' },
+      });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) limited = res;
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 404)).toBe(true);
+    expect(limited).toBeDefined();
+    expect(limited!.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(limited!.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited!.headers['ratelimit-limit']).toBe('20');
+    expect(limited!.headers['ratelimit-remaining']).toBe('0');
+    expect(limited!.headers['ratelimit-policy']).toBe('20;w=20');
+
+    const quiet = await http.inject({
+      method: 'GET',
+      url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000001',
+      headers: { 'x-client-id': 'quiet' },
+    });
+    expect(quiet.statusCode).toBe(404);
+    expect(quiet.headers['ratelimit-remaining']).toBe('19');
+    const health = await http.inject({ method: 'GET', url: '/health/live', headers: { 'x-client-id': 'noisy' } });
+    expect(health.statusCode).toBe(200);
+    expect(await registry.getSingleMetricAsString('sluice_rate_limited_total')).toMatch(/scope="client"[^}]*\} [1-9]/);
+  });
+
+  it('under a database that stalls: admits the pool limit, queues a bounded few, refuses the rest at once, and every refusal is a 503 with Retry-After', async () => {
+    const wallets: string[] = [];
+    for (let i = 0; i < 5; i++) wallets.push(await openWallet(`c${i}`));
+    // Another session locks four wallet rows: deposits to them block in the database until their deadline.
+    const locker = new Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM wallets WHERE id = ANY($1::uuid[]) FOR UPDATE', [wallets.slice(0, 4)]);
+    try {
+      const started = Date.now();
+      const blocked = wallets
+        .slice(0, 4)
+        .map((w, i) => post(http, `/v1/wallets/${w}/deposits`, { amount: 1, currency: 'EUR' }, `c${i}`));
+      await new Promise((r) => setTimeout(r, 30));
+      const overflow = await post(http, `/v1/wallets/${wallets[4]}/deposits`, { amount: 1, currency: 'EUR' }, 'c4');
+      expect(overflow.statusCode).toBe(503);
+      expect(overflow.json()).toMatchObject({ code: 'overloaded' });
+      expect(Number(overflow.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Date.now() - started).toBeLessThan(250); // refused at once, not after waiting
+
+      const results = await Promise.all(blocked);
+      const codes = results.map((r) => `${r.statusCode} ${r.json<{ code: string }>().code}`).sort();
+      // Two ran into their deadline in the database, two waited in the queue longer than it allows.
+      expect(codes).toEqual(['503 deadline_exceeded', '503 deadline_exceeded', '503 overloaded', '503 overloaded']);
+      expect(results.every((r) => Number(r.headers['retry-after']) >= 1)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    // The timed-out clients were destroyed, not pooled: nothing of theirs is left in a transaction.
+    const { rows } = await api.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database()
+          AND application_name = 'sluice-command-api' AND state LIKE 'idle in transaction%'`,
+    );
+    expect(rows[0]!.n).toBe('0');
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/sluice_admission_rejects_total\{dependency="postgres",reason="queue_full"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/sluice_admission_rejects_total\{dependency="postgres",reason="queue_timeout"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/sluice_admission_congestion_total\{dependency="postgres"[^}]*\} [1-9]/);
+    expect(api.admission.limit).toBe(1); // two timeouts shrank it from the pool size
+
+    // Nothing was half-written, and the service recovers at once.
+    const after = await post(http, `/v1/wallets/${wallets[0]}/deposits`, { amount: 5, currency: 'EUR' }, 'c0');
+    expect(after.statusCode).toBe(201);
+    expect(after.json()).toMatchObject({ balance: 5, version: 2 });
+  });
+
+  it('sheds writes (not reads) with 503 load_shed while the relay lags behind the WAL, read from the replication slot', async () => {
+    const shedding = await build(
+      { SHED_RELAY_LAG_BYTES: '4096', SHED_PROBE_INTERVAL_MS: '50' },
+      createMetricsRegistry('t3', false),
+    );
+    try {
+      const target = shedding.app.getHttpAdapter().getInstance();
+      // No relay consumes this test's slot, so every write adds to its lag.
+      const walletId = await openWallet('writer');
+      for (let i = 0; i < 40; i++) await post(http, `/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' }, 'writer');
+      await waitFor('the shedder to read the lag', () => (shedding.shedder.current?.relayLagBytes ?? 0) > 8192);
+      const res = await post(target, `/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' }, 'writer');
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ status: 503, code: 'load_shed' });
+      expect(res.headers['retry-after']).toBe('2');
+      const read = await target.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000001' });
+      expect(read.statusCode).toBe(404);
+    } finally {
+      await shedding.close();
+    }
+  });
+});

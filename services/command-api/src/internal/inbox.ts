@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { Pool, PoolClient } from 'pg';
+import type { StoredResponse } from '../idempotency/idempotency';
+
+/**
+ * The inbox: one row per (consumer, message id) for every internal command
+ * this service has handled, written in the same transaction as the command's
+ * effect, or on its own when the command was refused. A redelivered command
+ * finds its row and changes nothing. Its own migration set, so services that
+ * consume commands or webhooks can apply it next to their tables.
+ */
+export const INBOX_MIGRATIONS = {
+  folder: join(__dirname, '../../inbox-migrations'),
+  table: '__migrations_inbox',
+};
+
+export interface InboxClaim {
+  /** Who consumed it: the consumer group, so two consumers of one topic keep separate inboxes. */
+  consumer: string;
+  /** The message's own id (the command id), the same on every redelivery. */
+  messageId: string;
+}
+
+/**
+ * Claims the message in the caller's transaction. Undefined: this transaction
+ * now owns it. Otherwise it was handled before and this is what it led to. A
+ * concurrent claim of the same id waits on the primary key until the first
+ * commits (then finds it) or rolls back (then claims it).
+ */
+export async function claimInbox(
+  client: PoolClient,
+  claim: InboxClaim,
+  outcome?: StoredResponse,
+): Promise<StoredResponse | undefined> {
+  const inserted = await client.query(
+    `INSERT INTO inbox (consumer, message_id, outcome_status, outcome) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (consumer, message_id) DO NOTHING`,
+    [claim.consumer, claim.messageId, outcome?.status ?? 202, outcome?.body ?? '{}'],
+  );
+  if (inserted.rowCount === 1) return undefined;
+  const { rows } = await client.query<{ outcome_status: number; outcome: string }>(
+    'SELECT outcome_status, outcome FROM inbox WHERE consumer = $1 AND message_id = $2',
+    [claim.consumer, claim.messageId],
+  );
+  const row = rows[0];
+  if (!row) throw new Error('inbox row vanished between insert and select');
+  return { status: row.outcome_status, body: row.outcome, headers: {} };
+}
+
+/** Records a refused command on its own (its transaction rolled back), so a redelivery is not refused twice. */
+export async function recordRefusal(pool: Pool, claim: InboxClaim, outcome: StoredResponse): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await claimInbox(client, claim, outcome);
+  } finally {
+    client.release();
+  }
+}

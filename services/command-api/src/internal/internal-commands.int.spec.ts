@@ -1,0 +1,222 @@
+import type { FastifyInstance } from 'fastify';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { loadConfig } from '@sluice/config';
+import { uuidv7 } from '@sluice/core';
+import { createKafka } from '@sluice/messaging';
+import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
+import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { buildCommandApi, type CommandApi } from '../app';
+import { commandApiConfig } from '../config';
+import type { WalletCommandMessage } from './wallet-command-message';
+
+const logger = createLogger('internal-commands-test', 'warn');
+let db: TestDatabase;
+let api: CommandApi;
+let http: FastifyInstance;
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+let registry: Registry;
+const topic = uniqueName('wallet_commands');
+const dlq = `${topic}.dlq`;
+const group = uniqueName('command_api');
+
+beforeAll(async () => {
+  db = await createTestDatabase('internal_cmds');
+  registry = createMetricsRegistry('t', false);
+  const config = loadConfig(commandApiConfig, {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+    OUTBOX_TOPIC_PATTERN: `${uniqueName('ic')}.\${routedByValue}`,
+    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+    LOG_LEVEL: 'warn',
+    WALLET_COMMANDS_TOPIC: topic,
+    WALLET_COMMANDS_DLQ_TOPIC: dlq,
+    WALLET_COMMANDS_GROUP_ID: group,
+    WALLET_COMMANDS_PARTITIONS: '3',
+  });
+  api = await buildCommandApi(config, logger, registry);
+  await api.app.init();
+  await api.startInternalCommands();
+  http = api.app.getHttpAdapter().getInstance();
+  await http.ready();
+  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'internal-commands-test', logger });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await api?.close();
+  await admin?.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
+  await admin?.disconnect();
+  await db?.drop();
+});
+
+async function send(walletId: string, message: WalletCommandMessage | string): Promise<void> {
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: [{ key: walletId, value: typeof message === 'string' ? message : JSON.stringify(message) }],
+  });
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await http.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('k') },
+    payload: JSON.stringify(body),
+  });
+  return { status: res.statusCode, body: res.json() };
+}
+
+async function openWallet(): Promise<string> {
+  const res = await post('/v1/wallets', { currency: 'EUR' });
+  expect(res.status).toBe(201);
+  return String(res.body.walletId);
+}
+
+async function wallet(walletId: string): Promise<{ balance: number; held: number; version: number }> {
+  const { rows } = await api.pool.query<{ balance: string; held: string; version: number }>(
+    'SELECT balance::text, held::text, version FROM wallets WHERE id = $1',
+    [walletId],
+  );
+  return { balance: Number(rows[0]!.balance), held: Number(rows[0]!.held), version: rows[0]!.version };
+}
+
+describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
+  it('consumes in the group named by WALLET_COMMANDS_GROUP_ID, without the hidden -server suffix', async () => {
+    const described = await waitFor('the consumer group to be stable', async () => {
+      const { groups } = await admin.describeGroups([group]);
+      return groups[0]?.state === 'Stable' ? groups[0] : undefined;
+    });
+    expect(described.members.length).toBe(1);
+    const { groups } = await admin.listGroups();
+    expect(groups.map((g) => g.groupId)).not.toContain(`${group}-server`);
+  });
+
+  it('credits a deposit command once however often it is delivered (inbox by command id)', async () => {
+    const walletId = await openWallet();
+    const commandId = uuidv7();
+    const command: WalletCommandMessage = {
+      type: 'DepositFunds',
+      commandId,
+      walletId,
+      amount: 500,
+      currency: 'EUR',
+      issuedBy: 'test',
+    };
+    await send(walletId, command);
+    await send(walletId, command);
+    await send(walletId, { ...command, commandId: uuidv7(), amount: 1 });
+    await waitFor('both distinct deposits', async () => (await wallet(walletId)).balance === 501);
+    await send(walletId, command);
+    const marker = uuidv7();
+    await send(walletId, { type: 'DepositFunds', commandId: marker, walletId, amount: 1000, currency: 'EUR' });
+    await waitFor('the marker deposit', async () => (await wallet(walletId)).balance >= 1501);
+    expect(await wallet(walletId)).toMatchObject({ balance: 1501, version: 4 });
+    const { rows } = await api.pool.query('SELECT id FROM deposits WHERE wallet_id = $1 AND id = $2', [walletId, commandId]);
+    expect(rows).toHaveLength(1);
+    const metrics = await registry.getSingleMetricAsString('sluice_internal_commands_total');
+    expect(metrics).toMatch(/type="DepositFunds",outcome="duplicate"[^}]*\} [2-9]/);
+  });
+
+  it('runs the withdrawal lifecycle the payments saga drives: submitted then completed, and failed with the hold released', async () => {
+    const walletId = await openWallet();
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1_000, currency: 'EUR' });
+    await waitFor('the deposit', async () => (await wallet(walletId)).balance === 1_000);
+    const paid = String((await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 300, currency: 'EUR' })).body.withdrawalId);
+    const failed = String(
+      (await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 200, currency: 'EUR' })).body.withdrawalId,
+    );
+    expect(await wallet(walletId)).toMatchObject({ balance: 1_000, held: 500 });
+
+    await send(walletId, {
+      type: 'MarkWithdrawalSubmitted',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: paid,
+      provider: 'psp-sim',
+      providerReference: 'po_1',
+    });
+    await send(walletId, {
+      type: 'CompleteWithdrawal',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: paid,
+      providerReference: 'po_1',
+    });
+    await send(walletId, {
+      type: 'MarkWithdrawalSubmitted',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: failed,
+      provider: 'psp-sim',
+    });
+    await send(walletId, {
+      type: 'FailWithdrawal',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: failed,
+      reason: 'declined',
+      detail: 'the bank refused the payout',
+    });
+    // A repeat of the completion under a new command id (a saga retrying after a crash) changes nothing.
+    await send(walletId, {
+      type: 'CompleteWithdrawal',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: paid,
+      providerReference: 'po_1',
+    });
+
+    await waitFor('both withdrawals settled', async () => {
+      const { rows } = await api.pool.query<{ id: string; status: string }>(
+        'SELECT id, status FROM withdrawals WHERE wallet_id = $1',
+        [walletId],
+      );
+      const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
+      return status[paid] === 'completed' && status[failed] === 'compensated';
+    });
+    // 1 open, 2 deposit, 3-4 requested, 5 submitted, 6 completed, 7 submitted, 8 failed, 9 compensated.
+    expect(await wallet(walletId)).toEqual({ balance: 700, held: 0, version: 9 });
+    const status = await http.inject({ method: 'GET', url: `/v1/withdrawals/${paid}` });
+    expect(status.json()).toMatchObject({ state: 'completed', amount: 300 });
+    expect(status.headers['retry-after']).toBeUndefined();
+  });
+
+  it('dead-letters refused and malformed commands with the reason, once, and commits past them', async () => {
+    const walletId = await openWallet();
+    const refused: WalletCommandMessage = {
+      type: 'CompleteWithdrawal',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId: uuidv7(),
+      providerReference: null,
+    };
+    await send(walletId, refused);
+    await send(walletId, '{"type":"DepositFunds","amount":');
+    await send(walletId, refused);
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 5, currency: 'USD' });
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 7, currency: 'EUR' });
+    await waitFor('the last deposit', async () => (await wallet(walletId)).balance === 7);
+
+    const letters = (await consumeRecords(kafka, dlq, 3)).filter((r) => r.message.key?.toString() === walletId);
+    const codes = letters.map((r) => r.message.headers?.['dlq-error-code']?.toString());
+    expect(codes).toEqual(['withdrawal_not_found', 'invalid_command', 'currency_mismatch']);
+    const first = letters[0]!.message;
+    expect(JSON.parse(first.value!.toString())).toEqual(refused);
+    expect(first.headers?.['dlq-original-topic']?.toString()).toBe(topic);
+    expect(first.headers?.['dlq-consumer-group']?.toString()).toBe(group);
+    expect(first.headers?.['dlq-error-reason']?.toString()).toContain(refused.withdrawalId);
+    const { rows } = await api.pool.query<{ outcome_status: number }>(
+      'SELECT outcome_status FROM inbox WHERE consumer = $1 AND message_id = $2',
+      [group, refused.commandId],
+    );
+    expect(rows).toEqual([{ outcome_status: 404 }]);
+  });
+});
