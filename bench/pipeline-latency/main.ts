@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeResult } from '../results';
 import { printTable, summarize } from '../stats';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const wallet = await json(
     await fetch(`${commandUrl}/v1/wallets`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
       body: '{"currency":"EUR"}',
     }),
   );

@@ -46,6 +46,9 @@ beforeAll(async () => {
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
     OUTBOX_PUBLICATION_NAME: uniqueName('pub').toLowerCase(),
     PROJECTOR_GROUP_ID: uniqueName('projector'),
+    WALLET_COMMANDS_TOPIC: uniqueName('e2e_wallet_commands'),
+    WALLET_COMMANDS_DLQ_TOPIC: uniqueName('e2e_wallet_commands_dlq'),
+    WALLET_COMMANDS_GROUP_ID: uniqueName('e2e_command_api'),
     LOG_LEVEL: 'info',
     RELAY_RECONNECT_MAX_MS: '500',
   };
@@ -78,7 +81,7 @@ async function post(
 }
 
 async function openWallet(): Promise<string> {
-  const res = await post('/v1/wallets', { currency: 'EUR' });
+  const res = await post('/v1/wallets', { currency: 'EUR' }, { 'idempotency-key': uniqueName('open') });
   expect(res.status).toBe(201);
   return String(res.body.walletId);
 }

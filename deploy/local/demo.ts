@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_SERVICES } from './services';
 
@@ -21,14 +22,14 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 }
 
 async function main(): Promise<void> {
-  const wallet = await post(`${COMMAND}/v1/wallets`, { currency: 'EUR' });
+  const wallet = await post(`${COMMAND}/v1/wallets`, { currency: 'EUR' }, { 'idempotency-key': randomUUID() });
   console.log(`POST /v1/wallets {"currency":"EUR"}                       → 201 ${JSON.stringify(wallet)}`);
   const walletId = String(wallet.walletId);
   const depositedAt = Date.now();
   const deposit = await post(
     `${COMMAND}/v1/wallets/${walletId}/deposits`,
     { amount: 1250, currency: 'EUR' },
-    { 'idempotency-key': `demo-${walletId}` },
+    { 'idempotency-key': randomUUID() },
   );
   console.log(`POST /v1/wallets/{id}/deposits {"amount":1250,...}        → 201 ${JSON.stringify(deposit)}`);
   const deadline = Date.now() + 15_000;
