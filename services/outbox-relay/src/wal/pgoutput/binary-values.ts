@@ -1,4 +1,4 @@
-import { pgTimeToMs } from './decoder';
+import { PG_EPOCH_MS, pgTimeToMs } from './decoder';
 
 /** Type oids of the column types an outbox row may use (pg_type.oid). */
 export const PG_TYPES = {
@@ -31,14 +31,27 @@ export function binaryToString(typeOid: number, value: Buffer): string {
       return String(value.readInt32BE(0));
     case PG_TYPES.int8:
       return value.readBigInt64BE(0).toString();
-    case PG_TYPES.timestamp:
     case PG_TYPES.timestamptz:
+      return zonedTimestamp(value.readBigInt64BE(0));
+    case PG_TYPES.timestamp:
       return new Date(pgTimeToMs(value.readBigInt64BE(0))).toISOString();
     case PG_TYPES.bytea:
       return value.toString('base64');
     default:
       throw new Error(`column type oid ${typeOid} is not supported in an outbox row`);
   }
+}
+
+/**
+ * A timestamptz as Debezium's PostgreSQL connector renders it (io.debezium.time.ZonedTimestamp),
+ * so a header placed from such a column reads the same whichever relay wrote it: UTC with all
+ * six fraction digits, e.g. 2026-01-01T00:00:00.500000Z.
+ */
+function zonedTimestamp(pgMicros: bigint): string {
+  const micros = pgMicros + BigInt(PG_EPOCH_MS) * 1000n;
+  const fraction = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  const seconds = (micros - fraction) / 1_000_000n;
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction.toString().padStart(6, '0')}Z`;
 }
 
 export function binaryToEpochMs(typeOid: number, value: Buffer): number {
