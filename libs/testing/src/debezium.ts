@@ -29,6 +29,8 @@ export interface DebeziumOptions {
   topicPattern?: string;
   /** Default public.outbox. */
   table?: { schema: string; name: string };
+  /** Columns the router places as headers beside `id` (those the table lacks are skipped); default type, traceparent. */
+  headerColumns?: string[];
   /** Default testEnv.kafkaBrokers. */
   brokers?: string[];
   /** The harness exits 0 once Kafka acknowledged this many records; waitDone() resolves then. */
@@ -109,6 +111,7 @@ export async function startDebezium(options: DebeziumOptions): Promise<DebeziumP
     TOPIC_REPLACEMENT: options.topicPattern ?? 'outbox.event.${routedByValue}',
     KAFKA_BOOTSTRAP_SERVERS: (options.brokers ?? testEnv.kafkaBrokers).join(','),
     OFFSET_FILE: resolve(options.offsetFile),
+    HEADER_COLUMNS: (options.headerColumns ?? ['type', 'traceparent']).join(','),
     START_TIMEOUT_MS: String(options.startTimeoutMs ?? 60_000),
     ...(options.stopAfterRecords !== undefined && { STOP_AFTER_RECORDS: String(options.stopAfterRecords) }),
     ...options.env,

@@ -31,6 +31,9 @@ import {
  * on the same broker. Every event must come out of both as the same Kafka record: topic (after
  * the prefix), key bytes, value bytes, partition, `id` and `type` headers, and per-partition order.
  *
+ * The `timestamp` column is placed as a header on both sides too: a header from a non-text column
+ * must render alike (a timestamptz as Debezium's ZonedTimestamp, microseconds included).
+ *
  * Known differences, by design on each side, asserted as such below:
  * - Debezium adds `__debezium.context.*` headers (connector name, task, run id); Sluice does not.
  * - A null `traceparent` is a null-valued header from Debezium (Connect keeps the header, its
@@ -108,6 +111,7 @@ beforeAll(async () => {
     offsetFile: join(offsetsDir, 'offsets.dat'),
     topicPattern: theirs.pattern,
     stopAfterRecords: plannedEvents(),
+    headerColumns: ['type', 'traceparent', 'timestamp'],
   });
   debeziumStartupMs = debezium.startupMs;
   relay = startService(
@@ -121,6 +125,7 @@ beforeAll(async () => {
       OUTBOX_PUBLICATION_NAME: publication,
       LOG_LEVEL: 'info',
       RELAY_RECONNECT_MAX_MS: '500',
+      RELAY_HEADER_COLUMNS: 'traceparent,timestamp',
     },
     await freePort(),
   );
@@ -261,14 +266,19 @@ describe('Debezium parity: the same outbox table through Sluice and through Debe
         value: w.payload.toString('hex'),
         headers: { id, type: w.type, ...(w.traceparent && { traceparent: w.traceparent }) },
       };
-      const s = sluice.views.get(id)!;
-      const d = { ...dbz.views.get(id)!, headers: { ...dbz.views.get(id)!.headers } };
-      if (w.traceparent === undefined && d.headers.traceparent === null) {
+      const s = withoutTimestamp(sluice.views.get(id)!);
+      const d = withoutTimestamp(dbz.views.get(id)!);
+      if (w.traceparent === undefined && d.view.headers.traceparent === null) {
         nullTraceparents++;
-        delete d.headers.traceparent;
+        delete d.view.headers.traceparent;
       }
-      const diff = differences(expected, s, d);
-      if (diff) mismatches.push({ id, ...diff });
+      const diff = differences(expected, s.view, d.view) ?? {};
+      // The row's timestamp is the transaction's now(): not known here, so the two sides are
+      // compared with each other and with the shape of Debezium's ZonedTimestamp.
+      if (s.timestamp !== d.timestamp || !ZONED_TIMESTAMP.test(d.timestamp ?? '')) {
+        diff.timestampHeader = { sluice: s.timestamp, debezium: d.timestamp };
+      }
+      if (Object.keys(diff).length > 0) mismatches.push({ id, ...diff });
     }
     expect(mismatches).toEqual([]);
     // Debezium writes the header with a null value for each event written without a traceparent.
@@ -308,6 +318,14 @@ function view(r: ConsumedRecord, prefix: string): RecordView {
     value: r.message.value?.toString('hex') ?? null,
     headers,
   };
+}
+
+/** io.debezium.time.ZonedTimestamp of a timestamptz column: UTC, six fraction digits. */
+const ZONED_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+function withoutTimestamp(v: RecordView): { view: RecordView; timestamp: string | null | undefined } {
+  const { timestamp, ...headers } = v.headers;
+  return { view: { ...v, headers }, timestamp };
 }
 
 function byEventId(records: ConsumedRecord[], prefix: string): { views: Map<string, RecordView>; duplicates: string[] } {
