@@ -69,6 +69,7 @@ export class WalPipeline {
   private failure: ((err: Error) => void) | undefined;
   private skipped = 0;
   private stopped = false;
+  private pumpScheduled = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -140,7 +141,7 @@ export class WalPipeline {
         this.inFlightRecords++;
         this.inFlightBytes += record.payload.length;
         this.applyBackpressure();
-        this.pump();
+        this.schedulePump();
         break;
       }
       case 'commit':
@@ -180,6 +181,20 @@ export class WalPipeline {
       this.ports.resume();
       this.metrics.paused.set(0);
     }
+  }
+
+  /**
+   * Sends once the frames of the current socket read are all queued, so one
+   * read's records (typically whole transactions) go out in one batch rather
+   * than the first record alone.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
