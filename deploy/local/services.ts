@@ -14,4 +14,5 @@ export const LOCAL_SERVICES: readonly LocalService[] = [
   { name: 'outbox-relay', entry: 'dist/services/outbox-relay/src/main.js', port: 3010 },
   { name: 'projector', entry: 'dist/services/projector/src/main.js', port: 3011 },
   { name: 'query-api', entry: 'dist/services/query-api/src/main.js', port: 3001 },
+  { name: 'bonus-service', entry: 'dist/services/bonus-service/src/main.js', port: 3020 },
 ];

@@ -1,0 +1,144 @@
+import type { FastifyInstance } from 'fastify';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { loadConfig } from '@sluice/config';
+import { uuidv7 } from '@sluice/core';
+import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
+import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { walletCatalog, type WalletEvent } from '@sluice/schemas';
+import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
+import { commandApiConfig } from '../../command-api/src/config';
+import { buildBonusService, type BonusService } from './app';
+import { bonusServiceConfig } from './config';
+import { grantCommandId } from './grant-id';
+
+/**
+ * Service to service over Kafka, both sides real: the bonus service reads a
+ * WalletOpened from the event topic and sends DepositFunds to the wallet
+ * command topic, which the command API consumes into the wallet.
+ */
+const logger = createLogger('bonus-test', 'warn');
+let db: TestDatabase;
+let commandApi: CommandApi;
+let bonus: BonusService;
+let http: FastifyInstance;
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+let codec: AvroEventCodec;
+const pattern = `${uniqueName('bonus')}.\${routedByValue}`;
+const commandsTopic = uniqueName('bonus_wallet_commands');
+const bonusGroup = uniqueName('bonus_service');
+
+beforeAll(async () => {
+  db = await createTestDatabase('bonus');
+  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bonus-test', logger });
+  const eventsTopic = pattern.replace('${routedByValue}', 'wallet');
+  await ensureTopics(kafka, [{ topic: eventsTopic, partitions: 3 }]);
+  const shared = {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+    OUTBOX_TOPIC_PATTERN: pattern,
+    WALLET_COMMANDS_TOPIC: commandsTopic,
+    LOG_LEVEL: 'warn',
+  };
+  commandApi = await buildCommandApi(
+    loadConfig(commandApiConfig, {
+      ...shared,
+      OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+      WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
+      WALLET_COMMANDS_GROUP_ID: uniqueName('command_api'),
+      WALLET_COMMANDS_PARTITIONS: '3',
+    }),
+    logger,
+    createMetricsRegistry('c', false),
+  );
+  await commandApi.app.init();
+  await commandApi.startInternalCommands();
+  http = commandApi.app.getHttpAdapter().getInstance();
+  bonus = await buildBonusService(
+    loadConfig(bonusServiceConfig, {
+      ...shared,
+      BONUS_GROUP_ID: bonusGroup,
+      BONUS_FROM_BEGINNING: 'true',
+      WELCOME_BONUS_AMOUNT: '500',
+    }),
+    logger,
+    createMetricsRegistry('b', false),
+  );
+  await bonus.app.init();
+  await bonus.start();
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
+  await codec.registerAll();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await bonus?.close();
+  await commandApi?.close();
+  await admin?.disconnect();
+  await db?.drop();
+});
+
+describe('bonus service → wallet commands (both over the NestJS Kafka transport)', () => {
+  it('grants the welcome bonus once per wallet, although the WalletOpened event arrives twice', async () => {
+    const res = await http.inject({
+      method: 'POST',
+      url: '/v1/wallets',
+      headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('open') },
+      payload: '{"currency":"EUR"}',
+    });
+    expect(res.statusCode).toBe(201);
+    const { walletId } = res.json<{ walletId: string }>();
+    // The relay would publish this; here the test does, twice, as a relay crash can.
+    const opened: WalletEvent = {
+      type: 'WalletOpened',
+      data: { eventId: uuidv7(), walletId, currency: 'EUR', version: 1, occurredAt: Date.now() },
+    };
+    const value = codec.encode('wallet', opened);
+    for (let i = 0; i < 2; i++) {
+      await producer.send({ topic: bonus.eventsTopic, acks: -1, messages: [{ key: walletId, value }] });
+    }
+
+    const commands = await consumeRecords(kafka, commandsTopic, 2);
+    const sent = commands.map((r) => JSON.parse(r.message.value!.toString()) as Record<string, unknown>);
+    expect(commands.every((r) => r.message.key?.toString() === walletId)).toBe(true);
+    expect(sent).toEqual([
+      {
+        type: 'DepositFunds',
+        commandId: grantCommandId('welcome-2026', walletId),
+        walletId,
+        amount: 500,
+        currency: 'EUR',
+        issuedBy: 'bonus-service/welcome-2026',
+      },
+      sent[0],
+    ]);
+
+    await waitFor('the bonus in the wallet', async () => {
+      const { rows } = await commandApi.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [
+        walletId,
+      ]);
+      return rows[0]?.balance === '500';
+    });
+    // The second copy reached the wallet's inbox too, and changed nothing.
+    await waitFor('the second copy to be handled', async () => {
+      const { rows } = await commandApi.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM inbox WHERE message_id = $1', [
+        grantCommandId('welcome-2026', walletId),
+      ]);
+      return rows[0]?.n === '1';
+    });
+    const { rows } = await commandApi.pool.query<{ balance: string; version: number }>(
+      'SELECT balance::text, version FROM wallets WHERE id = $1',
+      [walletId],
+    );
+    expect(rows[0]).toEqual({ balance: '500', version: 2 });
+    const { groups } = await admin.describeGroups([bonusGroup]);
+    expect(groups[0]?.state).toBe('Stable');
+  });
+});

@@ -1,0 +1,31 @@
+import { commonEnv, env, z } from '@sluice/config';
+
+const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
+
+/**
+ * The bonus service grants a welcome bonus to every new wallet: it reads the
+ * wallet events and sends the wallet a DepositFunds command over Kafka.
+ */
+export const bonusServiceConfig = z
+  .object({
+    ...commonEnv,
+    /** Health and metrics. */
+    PORT: env.port(3020),
+    /** Used exactly as given: Nest's '-server' / '-client' suffixes are switched off. */
+    BONUS_GROUP_ID: kafkaName.default('sluice-bonus-service'),
+    WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
+    /** A new group starts at the topic's end (wallets opened from now on) unless this is true. */
+    BONUS_FROM_BEGINNING: env.bool(false),
+    /** Minor units credited to each new wallet; 0 turns the campaign off. */
+    WELCOME_BONUS_AMOUNT: env.int(500, 0, Number.MAX_SAFE_INTEGER),
+    /** Names the campaign; part of each grant's command id, so one wallet gets one grant per campaign. */
+    WELCOME_BONUS_CAMPAIGN: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/)
+      .default('welcome-2026'),
+  })
+  .refine((c) => !c.OUTBOX_TOPIC_PATTERN.includes(c.WALLET_COMMANDS_TOPIC), {
+    message: 'WALLET_COMMANDS_TOPIC must not be an event topic',
+  });
+
+export type BonusServiceConfig = z.infer<typeof bonusServiceConfig>;
