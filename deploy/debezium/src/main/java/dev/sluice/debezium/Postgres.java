@@ -88,15 +88,20 @@ final class Postgres implements AutoCloseable {
     }
 
     /**
-     * True once a walsender streams from the slot: the slot exists (Debezium creates it when its
-     * task starts) and START_REPLICATION was issued, so every later commit reaches the connector.
+     * True once a walsender streams from the slot (START_REPLICATION issued), so every commit from
+     * now on reaches the connector. The slot being active is not enough: it is active while
+     * CREATE_REPLICATION_SLOT waits for running transactions, and a transaction that starts then
+     * may commit before the slot is consistent, which the slot then never decodes.
      */
     boolean streaming() throws SQLException {
         try (PreparedStatement ps = conn.prepareStatement(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = ? AND database = current_database()")) {
+                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
+                        + " WHERE s.slot_name = ? AND s.database = current_database()")) {
             ps.setString(1, s.slot());
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
+                if (!rs.next()) return false;
+                String state = rs.getString(1);
+                return "catchup".equals(state) || "streaming".equals(state);
             }
         }
     }
