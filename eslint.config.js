@@ -74,7 +74,8 @@ module.exports = tseslint.config(
               sourceTag: 'type:bench',
               onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'],
             },
-            { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema'] },
+            // Deployment tooling checks the services' own configuration schemas.
+            { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema', 'type:service'] },
           ],
         },
       ],

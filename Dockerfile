@@ -1,0 +1,17 @@
+# One image for every Sluice service; the Deployment's args pick the entry point.
+#   docker build -t sluice .   (deploy/k8s/base refers to it as `sluice`)
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/package.json ./
+USER node
+ENTRYPOINT ["node", "--enable-source-maps"]

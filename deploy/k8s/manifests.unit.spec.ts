@@ -1,0 +1,78 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { z } from '@sluice/config';
+import { bonusServiceConfig } from '../../services/bonus-service/src/config';
+import { commandApiConfig } from '../../services/command-api/src/config';
+import { relayConfig } from '../../services/outbox-relay/src/config';
+import { projectorConfig } from '../../services/projector/src/config';
+import { queryApiConfig } from '../../services/query-api/src/config';
+import { LOCAL_SERVICES } from '../local/services';
+
+interface Doc {
+  kind: string;
+  metadata: { name: string };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+interface Container {
+  args: string[];
+  ports?: { containerPort: number }[];
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  readinessProbe?: { httpGet: { path: string } };
+  livenessProbe?: { httpGet: { path: string } };
+}
+
+const dir = join(__dirname, 'base');
+const docs: Doc[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as Doc));
+const byName = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+const configMap = byName('ConfigMap', 'sluice-config')!.data!;
+const secret = byName('Secret', 'sluice-database')!.stringData!;
+
+const SCHEMAS: Record<string, z.ZodObject> = {
+  'command-api': commandApiConfig as unknown as z.ZodObject,
+  'query-api': queryApiConfig as unknown as z.ZodObject,
+  'outbox-relay': relayConfig as unknown as z.ZodObject,
+  projector: projectorConfig as unknown as z.ZodObject,
+  'bonus-service': bonusServiceConfig as unknown as z.ZodObject,
+};
+
+describe('Kubernetes manifests (deploy/k8s/base)', () => {
+  const deployments = docs.filter((d) => d.kind === 'Deployment');
+
+  it('deploy every service the local platform runs', () => {
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(LOCAL_SERVICES.map((s) => s.name).sort());
+  });
+
+  it.each(LOCAL_SERVICES.map((s) => [s.name, s.port] as const))(
+    '%s: entry point, port, probes and a grace period longer than its shutdown deadline',
+    (name, port) => {
+      const spec = byName('Deployment', name)!.spec as {
+        template: { spec: { containers: Container[]; terminationGracePeriodSeconds: number } };
+      };
+      const [container] = spec.template.spec.containers;
+      expect(container!.args).toEqual([`dist/services/${name}/src/main.js`]);
+      expect(container!.ports?.[0]?.containerPort).toBe(port);
+      expect(container!.env?.find((e) => e.name === 'PORT')?.value).toBe(String(port));
+      expect(container!.readinessProbe?.httpGet.path).toBe('/health/ready');
+      expect(container!.livenessProbe?.httpGet.path).toBe('/health/live');
+      expect(spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(configMap.SHUTDOWN_DEADLINE_MS));
+    },
+  );
+
+  it.each(Object.keys(SCHEMAS))('%s: the configuration it is given passes its own start-up validation', (name) => {
+    const container = (byName('Deployment', name)!.spec as { template: { spec: { containers: Container[] } } }).template.spec
+      .containers[0]!;
+    const env: Record<string, string> = { ...configMap, ...secret };
+    for (const e of container.env ?? []) env[e.name] = e.value ?? '';
+    const result = SCHEMAS[name]!.safeParse(env);
+    expect(result.error?.issues ?? []).toEqual([]);
+    // Every key set explicitly on the container is one the service reads (no typo goes unnoticed).
+    const known = Object.keys(SCHEMAS[name]!.shape);
+    expect((container.env ?? []).map((e) => e.name).filter((k) => !known.includes(k))).toEqual([]);
+  });
+});
