@@ -74,8 +74,7 @@ module.exports = tseslint.config(
               sourceTag: 'type:bench',
               onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'],
             },
-            // Deployment tooling checks the services' own configuration schemas.
-            { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema', 'type:service'] },
+            { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:schema'] },
           ],
         },
       ],
