@@ -45,7 +45,7 @@ build() {
   rm -rf "$OUT/target" "$OUT/lib" "$STAMP"
   local started=$SECONDS
   printf '\n== debezium harness build, %s\n' "$(date -Is)" >>"$MAVEN_LOG"
-  if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" -Dharness.out="$OUT" compile dependency:copy-dependencies >>"$MAVEN_LOG" 2>&1; then
+  if ! mvn -q -B -f "$HERE/pom.xml" -Dharness.out="$OUT" compile dependency:copy-dependencies >>"$MAVEN_LOG" 2>&1; then
     die "maven could not build the Debezium harness (check access to Maven Central); the end of $MAVEN_LOG:
 $(tail -n 25 "$MAVEN_LOG")"
   fi
