@@ -1,0 +1,251 @@
+import { Client } from 'pg';
+import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
+import { createLogger } from '@sluice/observability';
+import { walletCatalog, type FundsDeposited } from '@sluice/schemas';
+import { consumeRecords, waitFor } from '@sluice/testing';
+import { HttpTarget, runClosedModel, runOpenModel, type Recorder } from '../loadgen';
+import { reportRun } from '../loadgen/report';
+import { writeResult } from '../results';
+import { printTable } from '../stats';
+import { benchEnv, option } from './harness';
+
+/**
+ * Overload: an open-model burst at 3× the measured capacity against the whole
+ * pipeline (command API → WAL → relay → Kafka → projector → read model).
+ * Passes when the admitted requests keep p99 <= 400 ms, every refusal is a
+ * 429/503 carrying Retry-After and nothing else fails, every accepted deposit
+ * is in the database, in Kafka and in the read model, and latency is back to
+ * normal within 10 s after the burst.
+ *   node dist/bench/command-api/overload.js [--burst-sec 60] [--factor 3] [--capacity N] [--wallets 500]
+ */
+const BURST_SEC = option('burst-sec', 60);
+const FACTOR = option('factor', 3);
+const WALLETS = option('wallets', 500);
+const BASE_SEC = option('base-sec', 10);
+const AFTER_SEC = option('after-sec', 20);
+const CAPACITY = option('capacity', 0);
+const CLIENTS = 50;
+
+interface Accepted {
+  depositId: string;
+  walletId: string;
+  amount: number;
+}
+
+async function main(): Promise<void> {
+  const bench = await benchEnv('overload');
+  const logger = createLogger('bench', 'warn');
+  const topic = routeTopic(bench.env.OUTBOX_TOPIC_PATTERN!, 'wallet');
+  const kafka = createKafka({ brokers: bench.env.KAFKA_BROKERS!.split(','), clientId: 'bench-overload', logger });
+  try {
+    await ensureTopics(kafka, [{ topic, partitions: 12, retainForever: true }]);
+    const api = await bench.start('command-api', { RELAY_RECONNECT_MAX_MS: '500' });
+    await Promise.all([bench.start('outbox-relay'), bench.start('projector')]);
+    const target = new HttpTarget(api.url, 256);
+
+    const wallets: string[] = [];
+    for (let i = 0; i < WALLETS; i++) {
+      const res = await target.send({
+        method: 'POST',
+        path: '/v1/wallets',
+        headers: { 'idempotency-key': `ov-open-${process.pid}-${i}` },
+        body: '{"currency":"EUR"}',
+      });
+      if (res.status !== 201) throw new Error(`opening a wallet failed: ${res.status} ${res.body}`);
+      wallets.push((JSON.parse(res.body) as { walletId: string }).walletId);
+    }
+    const accepted: Accepted[] = [];
+    const deposit = (tag: string) => (i: number) => ({
+      method: 'POST',
+      path: `/v1/wallets/${wallets[i % wallets.length]!}/deposits`,
+      headers: { 'idempotency-key': `ov-${tag}-${process.pid}-${i}`, 'x-client-id': `client-${i % CLIENTS}` },
+      body: `{"amount":${1 + (i % 97)},"currency":"EUR"}`,
+    });
+    const amounts = new Map<string, number>();
+    const onResponse = (_i: number, req: { body?: string }, res: { status: number; body: string }) => {
+      if (res.status !== 201) return;
+      const { depositId, walletId } = JSON.parse(res.body) as { depositId: string; walletId: string };
+      const { amount } = JSON.parse(req.body ?? '{}') as { amount: number };
+      accepted.push({ depositId, walletId, amount });
+      amounts.set(walletId, (amounts.get(walletId) ?? 0) + amount);
+    };
+
+    // Capacity: what a closed population of users gets through with the admission limit saturated.
+    let capacity = CAPACITY;
+    if (!capacity) {
+      process.stderr.write('measuring capacity (closed model, 64 users, 10 s)\n');
+      const probe = await runClosedModel(
+        target,
+        { users: 64, durationSec: 10, phase: 'capacity' },
+        { request: deposit('cap'), onResponse },
+      );
+      capacity = Math.max(10, Math.round(probe.filter((s) => s.status === 201).length / 10));
+    }
+    const base = Math.max(5, Math.round(capacity / 2));
+    const burst = Math.round(capacity * FACTOR);
+    process.stderr.write(
+      `capacity ${capacity}/s: base ${base}/s for ${BASE_SEC} s, burst ${burst}/s for ${BURST_SEC} s, base for ${AFTER_SEC} s\n`,
+    );
+    const rec = await runOpenModel(
+      target,
+      [
+        { name: 'before', ratePerSec: base, durationSec: BASE_SEC },
+        { name: 'burst', ratePerSec: burst, durationSec: BURST_SEC },
+        { name: 'after', ratePerSec: base, durationSec: AFTER_SEC },
+      ],
+      { request: deposit('run'), onResponse },
+    );
+    target.close();
+    const report = reportRun(`overload at ${FACTOR}× capacity (${burst}/s)`, rec);
+    const checks = await verify(
+      rec,
+      accepted,
+      amounts,
+      bench.db.url,
+      kafka,
+      topic,
+      bench.env.SCHEMA_REGISTRY_URL!,
+      bench.env.OUTBOX_TOPIC_PATTERN!,
+    );
+    printTable(
+      'overload checks',
+      ['check', 'value', 'pass'],
+      checks.map((c) => [c.name, c.value, c.pass ? 'yes' : 'NO']),
+    );
+    printTimeline(rec);
+    const file = writeResult('command-api-overload', {
+      capacity,
+      base,
+      burst,
+      burstSec: BURST_SEC,
+      factor: FACTOR,
+      checks,
+      ...report,
+    });
+    console.log(`\nwrote ${file}`);
+    if (checks.some((c) => !c.pass)) process.exitCode = 2;
+  } finally {
+    await bench.close();
+  }
+}
+
+interface Check {
+  name: string;
+  value: string | number;
+  pass: boolean;
+}
+
+async function verify(
+  rec: Recorder,
+  accepted: Accepted[],
+  amounts: Map<string, number>,
+  url: string,
+  kafka: ReturnType<typeof createKafka>,
+  topic: string,
+  registryUrl: string,
+  pattern: string,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const burstOk = rec.latency((s) => s.phase === 'burst' && s.status === 201);
+  checks.push({ name: 'admitted p99 during the burst (ms)', value: burstOk.p99.toFixed(1), pass: burstOk.p99 <= 400 });
+  const bad = rec.filter((s) => s.status !== 201 && s.status !== 429 && s.status !== 503);
+  checks.push({ name: 'responses other than 201/429/503 (5xx, transport errors)', value: bad.length, pass: bad.length === 0 });
+  const refused = rec.filter((s) => s.status === 429 || s.status === 503);
+  const noRetryAfter = refused.filter((s) => !s.hasRetryAfter).length;
+  checks.push({ name: `refusals without Retry-After (of ${refused.length})`, value: noRetryAfter, pass: noRetryAfter === 0 });
+
+  // Recovery: seconds after the burst until the 2xx p99 of each second is back within normal.
+  const timeline = rec.timeline();
+  const baseline = rec.latency((s) => s.phase === 'before' && s.status === 201).p99;
+  const normal = Math.max(2 * baseline, baseline + 20);
+  const burstEnd = Math.max(...rec.filter((s) => s.phase === 'burst').map((s) => s.intendedAt)) / 1000;
+  const after = timeline.filter((t) => t.second >= Math.ceil(burstEnd));
+  const firstNormal = after.findIndex((t, i) => after.slice(i).every((u) => u.okP99 <= normal && u.failed === 0));
+  const recoverySec = firstNormal < 0 ? Infinity : firstNormal;
+  checks.push({
+    name: `seconds until 2xx p99 <= ${normal.toFixed(0)} ms after the burst`,
+    value: recoverySec,
+    pass: recoverySec <= 10,
+  });
+
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    const ids = accepted.map((a) => a.depositId);
+    const { rows } = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM deposits WHERE id = ANY($1::uuid[])', [ids]);
+    checks.push({
+      name: `accepted deposits in the database (of ${ids.length})`,
+      value: Number(rows[0]!.n),
+      pass: Number(rows[0]!.n) === ids.length,
+    });
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const codec = AvroEventCodec.connect(registryUrl, [walletCatalog], pattern);
+    const inKafka = new Set<string>();
+    try {
+      await waitFor(
+        'every accepted deposit in Kafka',
+        async () => {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+          const records = await consumeRecords(kafka, topic, total, 120_000);
+          inKafka.clear();
+          for (const r of records) {
+            if (r.message.headers?.type?.toString() !== 'FundsDeposited') continue;
+            inKafka.add(((await codec.decode(r.message.value!)).data as FundsDeposited).depositId);
+          }
+          return ids.every((id) => inKafka.has(id));
+        },
+        { timeoutMs: 180_000, intervalMs: 2_000 },
+      );
+    } catch {
+      // reported below
+    } finally {
+      await admin.disconnect();
+    }
+    const missing = ids.filter((id) => !inKafka.has(id)).length;
+    checks.push({ name: 'accepted deposits missing from Kafka', value: missing, pass: missing === 0 });
+
+    // The read model: each wallet's balance is the sum of its accepted deposits, as on the command side.
+    let mismatched = -1;
+    try {
+      await waitFor(
+        'the read model to hold every accepted deposit',
+        async () => {
+          const { rows: views } = await db.query<{ wallet_id: string; balance: string }>(
+            'SELECT wallet_id::text, balance::text FROM wallet_balances WHERE wallet_id = ANY($1::uuid[])',
+            [[...amounts.keys()]],
+          );
+          const got = new Map(views.map((v) => [v.wallet_id, Number(v.balance)]));
+          mismatched = [...amounts].filter(([w, sum]) => got.get(w) !== sum).length;
+          return mismatched === 0;
+        },
+        { timeoutMs: 180_000, intervalMs: 1_000 },
+      );
+    } catch {
+      // reported below
+    }
+    checks.push({
+      name: `wallets whose read-model balance differs from their accepted deposits (of ${amounts.size})`,
+      value: mismatched,
+      pass: mismatched === 0,
+    });
+  } finally {
+    await db.end();
+  }
+  return checks;
+}
+
+function printTimeline(rec: Recorder): void {
+  const rows = rec.timeline().map((t) => [t.second, t.sent, t.ok, t.refused, t.failed, t.okP50, t.okP99]);
+  printTable('per second (by intended send time)', ['s', 'sent', '2xx', '429/503', 'failed', '2xx p50', '2xx p99'], rows);
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  })
+  // Kafka clients and keep-alive sockets may linger; the result is written.
+  .finally(() => setTimeout(() => process.exit(), 100));

@@ -1,0 +1,198 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { HttpTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
+import { writeResult } from '../results';
+import { printTable } from '../stats';
+import { benchEnv, option } from './harness';
+
+/**
+ * Deposits per second the command API sustains with p99 <= 25 ms, next to
+ * pgbench running the same SQL transaction (deposit.pgbench.sql, -M prepared,
+ * as many connections as the API's pool) against the same database, so the
+ * ratio says what the HTTP layer, validation, the domain and the Avro encoding
+ * cost on top of the database work.
+ *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10]
+ * The API's outbox runs in WAL mode without a slot (no relay here): the WAL is
+ * written as in production and nothing retains it.
+ */
+const execFileP = promisify(execFile);
+const STEP_SEC = option('step-sec', 10);
+const START = option('start', 500);
+const STEP = option('step', 500);
+const MAX = option('max', 6_000);
+const WALLETS = option('wallets', 1_000);
+const POOL = option('pool', 10);
+const P99_TARGET_MS = option('p99-ms', 25);
+const CONNECTIONS = option('connections', 128);
+
+const walletId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
+
+interface StepResult {
+  offered: number;
+  achieved: number;
+  ok: number;
+  errors: number;
+  latency: LatencySummary;
+  pass: boolean;
+}
+
+async function main(): Promise<void> {
+  const bench = await benchEnv('throughput', { WALLET_COMMANDS_ENABLED: 'false' });
+  try {
+    const api = await bench.start('command-api', {
+      DB_POOL_MAX: String(POOL),
+      OUTBOX_ENSURE_SLOT: 'false',
+      SHED_RELAY_LAG_BYTES: '0',
+      SHED_RETAINED_WAL_BYTES: '0',
+      INGRESS_RATE_PER_SEC: '1000000',
+      INGRESS_BURST: '100000',
+      CLIENT_RATE_PER_SEC: '1000000',
+      CLIENT_BURST: '100000',
+    });
+    await seedWallets(bench.db.url);
+    const target = new HttpTarget(api.url, CONNECTIONS);
+    const deposit = (i: number) => ({
+      method: 'POST',
+      path: `/v1/wallets/${walletId(1 + (i % WALLETS))}/deposits`,
+      headers: { 'idempotency-key': `tp-${process.pid}-${i}-${Date.now()}` },
+      body: `{"amount":${1 + (i % 1000)},"currency":"EUR"}`,
+    });
+    // Warm up: JIT, connections, prepared plans.
+    await runOpenModel(target, [{ name: 'warm-up', ratePerSec: START, durationSec: Math.min(5, STEP_SEC) }], {
+      request: deposit,
+    });
+
+    const steps: StepResult[] = [];
+    for (let rate = START; rate <= MAX; rate += STEP) {
+      process.stderr.write(`offered ${rate} deposits/s for ${STEP_SEC} s\n`);
+      const rec = await runOpenModel(target, [{ name: String(rate), ratePerSec: rate, durationSec: STEP_SEC }], {
+        request: (i) => deposit(i + rate * 1_000_000),
+      });
+      const ok = rec.filter((s) => s.status === 201);
+      const latency = summarizeLatencies(rec.samples.map((s) => s.latencyMs));
+      const errors = rec.samples.length - ok.length;
+      const achieved = Math.round(ok.length / STEP_SEC);
+      const pass = errors === 0 && latency.p99 <= P99_TARGET_MS && achieved >= rate * 0.95;
+      steps.push({ offered: rate, achieved, ok: ok.length, errors, latency, pass });
+      if (!pass) break;
+    }
+    target.close();
+    const best = [...steps].reverse().find((s) => s.pass);
+
+    const pg = await runPgbench(bench.db.url, Math.max(STEP_SEC, 5));
+    printTable(
+      `command API deposits, open model, ${STEP_SEC} s per step, pool ${POOL} (latency in ms from intended send)`,
+      ['offered/s', 'achieved/s', 'errors', 'p50', 'p95', 'p99', 'max', `p99 <= ${P99_TARGET_MS}`],
+      steps.map((s) => [
+        s.offered,
+        s.achieved,
+        s.errors,
+        s.latency.p50,
+        s.latency.p95,
+        s.latency.p99,
+        s.latency.max,
+        s.pass ? 'yes' : 'no',
+      ]),
+    );
+    const apiRate = best?.achieved ?? 0;
+    printTable(
+      'same transaction: command API vs pgbench',
+      ['system', 'connections', 'tx/s', 'p50 ms', 'p99 ms'],
+      [
+        ['command API (HTTP)', POOL, apiRate, best?.latency.p50 ?? NaN, best?.latency.p99 ?? NaN],
+        ['pgbench -M prepared', POOL, pg.tps, pg.latency.p50, pg.latency.p99],
+      ],
+    );
+    const ratio = pg.tps > 0 ? apiRate / pg.tps : 0;
+    console.log(
+      `\nratio API / pgbench = ${ratio.toFixed(2)} (target >= 0.6); API at p99 <= ${P99_TARGET_MS} ms: ${apiRate}/s (target >= 3000)`,
+    );
+    const file = writeResult('command-api-throughput', {
+      stepSec: STEP_SEC,
+      pool: POOL,
+      wallets: WALLETS,
+      steps,
+      apiDepositsPerSec: apiRate,
+      pgbench: pg,
+      ratio,
+    });
+    console.log(`wrote ${file}`);
+  } finally {
+    await bench.close();
+  }
+}
+
+async function seedWallets(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO wallets (id, currency, balance, held, version, created_at, updated_at)
+       SELECT ('00000000-0000-7000-8000-' || lpad(n::text, 12, '0'))::uuid, 'EUR', 0, 0, 1, now(), now()
+         FROM generate_series(1, $1::int) n`,
+      [WALLETS],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function runPgbench(url: string, seconds: number): Promise<{ tps: number; latency: LatencySummary; output: string }> {
+  const script = resolve(__dirname, '../../../bench/command-api/deposit.pgbench.sql');
+  const u = new URL(url);
+  const logDir = mkdtempSync(join(tmpdir(), 'sluice-pgbench-'));
+  process.stderr.write(`pgbench: ${POOL} connections for ${seconds} s\n`);
+  try {
+    const { stdout } = await execFileP(
+      'pgbench',
+      [
+        '-n',
+        '-M',
+        'prepared',
+        '-c',
+        String(POOL),
+        '-j',
+        '2',
+        '-T',
+        String(seconds),
+        '-D',
+        `wallets=${WALLETS}`,
+        '-f',
+        script,
+        '-l',
+        '--log-prefix',
+        join(logDir, 'tx'),
+        '-h',
+        u.hostname,
+        '-p',
+        u.port || '5432',
+        '-U',
+        decodeURIComponent(u.username || 'postgres'),
+        u.pathname.slice(1),
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const tps = Number(
+      /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? /tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0,
+    );
+    const latencies: number[] = [];
+    for (const f of readdirSync(logDir)) {
+      for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
+        const micros = Number(line.split(' ')[2]);
+        if (Number.isFinite(micros) && line) latencies.push(micros / 1000);
+      }
+    }
+    return { tps: Math.round(tps), latency: summarizeLatencies(latencies), output: stdout };
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

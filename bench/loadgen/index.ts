@@ -1,0 +1,3 @@
+export * from './http-target';
+export * from './recorder';
+export * from './models';
