@@ -2,8 +2,8 @@ import type { WalletEvent } from '@sluice/schemas';
 import { assertNever } from '@sluice/wallet-domain';
 import type { WalletBalanceRow } from './table';
 
-/** A wallet as the fold sees it: the row minus what the database stamps itself. */
-export type WalletView = Omit<WalletBalanceRow, 'projectedAt'>;
+/** A wallet as the fold sees it: the row minus what the database computes or stamps itself. */
+export type WalletView = Omit<WalletBalanceRow, 'projectedAt' | 'available'>;
 
 /**
  * Why an event was not folded in although it is not a duplicate. Each of these

@@ -1,66 +1,101 @@
-import { inArray, sql } from 'drizzle-orm';
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { columns, qualified, type ProjectionContext, type Queryable } from '@sluice/projection-kit';
 import type { WalletEvent } from '@sluice/schemas';
 import { foldWallets, type WalletFoldResult, type WalletView } from './fold';
-import { walletBalances } from './table';
 
-/** A drizzle handle on one connection, inside the caller's transaction. */
-export type Db = NodePgDatabase<Record<string, unknown>>;
+const TABLE = 'wallet_balances';
 
-/** Rows per INSERT: 8 columns each keeps a statement far below PostgreSQL's 65535 parameters. */
-const UPSERT_CHUNK = 1_000;
+/** A wallet as readers get it: the view plus what PostgreSQL computes and stamps. */
+export interface WalletRecord extends WalletView {
+  /** balance - held. */
+  readonly available: number;
+  /** When the projector wrote the row; projectedAt − updatedAt is the projection delay. */
+  readonly projectedAt: Date;
+}
 
-export async function loadWalletViews(db: Db, walletIds: readonly string[]): Promise<Map<string, WalletView>> {
+interface WalletRow {
+  wallet_id: string;
+  currency: string;
+  balance: string;
+  held: string;
+  available: string;
+  version: number;
+  opened_at: Date;
+  updated_at: Date;
+  last_event_id: string;
+  projected_at: Date;
+}
+
+function toRecord(r: WalletRow): WalletRecord {
+  return {
+    walletId: r.wallet_id,
+    currency: r.currency,
+    balance: Number(r.balance),
+    held: Number(r.held),
+    available: Number(r.available),
+    version: r.version,
+    openedAt: r.opened_at,
+    updatedAt: r.updated_at,
+    lastEventId: r.last_event_id,
+    projectedAt: r.projected_at,
+  };
+}
+
+export async function loadWalletViews(ctx: ProjectionContext, walletIds: readonly string[]): Promise<Map<string, WalletView>> {
   const views = new Map<string, WalletView>();
   if (walletIds.length === 0) return views;
-  const rows = await db
-    .select()
-    .from(walletBalances)
-    .where(inArray(walletBalances.walletId, [...new Set(walletIds)]));
-  for (const { projectedAt: _, ...view } of rows) views.set(view.walletId, view);
+  const { rows } = await ctx.db.query<WalletRow>(
+    `SELECT * FROM ${qualified(ctx.schema, TABLE)} WHERE wallet_id = ANY($1::uuid[])`,
+    [[...new Set(walletIds)]],
+  );
+  for (const r of rows) {
+    const { available: _a, projectedAt: _p, ...view } = toRecord(r);
+    views.set(view.walletId, view);
+  }
   return views;
 }
 
+const UPSERT_COLUMNS = ['walletId', 'currency', 'balance', 'held', 'version', 'openedAt', 'updatedAt', 'lastEventId'] as const;
+
 /**
- * Multi-row upsert. The version condition keeps a row from ever moving back
- * should two writers race (the projector's checkpoint lock already serialises
- * each partition, and a wallet lives on one partition).
+ * Multi-row upsert through unnest: one statement and eight array parameters
+ * whatever the batch size. The version condition keeps a row from ever moving
+ * back should two writers race (the engine's checkpoint lock already
+ * serialises each partition, and a wallet lives on one partition).
  */
-export async function upsertWalletViews(db: Db, views: readonly WalletView[]): Promise<void> {
-  for (let i = 0; i < views.length; i += UPSERT_CHUNK) {
-    await db
-      .insert(walletBalances)
-      .values(views.slice(i, i + UPSERT_CHUNK).map((v) => ({ ...v, projectedAt: sql`now()` })))
-      .onConflictDoUpdate({
-        target: walletBalances.walletId,
-        set: {
-          currency: sql`excluded.currency`,
-          balance: sql`excluded.balance`,
-          held: sql`excluded.held`,
-          version: sql`excluded.version`,
-          openedAt: sql`excluded.opened_at`,
-          updatedAt: sql`excluded.updated_at`,
-          lastEventId: sql`excluded.last_event_id`,
-          projectedAt: sql`excluded.projected_at`,
-        },
-        setWhere: sql`excluded.version > ${walletBalances.version}`,
-      });
-  }
+export async function upsertWalletViews(ctx: ProjectionContext, views: readonly WalletView[]): Promise<void> {
+  if (views.length === 0) return;
+  const table = qualified(ctx.schema, TABLE);
+  await ctx.db.query(
+    `INSERT INTO ${table} AS t (wallet_id, currency, balance, held, version, opened_at, updated_at, last_event_id, projected_at)
+     SELECT w.*, now() FROM unnest($1::uuid[], $2::char(3)[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[], $7::timestamptz[], $8::uuid[]) AS w
+     ON CONFLICT (wallet_id) DO UPDATE SET
+       currency = excluded.currency, balance = excluded.balance, held = excluded.held, version = excluded.version,
+       opened_at = excluded.opened_at, updated_at = excluded.updated_at, last_event_id = excluded.last_event_id,
+       projected_at = excluded.projected_at
+     WHERE excluded.version > t.version`,
+    columns(views, UPSERT_COLUMNS),
+  );
 }
 
 /**
- * Projects one partition's events, in offset order, inside the caller's
+ * Projects one partition's events, in offset order, inside the engine's
  * transaction: load the rows they touch, fold, upsert what changed. Returns
  * one result per event.
  */
-export async function projectWalletEvents(db: Db, events: readonly WalletEvent[]): Promise<WalletFoldResult[]> {
-  const walletIds = events.map((e) => e.data.walletId);
-  const { results, changed } = foldWallets(await loadWalletViews(db, walletIds), events);
-  await upsertWalletViews(db, changed);
+export async function projectWalletEvents(ctx: ProjectionContext, events: readonly WalletEvent[]): Promise<WalletFoldResult[]> {
+  const { results, changed } = foldWallets(
+    await loadWalletViews(
+      ctx,
+      events.map((e) => e.data.walletId),
+    ),
+    events,
+  );
+  await upsertWalletViews(ctx, changed);
   return results;
 }
 
-export async function findWalletView(db: Db, walletId: string): Promise<WalletView | undefined> {
-  const views = await loadWalletViews(db, [walletId]);
-  return views.get(walletId);
+/** Reads the live version through its view in public. */
+export async function findWallet(db: Queryable, walletId: string): Promise<WalletRecord | undefined> {
+  const { rows } = await db.query<WalletRow>(`SELECT * FROM ${qualified('public', TABLE)} WHERE wallet_id = $1`, [walletId]);
+  return rows[0] && toRecord(rows[0]);
 }

@@ -4,7 +4,9 @@ import { bigint, char, check, integer, pgTable, timestamp, uuid } from 'drizzle-
 /**
  * The wallet read model: one row per wallet, as of the event with `version`.
  * The command side owns a `wallets` table in the same database, hence the
- * different name.
+ * different name. Declared unqualified: each version of the projection keeps
+ * it in its own schema, and readers see the live one through a view of this
+ * name in public.
  */
 export const walletBalances = pgTable(
   'wallet_balances',
@@ -15,6 +17,10 @@ export const walletBalances = pgTable(
     balance: bigint('balance', { mode: 'number' }).notNull(),
     /** Held for pending withdrawals; available = balance - held. */
     held: bigint('held', { mode: 'number' }).notNull().default(0),
+    /** What the wallet can spend now: computed by PostgreSQL, so it never disagrees with its parts. */
+    available: bigint('available', { mode: 'number' })
+      .notNull()
+      .generatedAlwaysAs(sql`balance - held`),
     /** The wallet's version after the last event folded in: the per-aggregate guard. */
     version: integer('version').notNull(),
     /** occurredAt of WalletOpened. */

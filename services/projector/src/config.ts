@@ -1,28 +1,58 @@
 import { commonEnv, env, z } from '@sluice/config';
 
+const GROUP_ID = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,200}$/)
+  .default('sluice-projector-wallet');
+
+/** Settings the live projector and its tools (rebuild, replay, dlq) share. */
+export const projectorCommonEnv = {
+  ...commonEnv,
+  PROJECTOR_GROUP_ID: GROUP_ID,
+  /** The projections this process runs, all in one consumer group and one transaction per batch. */
+  PROJECTOR_PROJECTIONS: env.list('wallet,transactions,withdrawals'),
+  /** Dead letters of the group; defaults to <PROJECTOR_GROUP_ID>.dlq. */
+  PROJECTOR_DLQ_TOPIC: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/)
+    .optional(),
+  /** Partitions of the event topic when the projector has to create it (it never changes an existing one). */
+  PROJECTOR_TOPIC_PARTITIONS: env.int(12, 1, 10_000),
+  DB_POOL_MAX: env.int(6, 2, 200),
+  /** A batch is one transaction of a few multi-row statements. */
+  DB_STATEMENT_TIMEOUT_MS: env.int(15_000, 10),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 10),
+  KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100),
+};
+
 export const projectorConfig = z
   .object({
-    ...commonEnv,
+    ...projectorCommonEnv,
     /** Health and metrics only; the projector serves no other HTTP. */
     PORT: env.port(3011),
-    PROJECTOR_GROUP_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,255}$/)
-      .default('sluice-projector-wallet'),
-    /** Partitions of the event topic when the projector has to create it (it never changes an existing one). */
-    PROJECTOR_TOPIC_PARTITIONS: env.int(12, 1, 10_000),
+    PROJECTOR_DLQ_PARTITIONS: env.int(1, 1, 1_000),
     PROJECTOR_PARTITIONS_CONCURRENTLY: env.int(4, 1, 256),
     PROJECTOR_MAX_BYTES_PER_PARTITION: env.int(1_048_576, 1_024, 64 * 1_048_576),
+    KAFKA_FETCH_MAX_BYTES: env.int(10_485_760, 1_024, 256 * 1_048_576),
+    /** Attempts at a batch before the event that makes a projection fail is parked (the last attempt isolates it). */
+    PROJECTOR_RETRY_ATTEMPTS: env.int(5, 1, 50),
+    PROJECTOR_RETRY_BASE_MS: env.int(100, 1),
+    PROJECTOR_RETRY_MAX_MS: env.int(5_000, 1),
+    /** Cap of the backoff while the database, broker or registry is down (retried without bound). */
+    PROJECTOR_SYSTEMIC_RETRY_MAX_MS: env.int(30_000, 10),
+    /** NOTIFY the query API of changed keys from each batch transaction (cache invalidation, read-your-writes). */
+    PROJECTOR_NOTIFY: env.bool(true),
+    /**
+     * Off trades durability of the last commits for throughput: a database
+     * crash loses them together with their checkpoints, and they are applied
+     * again from Kafka. Readers may briefly see a version go back.
+     */
+    PROJECTOR_SYNCHRONOUS_COMMIT: env.bool(true),
     /** Liveness fails when a partition with records waiting commits nothing for this long. */
     PROJECTOR_STALL_MS: env.int(120_000, 1_000),
     /** Longest a fetch waits for records; also the pause before the first fetch after an assignment. */
     KAFKA_FETCH_MAX_WAIT_MS: env.int(1_000, 10, 30_000),
-    KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
-    KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100),
-    DB_POOL_MAX: env.int(6, 2, 200),
-    /** A batch is one transaction of a few multi-row statements. */
-    DB_STATEMENT_TIMEOUT_MS: env.int(15_000, 10),
-    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 10),
     MIGRATE_ON_START: env.bool(true),
   })
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
@@ -34,6 +64,10 @@ export const projectorConfig = z
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
-  });
+  })
+  .refine((c) => c.PROJECTOR_RETRY_BASE_MS <= c.PROJECTOR_RETRY_MAX_MS, {
+    message: 'PROJECTOR_RETRY_BASE_MS must not exceed PROJECTOR_RETRY_MAX_MS',
+  })
+  .refine((c) => c.PROJECTOR_PROJECTIONS.length > 0, { message: 'PROJECTOR_PROJECTIONS names no projection' });
 
 export type ProjectorConfig = z.infer<typeof projectorConfig>;

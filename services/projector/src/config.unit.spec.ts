@@ -23,3 +23,25 @@ describe('projector config', () => {
     );
   });
 });
+
+describe('projector config: projections, dead letters, retries', () => {
+  it('given no environment, then all three projections in one group, five attempts before parking, notifications on', () => {
+    expect(loadConfig(projectorConfig, {})).toMatchObject({
+      PROJECTOR_PROJECTIONS: ['wallet', 'transactions', 'withdrawals'],
+      PROJECTOR_RETRY_ATTEMPTS: 5,
+      PROJECTOR_NOTIFY: true,
+      PROJECTOR_SYNCHRONOUS_COMMIT: true,
+      PROJECTOR_DLQ_PARTITIONS: 1,
+    });
+  });
+
+  it('given a retry base above its cap, then it refuses to start', () => {
+    expect(() => loadConfig(projectorConfig, { PROJECTOR_RETRY_BASE_MS: '9000', PROJECTOR_RETRY_MAX_MS: '1000' })).toThrow(
+      /PROJECTOR_RETRY_BASE_MS/,
+    );
+  });
+
+  it('given an empty projection list, then it refuses to start', () => {
+    expect(() => loadConfig(projectorConfig, { PROJECTOR_PROJECTIONS: ' , ' })).toThrow(/names no projection/);
+  });
+});

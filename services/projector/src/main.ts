@@ -1,19 +1,36 @@
 import { loadConfig } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
-import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
+import {
+  AvroEventCodec,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  partitionCount,
+  routeTopic,
+} from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsServer } from '@sluice/observability';
-import { WALLET_PROJECTION_MIGRATIONS } from '@sluice/projection-wallet';
 import { walletCatalog } from '@sluice/schemas';
 import { projectorConfig } from './config';
+import { DeadLetterPublisher, deadLetterTopic } from './engine/dead-letters';
+import { ProjectorMetrics } from './engine/metrics';
 import { ProjectorEngine } from './engine/projector-engine';
+import { LiveTargets } from './engine/targets';
 import { PROJECTOR_MIGRATIONS } from './migrations';
-import { walletProjection } from './wallet-projection';
+import { projectionNamed } from './projections';
+import { ensurePositions } from './store/checkpoints';
+import { registerRegistryMetrics } from './store/registry-metrics';
+import { ensureLiveVersion } from './store/versions';
 
 async function main(): Promise<void> {
   const config = loadConfig(projectorConfig);
   const logger = createLogger('projector', config.LOG_LEVEL);
   const registry = createMetricsRegistry('projector');
   const health = new Health();
+  const projections = config.PROJECTOR_PROJECTIONS.map(projectionNamed);
+  for (const p of projections) {
+    if (p.aggregateType !== walletCatalog.aggregateType)
+      throw new Error(`projection ${p.name} reads ${p.aggregateType}; this build consumes the wallet topic`);
+  }
 
   if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
   const pool = createPool({
@@ -24,34 +41,60 @@ async function main(): Promise<void> {
     idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   });
   registerPoolMetrics(pool, registry, 'main');
+  registerRegistryMetrics(pool, registry);
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  if (config.MIGRATE_ON_START) {
-    await applyMigrations(pool, PROJECTOR_MIGRATIONS);
-    await applyMigrations(pool, WALLET_PROJECTION_MIGRATIONS);
-  }
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-projector', logger });
   const topic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
+  const dlqTopic = config.PROJECTOR_DLQ_TOPIC ?? deadLetterTopic(config.PROJECTOR_GROUP_ID);
   // Auto-creation is off on the broker; whichever of relay and projector starts first creates the topic.
-  await ensureTopics(kafka, [{ topic, partitions: config.PROJECTOR_TOPIC_PARTITIONS, retainForever: true }]);
+  await ensureTopics(kafka, [
+    { topic, partitions: config.PROJECTOR_TOPIC_PARTITIONS, retainForever: true },
+    { topic: dlqTopic, partitions: config.PROJECTOR_DLQ_PARTITIONS, retainForever: true },
+  ]);
+  if (config.MIGRATE_ON_START) {
+    await applyMigrations(pool, PROJECTOR_MIGRATIONS);
+    const partitions = await partitionCount(kafka, topic);
+    for (const def of projections) {
+      const live = await ensureLiveVersion(pool, def, { consumerGroup: config.PROJECTOR_GROUP_ID, topic });
+      // A row per partition, so readers know the partition count and where each stands.
+      await ensurePositions(pool, live, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, { start: 0n }])));
+      logger.info({ projection: def.name, version: live.version, schema: live.schema }, 'projection live version ready');
+    }
+  }
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  health.addReadinessCheck('schema-registry', async () => {
+    const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/config`, { signal: AbortSignal.timeout(1_500) });
+    if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  });
 
   const engine = new ProjectorEngine({
     kafka,
     pool,
     codec,
-    projection: walletProjection,
+    targets: new LiveTargets(projections),
     topic,
     groupId: config.PROJECTOR_GROUP_ID,
     logger,
-    registry,
+    metrics: new ProjectorMetrics(registry),
     consumer: {
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
       maxBytesPerPartition: config.PROJECTOR_MAX_BYTES_PER_PARTITION,
+      maxBytes: config.KAFKA_FETCH_MAX_BYTES,
       maxWaitTimeMs: config.KAFKA_FETCH_MAX_WAIT_MS,
       partitionsConsumedConcurrently: config.PROJECTOR_PARTITIONS_CONCURRENTLY,
     },
+    retry: {
+      maxAttempts: config.PROJECTOR_RETRY_ATTEMPTS,
+      record: { baseMs: config.PROJECTOR_RETRY_BASE_MS, maxMs: config.PROJECTOR_RETRY_MAX_MS },
+      systemic: { baseMs: config.PROJECTOR_RETRY_BASE_MS, maxMs: config.PROJECTOR_SYSTEMIC_RETRY_MAX_MS },
+    },
+    deadLetters: new DeadLetterPublisher(producer, config.PROJECTOR_GROUP_ID, dlqTopic),
+    notify: config.PROJECTOR_NOTIFY,
+    synchronousCommit: config.PROJECTOR_SYNCHRONOUS_COMMIT,
     stallTimeoutMs: config.PROJECTOR_STALL_MS,
   });
   health.setLivenessProbe(() => engine.stalledReason());
@@ -61,15 +104,20 @@ async function main(): Promise<void> {
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
+    // Stop fetching, finish and commit the batches in flight, leave the group; then the pools.
     steps: () => [
       { name: 'readiness', run: async () => health.startDraining() },
       { name: 'consumer', run: () => engine.stop() },
+      { name: 'dead-letter producer', run: () => producer.disconnect() },
       { name: 'ops', run: () => ops.close() },
       { name: 'postgres', run: () => pool.end() },
     ],
   });
   await engine.start();
-  logger.info({ topic, groupId: config.PROJECTOR_GROUP_ID, port: ops.port }, 'projector started');
+  logger.info(
+    { topic, groupId: config.PROJECTOR_GROUP_ID, projections: projections.map((p) => p.name), dlqTopic, port: ops.port },
+    'projector started',
+  );
 }
 
 main().catch((err: unknown) => {

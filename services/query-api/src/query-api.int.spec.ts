@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { loadConfig } from '@sluice/config';
 import { uuidv7 } from '@sluice/core';
-import { applyMigrations } from '@sluice/db';
+import { withTransaction } from '@sluice/db';
+import { migrateVersionSchema, publishViews } from '@sluice/projection-kit';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { upsertWalletViews, WALLET_PROJECTION_MIGRATIONS, type WalletView } from '@sluice/projection-wallet';
+import { upsertWalletViews, walletProjection, type WalletView } from '@sluice/projection-wallet';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
 import { buildQueryApi, type QueryApi } from './app';
 import { queryApiConfig } from './config';
@@ -64,8 +64,10 @@ describe('query API over HTTP', () => {
 
   describe('with the wallet read model', () => {
     beforeAll(async () => {
-      await applyMigrations(api.pool, WALLET_PROJECTION_MIGRATIONS);
-      await upsertWalletViews(drizzle(api.pool), [wallet]);
+      // As the projector leaves it: the version's tables in their schema, a view in public.
+      await migrateVersionSchema(api.pool, walletProjection, 'proj_wallet_v1');
+      await withTransaction(api.pool, (tx) => publishViews(tx, walletProjection, 'proj_wallet_v1'));
+      await upsertWalletViews({ db: api.pool, schema: '"proj_wallet_v1"', mode: 'live' }, [wallet]);
     });
 
     it('GET /v1/wallets/{id} answers 200 with the wallet as JSON', async () => {

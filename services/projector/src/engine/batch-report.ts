@@ -1,73 +1,115 @@
 import type { Logger } from '@sluice/observability';
 import { assertNever } from './assert-never';
-import type { BatchResult } from './batch-applier';
 import type { ProjectorMetrics } from './metrics';
+import type { BatchOutcome } from './partition-applier';
 import type { PartitionProgress } from './progress';
+import type { StepRecord } from './projection-step';
 
 /**
  * Turns a committed batch into metrics, progress and log lines. Duplicates
  * are expected (the relay repeats records after a crash) and log at debug;
- * rejections and undecodable records mean something upstream is wrong and
- * log at warn, each with its offset so it can be found on the topic.
+ * dead letters mean something upstream or in a projection is wrong and log at
+ * warn, each with its offset so it can be found on the topic.
  */
 export class BatchReporter {
   constructor(
     private readonly topic: string,
-    private readonly projection: string,
     private readonly metrics: ProjectorMetrics,
     private readonly progress: PartitionProgress,
     private readonly logger: Logger,
     private readonly clock: () => number,
   ) {}
 
-  report(partition: number, result: BatchResult, highWatermark: bigint, size: number, started: number): void {
-    const { topic, projection } = this;
-    const lag = highWatermark > result.nextOffset ? highWatermark - result.nextOffset : 0n;
-    const labels = { topic, partition: String(partition) };
-    this.progress.progressed(partition, lag);
-    this.metrics.lag.set(labels, Number(lag));
-    this.metrics.lastProgress.set(labels, this.clock() / 1000);
-    this.metrics.batchSize.observe({ projection }, size);
-    this.metrics.batchDuration.observe({ projection }, (this.clock() - started) / 1000);
-    if (result.alreadyCheckpointed > 0) {
-      this.metrics.skipped.inc({ projection, reason: 'already_checkpointed' }, result.alreadyCheckpointed);
-      this.logger.info(
-        { partition, count: result.alreadyCheckpointed, storedOffset: String(result.storedOffset) },
-        'skipped records below the checkpoint',
-      );
-    }
-    for (const r of result.results) {
+  report(partition: number, outcome: BatchOutcome, size: number, started: number): void {
+    const { topic, metrics } = this;
+    const now = this.clock();
+    let progressed = false;
+    let lag = 0;
+    for (const r of outcome.reports) {
+      const projection = r.target.projection;
       switch (r.status) {
-        case 'applied':
-          this.metrics.applied.inc({ projection, event_type: r.eventType });
+        case 'applied': {
+          progressed = true;
+          lag = Math.max(lag, r.lagRecords);
+          const labels = { projection, topic, partition: String(partition) };
+          metrics.lagRecords.set(labels, r.lagRecords);
+          metrics.lagSeconds.set(
+            labels,
+            r.lagRecords > 0 && r.lastRecordAt ? Math.max(0, (now - r.lastRecordAt.getTime()) / 1000) : 0,
+          );
+          metrics.batchSize.observe({ projection }, size);
+          metrics.batchDuration.observe({ projection }, (now - started) / 1000);
+          if (r.alreadyCheckpointed > 0) this.skippedBelow(projection, partition, r.alreadyCheckpointed);
+          for (const record of r.step.records) this.record(projection, partition, record);
           break;
-        case 'duplicate':
-          this.metrics.skipped.inc({ projection, reason: 'duplicate' });
-          this.logger.debug(
-            { partition, offset: String(r.offset), eventType: r.eventType, key: r.key },
-            'duplicate event skipped',
+        }
+        case 'checkpointed':
+          progressed = true;
+          this.skippedBelow(projection, partition, r.alreadyCheckpointed);
+          break;
+        case 'behind':
+          this.logger.info(
+            { projection, partition, storedOffset: String(r.storedOffset) },
+            'checkpoint below the batch; fetching from it',
           );
           break;
-        case 'rejected':
-          this.metrics.skipped.inc({ projection, reason: r.reason });
-          this.logger.warn(
-            { partition, offset: String(r.offset), eventType: r.eventType, key: r.key, reason: r.reason, detail: r.detail },
-            'event rejected by the projection',
-          );
-          break;
-        case 'ignored':
-          this.metrics.skipped.inc({ projection, reason: 'not_projected' });
-          break;
-        case 'undecodable':
-          this.metrics.undecodable.inc({ projection, reason: r.reason });
-          this.logger.warn(
-            { partition, offset: String(r.offset), reason: r.reason, detail: r.detail },
-            'undecodable record skipped',
-          );
+        case 'done':
+        case 'failed':
           break;
         default:
           assertNever(r);
       }
+    }
+    if (progressed) {
+      this.progress.progressed(partition, BigInt(lag));
+      metrics.lastProgress.set({ topic, partition: String(partition) }, now / 1000);
+    }
+  }
+
+  private skippedBelow(projection: string, partition: number, count: number): void {
+    this.metrics.skipped.inc({ projection, reason: 'already_checkpointed' }, count);
+    this.logger.debug({ projection, partition, count }, 'skipped records below the checkpoint');
+  }
+
+  private record(projection: string, partition: number, r: StepRecord): void {
+    const { metrics } = this;
+    const offset = String(r.record.raw.offset);
+    const { verdict } = r;
+    switch (verdict.kind) {
+      case 'fold':
+        if (r.outcome === 'duplicate') metrics.skipped.inc({ projection, reason: 'duplicate' });
+        else metrics.applied.inc({ projection, event_type: r.eventType ?? 'unknown' });
+        break;
+      case 'pass':
+      case 'ignore':
+        metrics.skipped.inc({ projection, reason: 'not_folded' });
+        break;
+      case 'duplicate':
+        metrics.skipped.inc({ projection, reason: 'duplicate' });
+        this.logger.debug({ projection, partition, offset, key: r.record.key, head: verdict.head }, 'duplicate event skipped');
+        break;
+      case 'dead':
+        metrics.deadLetters.inc({ projection, code: verdict.code });
+        this.logger.warn(
+          {
+            projection,
+            partition,
+            offset,
+            key: r.record.key,
+            eventType: r.eventType,
+            code: verdict.code,
+            detail: verdict.detail,
+            attempts: verdict.attempts,
+          },
+          'record parked as a dead letter; later records of its key are held',
+        );
+        break;
+      case 'held':
+        metrics.held.inc({ projection });
+        this.logger.info({ projection, partition, offset, key: r.record.key }, 'record held behind a dead letter of its key');
+        break;
+      default:
+        assertNever(verdict);
     }
   }
 }

@@ -2,40 +2,56 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The projector's instruments, registered on the injected registry. */
 export class ProjectorMetrics {
+  /** rate() of it is events applied per second. */
   readonly applied: Counter<'projection' | 'event_type'>;
-  /** Records read but not folded in: duplicates, rejections, already checkpointed, ignored types. */
+  /** Records read but not folded in: duplicate, already_checkpointed, not_folded. */
   readonly skipped: Counter<'projection' | 'reason'>;
-  readonly undecodable: Counter<'projection' | 'reason'>;
+  readonly deadLetters: Counter<'projection' | 'code'>;
+  readonly held: Counter<'projection'>;
+  /** Attempts that failed and were retried, by who was to blame (record, systemic). */
+  readonly retries: Counter<'projection' | 'blame'>;
   readonly batchFailures: Counter<'projection'>;
   readonly batchSize: Histogram<'projection'>;
   readonly batchDuration: Histogram<'projection'>;
-  /** High watermark − next offset, as of the partition's last batch. */
-  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly lagRecords: Gauge<'projection' | 'topic' | 'partition'>;
+  readonly lagSeconds: Gauge<'projection' | 'topic' | 'partition'>;
   readonly lastProgress: Gauge<'topic' | 'partition'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
     this.applied = new Counter({
       name: 'sluice_projector_events_applied_total',
-      help: 'Events folded into the read model',
+      help: 'Events folded into a read model',
       labelNames: ['projection', 'event_type'],
       registers,
     });
     this.skipped = new Counter({
       name: 'sluice_projector_events_skipped_total',
-      help: 'Records read but not folded in, by reason (duplicate, already_checkpointed, version_gap, ...)',
+      help: 'Records read but not folded in, by reason (duplicate, already_checkpointed, not_folded)',
       labelNames: ['projection', 'reason'],
       registers,
     });
-    this.undecodable = new Counter({
-      name: 'sluice_projector_events_undecodable_total',
-      help: 'Records whose value is not a decodable event, by codec error code',
-      labelNames: ['projection', 'reason'],
+    this.deadLetters = new Counter({
+      name: 'sluice_projector_dead_letters_total',
+      help: 'Records parked as dead letters, by error code',
+      labelNames: ['projection', 'code'],
+      registers,
+    });
+    this.held = new Counter({
+      name: 'sluice_projector_events_held_total',
+      help: 'Records held behind a dead letter of the same key',
+      labelNames: ['projection'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'sluice_projector_retries_total',
+      help: 'Failed attempts at a batch that were retried, by who was to blame (record or systemic)',
+      labelNames: ['projection', 'blame'],
       registers,
     });
     this.batchFailures = new Counter({
       name: 'sluice_projector_batch_failures_total',
-      help: 'Batches whose transaction failed (they are fetched and tried again)',
+      help: 'Batch transactions that failed as a whole (database or network); they are retried',
       labelNames: ['projection'],
       registers,
     });
@@ -43,7 +59,7 @@ export class ProjectorMetrics {
       name: 'sluice_projector_batch_size',
       help: 'Records per batch',
       labelNames: ['projection'],
-      buckets: [1, 5, 10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000],
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000],
       registers,
     });
     this.batchDuration = new Histogram({
@@ -53,10 +69,16 @@ export class ProjectorMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.lag = new Gauge({
-      name: 'sluice_projector_lag',
-      help: 'Records behind the high watermark per partition, as of its last batch',
-      labelNames: ['topic', 'partition'],
+    this.lagRecords = new Gauge({
+      name: 'sluice_projector_lag_records',
+      help: 'Records between the projection version’s checkpoint and the high watermark, per partition',
+      labelNames: ['projection', 'topic', 'partition'],
+      registers,
+    });
+    this.lagSeconds = new Gauge({
+      name: 'sluice_projector_lag_seconds',
+      help: 'How far behind the partition’s newest record the read model is, seconds (0 when caught up)',
+      labelNames: ['projection', 'topic', 'partition'],
       registers,
     });
     this.lastProgress = new Gauge({
@@ -67,9 +89,13 @@ export class ProjectorMetrics {
     });
   }
 
-  forgetPartition(topic: string, partition: number): void {
-    const labels = { topic, partition: String(partition) };
-    this.lag.remove(labels);
-    this.lastProgress.remove(labels);
+  /** A partition this member no longer owns: its series would otherwise stay frozen at their last value. */
+  forgetPartition(topic: string, partition: number, projections: readonly string[]): void {
+    const p = String(partition);
+    this.lastProgress.remove({ topic, partition: p });
+    for (const projection of projections) {
+      this.lagRecords.remove({ projection, topic, partition: p });
+      this.lagSeconds.remove({ projection, topic, partition: p });
+    }
   }
 }

@@ -1,322 +1,237 @@
-import { eq } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import type { Admin, Kafka, Producer } from 'kafkajs';
 import { uuidv7 } from '@sluice/core';
-import { applyMigrations, createPool, type Pool } from '@sluice/db';
-import { AvroEventCodec, createKafka, ensureTopics, frame, partitionForKey, routeTopic } from '@sluice/messaging';
-import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { WALLET_PROJECTION_MIGRATIONS, walletBalances } from '@sluice/projection-wallet';
-import { walletCatalog, type WalletEvent } from '@sluice/schemas';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
-import { projectorCheckpoints } from '../checkpoints/table';
-import { PROJECTOR_MIGRATIONS } from '../migrations';
-import { walletProjection } from '../wallet-projection';
-import { BatchApplier } from './batch-applier';
-import { decodeRecords } from './decode';
-import { ProjectorEngine } from './projector-engine';
+import { partitionForKey } from '@sluice/messaging';
+import { findWallet } from '@sluice/projection-wallet';
+import { readTransactions } from '@sluice/projection-transactions';
+import { findWithdrawal } from '@sluice/projection-withdrawals';
+import { consumeRecords, waitFor } from '@sluice/testing';
+import { ProjectorHarness, metric, type Running } from '../test-support/harness';
+import { completed, deposited, opened, requested, submitted } from '../test-support/events';
+import { decodeRecords, rawRecord } from './records';
+import { PartitionApplier } from './partition-applier';
+import { LiveTargets } from './targets';
 
-const PARTITIONS = 12;
-const logger = createLogger('projector-int', 'silent');
-
-let db: TestDatabase;
-let pool: Pool;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
-let codec: AvroEventCodec;
-let topic: string;
-const engines: ProjectorEngine<WalletEvent>[] = [];
+let h: ProjectorHarness;
 
 beforeAll(async () => {
-  db = await createTestDatabase('projector');
-  pool = createPool({ url: db.url, applicationName: 'projector-int', max: 8 });
-  await applyMigrations(pool, PROJECTOR_MIGRATIONS);
-  await applyMigrations(pool, WALLET_PROJECTION_MIGRATIONS);
-  const pattern = `${uniqueName('it_projector')}.\${routedByValue}`;
-  topic = routeTopic(pattern, walletCatalog.aggregateType);
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'projector-int', logger });
-  await ensureTopics(kafka, [{ topic, partitions: PARTITIONS }]);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
-  await codec.registerAll();
+  h = await ProjectorHarness.create('projector');
 });
 
 afterAll(async () => {
-  await Promise.all(engines.map((e) => e.stop()));
-  await producer?.disconnect();
-  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin?.disconnect();
-  await pool?.end();
-  await db?.drop();
+  await h?.close();
 });
 
-interface Running {
-  engine: ProjectorEngine<WalletEvent>;
-  /** A fresh registry per engine, so its counters show what this run did. */
-  registry: Registry;
+async function wallet(
+  walletId: string,
+): Promise<{ balance: number; held: number; available: number; version: number } | undefined> {
+  const w = await findWallet(h.pool, walletId);
+  return w && { balance: w.balance, held: w.held, available: w.available, version: w.version };
 }
 
-async function startEngine(groupId: string): Promise<Running> {
-  const registry = createMetricsRegistry('projector-int', false);
-  const engine = new ProjectorEngine({
-    kafka,
-    pool,
-    codec,
-    projection: walletProjection,
-    topic,
-    groupId,
-    logger,
-    registry,
-    consumer: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 200 },
-  });
-  engines.push(engine);
-  await engine.start();
-  return { engine, registry };
-}
-
-async function stopEngine(engine: ProjectorEngine<WalletEvent>): Promise<void> {
-  await engine.stop();
-  engines.splice(engines.indexOf(engine), 1);
-}
-
-async function produce(events: WalletEvent[]): Promise<void> {
-  await producer.send({
-    topic,
-    acks: -1,
-    messages: events.map((e) => ({
-      key: e.data.walletId,
-      value: codec.encode('wallet', e),
-      partition: partitionForKey(e.data.walletId, PARTITIONS),
-      headers: { id: e.data.eventId, type: e.type },
-    })),
-  });
-}
-
-async function produceRaw(key: string, value: Buffer): Promise<void> {
-  await producer.send({ topic, acks: -1, messages: [{ key, value, partition: partitionForKey(key, PARTITIONS) }] });
-}
-
-const T0 = Date.parse('2025-06-01T10:00:00.000Z');
-
-function opened(walletId: string, currency = 'EUR'): WalletEvent {
-  return { type: 'WalletOpened', data: { eventId: uuidv7(), walletId, currency, version: 1, occurredAt: T0 } };
-}
-
-function deposited(walletId: string, version: number, amount: number, balance: number): WalletEvent {
-  return {
-    type: 'FundsDeposited',
-    data: {
-      eventId: uuidv7(),
-      walletId,
-      depositId: uuidv7(),
-      amount,
-      currency: 'EUR',
-      balance,
-      version,
-      occurredAt: T0 + version * 1_000,
-    },
-  };
-}
-
-async function readModel(): Promise<Map<string, { balance: number; version: number; currency: string; updatedAt: Date }>> {
-  const rows = await drizzle(pool).select().from(walletBalances);
-  return new Map(
-    rows.map((r) => [r.walletId, { balance: r.balance, version: r.version, currency: r.currency, updatedAt: r.updatedAt }]),
-  );
-}
-
-async function wallet(walletId: string): Promise<{ balance: number; version: number } | undefined> {
-  const [row] = await drizzle(pool).select().from(walletBalances).where(eq(walletBalances.walletId, walletId));
-  return row && { balance: row.balance, version: row.version };
-}
-
-async function checkpoints(groupId: string): Promise<Map<number, bigint>> {
-  const rows = await drizzle(pool).select().from(projectorCheckpoints).where(eq(projectorCheckpoints.consumerGroup, groupId));
-  return new Map(rows.filter((r) => r.topic === topic).map((r) => [r.partition, r.nextOffset]));
-}
-
-async function highWatermarks(): Promise<Map<number, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-}
-
-/** Sum of a counter's or gauge's values whose labels include `labels`. */
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) throw new Error(`metric ${name} is not registered`);
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-/** Waits until every partition's checkpoint has reached its high watermark. */
-async function caughtUp(groupId: string): Promise<void> {
-  await waitFor(
-    `group ${groupId} to reach the high watermarks`,
-    async () => {
-      const [stored, high] = await Promise.all([checkpoints(groupId), highWatermarks()]);
-      return [...high].every(([p, h]) => h === 0n || stored.get(p) === h);
-    },
-    { timeoutMs: 30_000 },
-  );
+async function readModel(): Promise<unknown[]> {
+  const { rows } = await h.pool.query('SELECT * FROM wallet_balances ORDER BY wallet_id');
+  const { rows: history } = await h.pool.query('SELECT * FROM wallet_transactions ORDER BY wallet_id, version');
+  const { rows: withdrawals } = await h.pool.query('SELECT * FROM withdrawal_status ORDER BY withdrawal_id');
+  return [rows, history, withdrawals];
 }
 
 describe('ProjectorEngine against Kafka and PostgreSQL', () => {
-  const groupId = uniqueName('it_projector_group');
+  const groupId = uniqueGroup('main');
   const a = uuidv7();
   const b = uuidv7();
   const c = uuidv7();
-  let snapshot: Awaited<ReturnType<typeof readModel>>;
+  const w = uuidv7();
+  let snapshot: unknown[];
   let running: Running;
 
-  it('folds produced events into the read model and checkpoints every partition', async () => {
+  function uniqueGroup(name: string): string {
+    return `${name}_${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  it('folds produced events into all three read models and checkpoints every partition of each', async () => {
     const aV2 = deposited(a, 2, 100, 100);
     // The second aV2 is what the relay repeats after a crash: a duplicate at a later offset.
-    await produce([opened(a), aV2, deposited(a, 3, 50, 150), aV2, opened(b), deposited(b, 2, 7, 7), opened(c, 'USD')]);
+    await h.produce([
+      opened(a),
+      aV2,
+      deposited(a, 3, 50, 150),
+      aV2,
+      requested(a, 4, w, 120, 150, 120),
+      submitted(a, 5, w),
+      completed(a, 6, w, 120, 30, 0),
+      opened(b),
+      deposited(b, 2, 7, 7),
+      opened(c, 'USD'),
+    ]);
 
-    running = await startEngine(groupId);
+    running = await h.startEngine(h.group(groupId));
+    await h.caughtUp();
+
+    expect(await wallet(a)).toEqual({ balance: 30, held: 0, available: 30, version: 6 });
+    expect(await wallet(b)).toEqual({ balance: 7, held: 0, available: 7, version: 2 });
+    expect((await findWallet(h.pool, c))?.currency).toBe('USD');
+    const history = await readTransactions(h.pool, a, { limit: 10 });
+    expect(history.items.map((i) => [i.version, i.type, i.amount, i.balance])).toEqual([
+      [6, 'withdrawal', 120, 30],
+      [4, 'withdrawal_hold', 120, 150],
+      [3, 'deposit', 50, 150],
+      [2, 'deposit', 100, 100],
+    ]);
+    expect(await findWithdrawal(h.pool, w)).toMatchObject({ walletId: a, amount: 120, state: 'completed', version: 6 });
     const { registry } = running;
-    await caughtUp(groupId);
-
+    expect(await metric(registry, 'sluice_projector_events_applied_total', { projection: 'wallet' })).toBe(9);
+    expect(await metric(registry, 'sluice_projector_events_applied_total', { projection: 'transactions' })).toBe(5);
+    expect(await metric(registry, 'sluice_projector_events_applied_total', { projection: 'withdrawals' })).toBe(3);
+    expect(await metric(registry, 'sluice_projector_events_skipped_total', { projection: 'wallet', reason: 'duplicate' })).toBe(
+      1,
+    );
+    expect(await metric(registry, 'sluice_projector_lag_records')).toBe(0);
     snapshot = await readModel();
-    expect(snapshot.get(a)).toEqual({ balance: 150, version: 3, currency: 'EUR', updatedAt: new Date(T0 + 3_000) });
-    expect(snapshot.get(b)).toMatchObject({ balance: 7, version: 2 });
-    expect(snapshot.get(c)).toMatchObject({ balance: 0, version: 1, currency: 'USD' });
-    expect(await metric(registry, 'sluice_projector_events_applied_total')).toBe(6);
-    expect(await metric(registry, 'sluice_projector_events_skipped_total', { reason: 'duplicate' })).toBe(1);
-    expect(await metric(registry, 'sluice_projector_lag')).toBe(0);
   });
 
   it('commits the checkpoint to Kafka as well, after the database', async () => {
-    const stored = await checkpoints(groupId);
+    const stored = await h.checkpoints('wallet');
     await waitFor('Kafka committed offsets to match the checkpoints', async () => {
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return committed?.partitions.every((p) => BigInt(p.offset) === (stored.get(p.partition) ?? -1n));
+      const [committed] = await h.admin.fetchOffsets({ groupId: h.group(groupId), topics: [h.topic] });
+      return committed?.partitions.every(
+        (p) => (stored.get(p.partition) ?? 0n) === 0n || BigInt(p.offset) === stored.get(p.partition),
+      );
     });
   });
 
   it('skips a redelivered batch inside the transaction: records below the checkpoint change nothing', async () => {
-    const before = await checkpoints(groupId);
-    const records = await consumeRecords(kafka, topic, 7);
-    const applier = new BatchApplier(pool, walletProjection);
+    const before = await h.checkpoints('wallet');
+    const records = await consumeRecords(h.kafka, h.topic, 10);
+    const applier = new PartitionApplier({
+      pool: h.pool,
+      topic: h.topic,
+      groupId: h.group(groupId),
+      resolver: new LiveTargets(h.projections),
+      notify: false,
+      synchronousCommit: true,
+    });
     for (const partition of new Set(records.map((r) => r.partition))) {
       const messages = records.filter((r) => r.partition === partition).map((r) => r.message);
-      const result = await applier.apply(
-        { consumerGroup: groupId, topic, partition },
-        await decodeRecords(codec, walletProjection, messages),
-      );
-      expect(result).toMatchObject({ alreadyCheckpointed: messages.length, results: [], nextOffset: before.get(partition) });
+      const outcome = await applier.apply(partition, await decodeRecords(h.codec, messages.map(rawRecord)), {
+        highWatermark: 0n,
+        isolate: new Set(),
+        attempts: new Map(),
+      });
+      expect(outcome.reports.map((r) => r.status)).toEqual(['checkpointed', 'checkpointed', 'checkpointed']);
     }
     expect(await readModel()).toEqual(snapshot);
-    expect(await checkpoints(groupId)).toEqual(before);
+    expect(await h.checkpoints('wallet')).toEqual(before);
   });
 
-  it('resumes from its database checkpoint after a restart, even when Kafka offsets were reset to the beginning', async () => {
-    await stopEngine(running.engine);
-    await admin.resetOffsets({ groupId, topic, earliest: true });
-    await produce([deposited(a, 4, 25, 175)]);
+  it('resumes from its database checkpoints after a restart, even when Kafka offsets were reset to the beginning', async () => {
+    await h.stopEngine(running.engine);
+    await h.admin.resetOffsets({ groupId: h.group(groupId), topic: h.topic, earliest: true });
+    await h.produce([deposited(b, 3, 25, 32)]);
 
-    running = await startEngine(groupId);
+    running = await h.startEngine(h.group(groupId));
     const { registry } = running;
-    await waitFor('the new deposit to be applied', async () => (await wallet(a))?.version === 4);
-    await caughtUp(groupId);
+    await waitFor('the new deposit to be applied', async () => (await wallet(b))?.version === 3);
+    await h.caughtUp();
 
-    expect(await wallet(a)).toEqual({ balance: 175, version: 4 });
-    expect(await metric(registry, 'sluice_projector_events_applied_total')).toBe(1);
+    expect(await wallet(b)).toMatchObject({ balance: 32, version: 3 });
+    expect(await metric(registry, 'sluice_projector_events_applied_total', { projection: 'wallet' })).toBe(1);
     // Sought to the checkpoint on assignment: nothing below it was even fetched, let alone folded.
-    expect(await metric(registry, 'sluice_projector_events_skipped_total')).toBe(0);
+    expect(await metric(registry, 'sluice_projector_events_skipped_total', { reason: 'already_checkpointed' })).toBe(0);
+    expect(await metric(registry, 'sluice_projector_events_skipped_total', { reason: 'duplicate' })).toBe(0);
     snapshot = await readModel();
   });
 
-  it('a new consumer group re-reading everything applies nothing twice: the version guard holds', async () => {
-    const otherGroup = uniqueName('it_projector_replay');
-    const { engine, registry } = await startEngine(otherGroup);
-    await caughtUp(otherGroup);
-    await stopEngine(engine);
+  it('another consumer group re-reading everything applies nothing twice: the per-aggregate version guard holds', async () => {
+    // Its checkpoints are the live versions' (they belong to the version, not the group); reset them to 0 to force the re-read.
+    await h.stopEngine(running.engine);
+    await h.pool.query('UPDATE projection_checkpoints SET next_offset = 0');
+    const other = await h.startEngine(h.group(uniqueGroup('replay')));
+    await h.caughtUp();
+    await h.stopEngine(other.engine);
 
     expect(await readModel()).toEqual(snapshot);
-    expect(await metric(registry, 'sluice_projector_events_applied_total')).toBe(0);
-    expect(await metric(registry, 'sluice_projector_events_skipped_total', { reason: 'duplicate' })).toBe(8);
+    expect(await metric(other.registry, 'sluice_projector_events_applied_total')).toBe(0);
+    expect(
+      await metric(other.registry, 'sluice_projector_events_skipped_total', { projection: 'wallet', reason: 'duplicate' }),
+    ).toBe(11);
+    running = await h.startEngine(h.group(groupId));
   });
 
-  it('skips undecodable records and version gaps with a metric and keeps consuming', async () => {
+  it('parks undecodable records and version gaps as dead letters, holds their keys, and keeps the partition moving', async () => {
     const d = uuidv7();
     const e = uuidv7();
     const { registry } = running;
-    const appliedBefore = await metric(registry, 'sluice_projector_events_applied_total');
-    await produceRaw(d, Buffer.from('{"not":"avro"}'));
-    await produceRaw(d, frame(2_147_483_000, Buffer.from([0]))); // a schema id the registry never issued
-    await produce([opened(d), deposited(d, 3, 5, 5), opened(e)]);
+    await h.produceRaw(d, Buffer.from('{"not":"avro"}'), { id: 'x-1' });
+    await h.produce([opened(e), deposited(e, 3, 5, 5), deposited(e, 4, 5, 10), opened(d)]);
+    const other = uuidv7(); // on the same partition as e, after e's gap: it must still be applied
+    await h.produce([opened(other)]);
 
-    await waitFor('the wallet after the bad records to be applied', async () => (await wallet(e))?.version === 1);
-    await caughtUp(groupId);
+    await waitFor('the wallet after the bad records to be applied', async () => (await wallet(other))?.version === 1);
+    await h.caughtUp();
 
-    expect(await wallet(d)).toEqual({ balance: 0, version: 1 });
-    expect(await metric(registry, 'sluice_projector_events_undecodable_total', { reason: 'bad_wire_format' })).toBe(1);
-    expect(await metric(registry, 'sluice_projector_events_undecodable_total', { reason: 'schema_not_found' })).toBe(1);
-    expect(await metric(registry, 'sluice_projector_events_skipped_total', { reason: 'version_gap' })).toBe(1);
-    expect((await metric(registry, 'sluice_projector_events_applied_total')) - appliedBefore).toBe(2);
-  });
+    expect(await wallet(e)).toMatchObject({ balance: 0, version: 1 });
+    expect(await wallet(d)).toBeUndefined(); // held behind the undecodable record of its key
+    expect(await metric(registry, 'sluice_projector_dead_letters_total', { projection: 'wallet', code: 'bad_wire_format' })).toBe(
+      1,
+    );
+    expect(await metric(registry, 'sluice_projector_dead_letters_total', { projection: 'wallet', code: 'version_gap' })).toBe(1);
+    expect(await metric(registry, 'sluice_projector_events_held_total', { projection: 'wallet' })).toBe(2);
 
-  it('rolls a failed batch back whole: no rows and no checkpoint move', async () => {
-    const f = uuidv7();
-    await stopEngine(running.engine);
-    await produce([opened(f)]);
-    const partition = partitionForKey(f, PARTITIONS);
-    const before = await checkpoints(groupId);
-    const total = [...(await highWatermarks()).values()].reduce((sum, h) => sum + Number(h), 0);
-    const record = (await consumeRecords(kafka, topic, total)).find((r) => r.message.key?.toString() === f);
-    expect(record).toBeDefined();
-    const failing = {
-      ...walletProjection,
-      apply: async (...args: Parameters<typeof walletProjection.apply>) => {
-        await walletProjection.apply(...args);
-        throw new Error('the projection failed after writing');
-      },
-    };
+    const { rows } = await h.pool.query<{ key: string; state: string; error_code: string }>(
+      `SELECT key, state, error_code FROM projection_parked WHERE projection = 'wallet' ORDER BY partition, "offset"`,
+    );
+    expect(rows.filter((r) => r.key === e).map((r) => [r.state, r.error_code])).toEqual([
+      ['dead', 'version_gap'],
+      ['held', 'held'],
+    ]);
+    expect(rows.filter((r) => r.key === d).map((r) => [r.state, r.error_code])).toEqual([
+      ['dead', 'bad_wire_format'],
+      ['held', 'held'],
+    ]);
 
-    const applier = new BatchApplier(pool, failing);
-    const decoded = await decodeRecords(codec, failing, [record!.message]);
-    await expect(applier.apply({ consumerGroup: groupId, topic, partition }, decoded)).rejects.toThrow('failed after writing');
-
-    expect(await wallet(f)).toBeUndefined();
-    expect(await checkpoints(groupId)).toEqual(before);
-    running = await startEngine(groupId);
-    await waitFor('the wallet to be applied once the projection works', async () => (await wallet(f))?.version === 1);
+    // One dead letter per projection that parked it, with the original key, value and headers.
+    const letters = await consumeRecords(h.kafka, h.dlqTopic, 6);
+    const undecodable = letters.filter((l) => l.message.key?.toString() === d);
+    expect(undecodable.map((l) => l.message.headers?.['dlq.projection']?.toString()).sort()).toEqual([
+      'transactions',
+      'wallet',
+      'withdrawals',
+    ]);
+    const letter = undecodable[0]!.message;
+    expect(letter.value?.toString()).toBe('{"not":"avro"}');
+    expect(letter.headers?.id?.toString()).toBe('x-1');
+    expect(letter.headers?.['dlq.error.code']?.toString()).toBe('bad_wire_format');
+    expect(letter.headers?.['dlq.attempts']?.toString()).toBe('1');
+    expect(letter.headers?.['dlq.original.topic']?.toString()).toBe(h.topic);
+    expect(letter.headers?.['dlq.original.partition']?.toString()).toBe(String(partitionForKey(d, h.partitions)));
   });
 
   it('two members of one group apply every event exactly once across a rebalance', async () => {
     const wallets = Array.from({ length: 24 }, () => uuidv7());
-    const history = (w: string): WalletEvent[] => [
-      opened(w),
-      deposited(w, 2, 10, 10),
-      deposited(w, 3, 10, 20),
-      deposited(w, 4, 10, 30),
-    ];
+    const history = (id: string) => [opened(id), deposited(id, 2, 10, 10), deposited(id, 3, 10, 20), deposited(id, 4, 10, 30)];
     const first = running;
-    const appliedBefore = await metric(first.registry, 'sluice_projector_events_applied_total');
+    const appliedBefore = await metric(first.registry, 'sluice_projector_events_applied_total', { projection: 'wallet' });
 
-    await produce(wallets.slice(0, 12).flatMap(history));
-    const second = await startEngine(groupId);
-    await produce(wallets.slice(12).flatMap(history));
+    await h.produce(wallets.slice(0, 12).flatMap(history));
+    const second = await h.startEngine(h.group(groupId));
+    await h.produce(wallets.slice(12).flatMap(history));
     await waitFor('both members to own partitions', () => second.engine.ownedPartitions().length > 0);
-    await caughtUp(groupId);
+    await h.caughtUp();
 
-    const model = await readModel();
-    for (const w of wallets) expect(model.get(w)).toMatchObject({ balance: 30, version: 4 });
+    for (const id of wallets) expect(await wallet(id)).toMatchObject({ balance: 30, version: 4 });
     const applied =
-      (await metric(first.registry, 'sluice_projector_events_applied_total')) -
+      (await metric(first.registry, 'sluice_projector_events_applied_total', { projection: 'wallet' })) -
       appliedBefore +
-      (await metric(second.registry, 'sluice_projector_events_applied_total'));
+      (await metric(second.registry, 'sluice_projector_events_applied_total', { projection: 'wallet' }));
     expect(applied).toBe(wallets.length * 4);
     const duplicates =
       (await metric(first.registry, 'sluice_projector_events_skipped_total', { reason: 'duplicate' })) +
       (await metric(second.registry, 'sluice_projector_events_skipped_total', { reason: 'duplicate' }));
     expect(duplicates).toBe(0);
-    expect(first.engine.ownedPartitions().length + second.engine.ownedPartitions().length).toBe(PARTITIONS);
+    const { rows } = await h.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM wallet_transactions WHERE wallet_id = ANY($1::uuid[])',
+      [wallets],
+    );
+    expect(Number(rows[0]!.n)).toBe(wallets.length * 3);
+    expect(first.engine.ownedPartitions().length + second.engine.ownedPartitions().length).toBe(h.partitions);
   });
 });

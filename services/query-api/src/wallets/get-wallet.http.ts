@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
 import { parseOrProblem, problems } from '@sluice/http';
-import type { WalletView } from '@sluice/projection-wallet';
+import type { WalletRecord } from '@sluice/projection-wallet';
 import { WalletReader } from './wallet-reader';
 
 const WalletIdParam = z.string().regex(UUID_PATTERN, 'must be a UUID');
@@ -33,7 +33,7 @@ export class GetWalletHttp {
   }
 }
 
-function toResponse(view: WalletView): WalletResponse {
+function toResponse(view: WalletRecord): WalletResponse {
   return {
     walletId: view.walletId,
     currency: view.currency,

@@ -1,7 +1,6 @@
-import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool } from 'pg';
 import { problems } from '@sluice/http';
-import { findWalletView, type WalletView } from '@sluice/projection-wallet';
+import { findWallet, type WalletRecord } from '@sluice/projection-wallet';
 
 /** PostgreSQL codes that mean "not now" rather than "broken": answered 503 with Retry-After. */
 const UNAVAILABLE: Record<string, string> = {
@@ -14,9 +13,9 @@ const UNAVAILABLE: Record<string, string> = {
 export class WalletReader {
   constructor(private readonly pool: Pool) {}
 
-  async find(walletId: string): Promise<WalletView | undefined> {
+  async find(walletId: string): Promise<WalletRecord | undefined> {
     try {
-      return await findWalletView(drizzle(this.pool), walletId);
+      return await findWallet(this.pool, walletId);
     } catch (err) {
       const detail = UNAVAILABLE[pgCode(err) ?? ''];
       if (detail) throw problems.unavailable(detail, 1);

@@ -1,0 +1,4 @@
+export * from './projection';
+export * from './sql';
+export * from './changes';
+export * from './install';

@@ -1,0 +1,4 @@
+export * from './table';
+export * from './fold';
+export * from './store';
+export * from './projection';

@@ -1,0 +1,1 @@
+ALTER TABLE "wallet_balances" ADD COLUMN "available" bigint GENERATED ALWAYS AS (balance - held) STORED NOT NULL;

@@ -1,0 +1,214 @@
+import type { Pool } from 'pg';
+import { withTransaction } from '@sluice/db';
+import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
+import { advanceCheckpoints, lockCheckpoints, positionOf, type CheckpointAdvance } from '../store/checkpoints';
+import { insertParked, type ParkedInsert } from '../store/parked';
+import type { DeadLetter, DeadLetterPublisher } from './dead-letters';
+import { runProjectionStep, type StepRecord, type StepResult } from './projection-step';
+import type { BatchRecord } from './records';
+import type { Target, TargetResolver } from './targets';
+
+/** What became of one target (projection version) in a batch transaction. */
+export type TargetReport =
+  | {
+      readonly target: Target;
+      readonly status: 'applied';
+      readonly step: StepResult;
+      /** Records below the stored checkpoint: delivered again, skipped without looking. */
+      readonly alreadyCheckpointed: number;
+      readonly nextOffset: bigint;
+      readonly lagRecords: number;
+      readonly lastRecordAt: Date | null;
+    }
+  /** The whole batch is below the checkpoint. */
+  | { readonly target: Target; readonly status: 'checkpointed'; readonly alreadyCheckpointed: number }
+  /** The checkpoint is below the batch: records in between were never fetched; see seekTo. */
+  | { readonly target: Target; readonly status: 'behind'; readonly storedOffset: bigint }
+  /** A bounded replay past its end offset. */
+  | { readonly target: Target; readonly status: 'done' }
+  /** The projection's part failed and was rolled back; the others' parts commit. */
+  | { readonly target: Target; readonly status: 'failed'; readonly error: unknown };
+
+export interface BatchOutcome {
+  readonly reports: TargetReport[];
+  /** No version to write any more (a rebuild's version went live or was abandoned). */
+  readonly stop: boolean;
+  /** The lowest checkpoint below the batch: fetch again from there. */
+  readonly seekTo: bigint | undefined;
+  readonly deadLetters: number;
+}
+
+export interface ApplyOptions {
+  readonly highWatermark: bigint;
+  /** Projections whose failing event is isolated and parked in this attempt. */
+  readonly isolate: ReadonlySet<string>;
+  /** Failed attempts so far, per projection. */
+  readonly attempts: ReadonlyMap<string, number>;
+}
+
+export interface PartitionApplierOptions {
+  pool: Pool;
+  topic: string;
+  groupId: string;
+  resolver: TargetResolver;
+  /** Live only: where dead letters go. */
+  deadLetters?: DeadLetterPublisher;
+  /** Live only: NOTIFY the changed keys from the transaction. */
+  notify: boolean;
+  /** Off for rebuilds: a crash loses the last commits and their checkpoints together, and they are applied again. */
+  synchronousCommit: boolean;
+}
+
+/**
+ * Applies one partition's batch for every target in one transaction: it
+ * resolves the versions to write, locks their checkpoints, lets each
+ * projection write its rows under its own savepoint, parks what must be
+ * parked, publishes dead letters, moves the checkpoints past the batch and
+ * notifies readers. A batch delivered again finds its checkpoints past it and
+ * changes nothing; a failure rolls back rows, parks and checkpoints together.
+ */
+export class PartitionApplier {
+  constructor(private readonly options: PartitionApplierOptions) {}
+
+  async apply(partition: number, records: readonly BatchRecord[], opts: ApplyOptions): Promise<BatchOutcome> {
+    const first = records[0];
+    const last = records.at(-1);
+    if (!first || !last) throw new RangeError('apply needs at least one record');
+    const { pool, topic, resolver } = this.options;
+    return withTransaction(pool, async (client) => {
+      if (!this.options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
+      const targets = await resolver.resolve(client);
+      if (targets.length === 0) return { reports: [], stop: true, seekTo: undefined, deadLetters: 0 };
+      const stored = await lockCheckpoints(client, targets, topic, partition);
+      const reports: TargetReport[] = [];
+      const advances: CheckpointAdvance[] = [];
+      const parks: ParkedInsert[] = [];
+      const letters: DeadLetter[] = [];
+      let seekTo: bigint | undefined;
+      for (const [i, target] of targets.entries()) {
+        const { nextOffset, endOffset } = positionOf(stored, target);
+        if (nextOffset > last.raw.offset) {
+          reports.push({ target, status: 'checkpointed', alreadyCheckpointed: records.length });
+          continue;
+        }
+        if (nextOffset < first.raw.offset) {
+          seekTo = seekTo === undefined || nextOffset < seekTo ? nextOffset : seekTo;
+          reports.push({ target, status: 'behind', storedOffset: nextOffset });
+          continue;
+        }
+        if (endOffset !== null && nextOffset >= endOffset) {
+          reports.push({ target, status: 'done' });
+          continue;
+        }
+        const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
+        const lastFresh = fresh.at(-1)!;
+        await client.query(`SAVEPOINT target_${i}`);
+        try {
+          const step = await runProjectionStep(client, target, fresh, {
+            isolate: opts.isolate.has(target.projection),
+            attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
+          });
+          await client.query(`RELEASE SAVEPOINT target_${i}`);
+          const next = lastFresh.raw.offset + 1n;
+          const lagRecords = Number(opts.highWatermark > next ? opts.highWatermark - next : 0n);
+          advances.push({
+            projection: target.projection,
+            version: target.version,
+            nextOffset: next,
+            lagRecords,
+            lastRecordAt: lastFresh.raw.timestamp,
+          });
+          for (const r of step.records) {
+            const park = this.parkOf(target, partition, r);
+            if (!park) continue;
+            parks.push(park);
+            if (park.state === 'dead')
+              letters.push({
+                raw: r.record.raw,
+                topic,
+                partition,
+                projection: target.projection,
+                version: target.version,
+                code: park.code,
+                reason: park.reason,
+                attempts: park.attempts,
+              });
+          }
+          if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
+            await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [
+              CHANGES_CHANNEL,
+              encodeChanges(target.projection, target.version, step.changes),
+            ]);
+          }
+          if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
+          const below = records.length - records.filter((r) => r.raw.offset >= nextOffset).length;
+          reports.push({
+            target,
+            status: 'applied',
+            step,
+            alreadyCheckpointed: below,
+            nextOffset: next,
+            lagRecords,
+            lastRecordAt: lastFresh.raw.timestamp,
+          });
+        } catch (error) {
+          await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
+          reports.push({ target, status: 'failed', error });
+        }
+      }
+      await advanceCheckpoints(client, topic, partition, advances);
+      await insertParked(client, parks);
+      // Published before the commit: once the checkpoint is past a record, its dead letter is on the topic.
+      const publishing = letters.filter((l) => targets.find((t) => t.projection === l.projection)?.mode === 'live');
+      if (publishing.length > 0 && this.options.deadLetters) await this.options.deadLetters.publish(publishing);
+      return { reports, stop: false, seekTo, deadLetters: letters.length };
+    });
+  }
+
+  private parkOf(target: Target, partition: number, r: StepRecord): ParkedInsert | undefined {
+    const { verdict } = r;
+    if (verdict.kind !== 'dead' && verdict.kind !== 'held') return undefined;
+    const key = r.record.key;
+    return {
+      projection: target.projection,
+      version: target.version,
+      consumerGroup: this.options.groupId,
+      topic: this.options.topic,
+      partition,
+      raw: r.record.raw,
+      key,
+      eventType: r.eventType,
+      aggregateVersion: r.aggregateVersion,
+      state: verdict.kind,
+      code: verdict.kind === 'dead' ? verdict.code : 'held',
+      reason: verdict.kind === 'dead' ? verdict.detail : `held behind a dead record of key ${key ?? '(none)'}`,
+      attempts: verdict.kind === 'dead' ? verdict.attempts : 0,
+    };
+  }
+}
+
+/** A replay keeps every record it read, decoded, with what the projection made of it: the investigation's evidence. */
+export const REPLAY_EVENTS_TABLE = 'replayed_events';
+
+async function recordReplay(db: Queryable, target: Target, partition: number, records: readonly StepRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const outcome = (r: StepRecord): string => (r.verdict.kind === 'fold' ? (r.outcome ?? 'applied') : r.verdict.kind);
+  const reason = (r: StepRecord): string | null => (r.verdict.kind === 'dead' ? `${r.verdict.code}: ${r.verdict.detail}` : null);
+  await db.query(
+    `INSERT INTO ${qualified(quoteIdent(target.schema), REPLAY_EVENTS_TABLE)}
+       (partition, "offset", key, event_type, aggregate_version, outcome, reason, data, record_timestamp)
+     SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[])
+     ON CONFLICT DO NOTHING`,
+    [
+      partition,
+      records.map((r) => r.record.raw.offset.toString()),
+      records.map((r) => r.record.key ?? null),
+      records.map((r) => r.eventType ?? null),
+      records.map((r) => r.aggregateVersion ?? null),
+      records.map(outcome),
+      records.map(reason),
+      records.map((r) => (r.record.decoded.ok ? JSON.stringify(r.record.decoded.data) : null)),
+      records.map((r) => r.record.raw.timestamp?.toISOString() ?? null),
+    ],
+  );
+}
