@@ -1,15 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool, PoolClient } from 'pg';
-import type { Db } from '../db/db';
 import { uuidv7 } from '@sluice/core';
 import { TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
 import type { OutboxWriter } from '@sluice/outbox';
 import { deadlineExceeded, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
-import { decide, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
-import { claimKey, storeResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
+import { decide, evolve, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
+import { storedResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
 import { claimInbox, type InboxClaim } from '../internal/inbox';
 import { WalletLanes } from './wallet-lanes';
 import { loadWallet, saveWallet, VersionConflict } from './wallet-store';
@@ -90,7 +88,7 @@ export class WalletCommands {
       const timeoutMs = request.deadline?.remainingMs();
       if (timeoutMs === 0) throw deadlineExceeded('before the database transaction');
       try {
-        return await withTransaction(this.pool, (client) => this.attempt(drizzle(client), client, request), {
+        return await withTransaction(this.pool, (client) => this.attempt(client, request), {
           ...(timeoutMs !== undefined && { timeoutMs }),
         });
       } catch (err) {
@@ -103,24 +101,22 @@ export class WalletCommands {
     }
   }
 
-  private async attempt(db: Db, client: PoolClient, request: CommandRequest): Promise<CommandResult> {
-    if (request.idempotency) {
-      const stored = await claimKey(db, request.idempotency);
-      if (stored) return { response: stored, replayed: true };
-    }
+  private async attempt(client: PoolClient, request: CommandRequest): Promise<CommandResult> {
     if (request.inbox) {
       const seen = await claimInbox(client, request.inbox);
       if (seen) return { response: seen, replayed: true };
     }
-    const before = await loadWallet(db, request.command.walletId, withdrawalIdsOf(request.command));
-    const events = decide(request.command, before, { now: this.clock(), newId: uuidv7 });
-    const after = events.length === 0 ? before : await saveWallet(db, before, events);
+    const { command, idempotency } = request;
+    const { state: before, claimed } = await loadWallet(client, command.walletId, withdrawalIdsOf(command), idempotency);
+    if (!claimed && idempotency) return { response: await storedResponse(client, idempotency), replayed: true };
+    const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
+    const after = events.reduce(evolve, before);
+    const response = request.respond(after, events);
+    await saveWallet(client, before, events, idempotency && { claim: idempotency, response });
     await this.outbox.append(
       client,
-      events.map((event) => ({ aggregateType: 'wallet', aggregateId: request.command.walletId, event })),
+      events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event })),
     );
-    const response = request.respond(after, events);
-    if (request.idempotency) await storeResponse(db, request.idempotency, response);
     return { response, replayed: false };
   }
 }

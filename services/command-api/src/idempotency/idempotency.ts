@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/db';
+import type { PoolClient } from 'pg';
 import { problems } from '@sluice/http';
-import { idempotencyKeys } from '../db/schema';
 
 export interface StoredResponse {
   status: number;
@@ -40,23 +38,23 @@ export interface IdempotencyClaim {
 }
 
 /**
- * Claims the key inside the command's transaction. Returns the stored response
- * when the key was used before (the caller replays it), or undefined when this
- * transaction now holds the key. A concurrent request with the same key waits
- * on the row's unique index until the holder commits (then it replays) or
- * rolls back (then it claims the key itself): exactly one effect.
+ * The response stored under a key the caller failed to claim (see
+ * loadWallet, which claims it in the command's first statement): the same
+ * request gets it again, another request under the same key gets 422.
  */
-export async function claimKey(db: Db, claim: IdempotencyClaim): Promise<StoredResponse | undefined> {
-  const inserted = await db.execute(sql`
-    INSERT INTO idempotency_keys (client_id, key, fingerprint, status_code, response_body, response_headers)
-    VALUES (${claim.clientId}, ${claim.key}, ${claim.fingerprint}, 0, '', '{}'::jsonb)
-    ON CONFLICT (client_id, key) DO NOTHING`);
-  if (inserted.rowCount === 1) return undefined;
-  const [row] = await db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.clientId, claim.clientId), eq(idempotencyKeys.key, claim.key)));
-  if (!row) throw new Error('idempotency key vanished between insert and select');
+export async function storedResponse(client: PoolClient, claim: IdempotencyClaim): Promise<StoredResponse> {
+  const { rows } = await client.query<{
+    fingerprint: string;
+    status_code: number;
+    response_body: string;
+    response_headers: Record<string, string>;
+  }>({
+    name: 'sluice_idempotency_stored',
+    text: 'SELECT fingerprint, status_code, response_body, response_headers FROM idempotency_keys WHERE client_id = $1 AND key = $2',
+    values: [claim.clientId, claim.key],
+  });
+  const row = rows[0];
+  if (!row) throw new Error('idempotency key vanished between claim and read');
   if (row.fingerprint !== claim.fingerprint) {
     throw problems.unprocessable(
       'idempotency_key_reused',
@@ -64,12 +62,14 @@ export async function claimKey(db: Db, claim: IdempotencyClaim): Promise<StoredR
       'this Idempotency-Key was used with a different request; use a new key for a new request',
     );
   }
-  return { status: row.statusCode, body: row.responseBody, headers: row.responseHeaders };
+  return { status: row.status_code, body: row.response_body, headers: row.response_headers };
 }
 
-export async function storeResponse(db: Db, claim: IdempotencyClaim, response: StoredResponse): Promise<void> {
-  await db
-    .update(idempotencyKeys)
-    .set({ statusCode: response.status, responseBody: response.body, responseHeaders: response.headers })
-    .where(and(eq(idempotencyKeys.clientId, claim.clientId), eq(idempotencyKeys.key, claim.key)));
+/** Stores the response on its own (the usual path stores it with the wallet write, see saveWallet). */
+export async function storeResponse(client: PoolClient, claim: IdempotencyClaim, response: StoredResponse): Promise<void> {
+  await client.query({
+    name: 'sluice_idempotency_store',
+    text: 'UPDATE idempotency_keys SET status_code = $3, response_body = $4, response_headers = $5::jsonb WHERE client_id = $1 AND key = $2',
+    values: [claim.clientId, claim.key, response.status, response.body, JSON.stringify(response.headers)],
+  });
 }
