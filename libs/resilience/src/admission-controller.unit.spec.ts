@@ -89,7 +89,7 @@ describe('AdmissionController', () => {
       maxQueueWaitMs: 100,
       isCongestion: (e) => (e as { code?: string }).code === '57014',
     });
-    for (let i = 0; i < 10; i++) await ac.run(() => Promise.reject(timeout)).catch(() => undefined);
+    for (let i = 0; i < 60; i++) await ac.run(() => Promise.reject(timeout)).catch(() => undefined);
     expect(ac.limit).toBeLessThan(4);
     const shrunk = ac.limit;
     for (let round = 0; round < 50; round++) {

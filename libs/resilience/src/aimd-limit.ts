@@ -3,7 +3,10 @@
  * (TCP's congestion control, as Netflix's concurrency-limits applies it to
  * services). Each completed call is a sample:
  * - dropped (timed out, or refused by the dependency as overloaded), or slower
- *   than `latencyThresholdMs`: the limit shrinks to limit × backoff;
+ *   than `latencyThresholdMs`: the limit shrinks to limit × backoff, once per
+ *   window (a limit's worth of calls completing), as TCP halves once per
+ *   round trip: the calls already in flight when congestion began report it
+ *   too, and counting each of them would collapse the limit to its minimum;
  * - otherwise, when the limit was actually in use (in-flight at least half of
  *   it), it grows by 1/limit, so about one step per limit's worth of calls.
  * The limit stays within [min, max]; max is the dependency's hard capacity
@@ -22,6 +25,8 @@ export interface AimdOptions {
 export class AimdLimit {
   private value: number;
   private readonly backoff: number;
+  /** Calls still to complete before the next decrease may happen. */
+  private holdOff = 0;
 
   constructor(private readonly options: AimdOptions) {
     if (!(options.min >= 1 && options.min <= options.initial && options.initial <= options.max)) {
@@ -38,8 +43,11 @@ export class AimdLimit {
   }
 
   sample(latencyMs: number, inFlight: number, dropped: boolean): void {
+    if (this.holdOff > 0) this.holdOff--;
     if (dropped || latencyMs > this.options.latencyThresholdMs) {
+      if (this.holdOff > 0) return;
       this.value = Math.max(this.options.min, this.value * this.backoff);
+      this.holdOff = this.limit;
     } else if (inFlight * 2 >= this.limit) {
       this.value = Math.min(this.options.max, this.value + 1 / this.value);
     }

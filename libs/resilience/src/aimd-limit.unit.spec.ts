@@ -17,13 +17,17 @@ describe('AimdLimit', () => {
     expect(limit.limit).toBe(10);
   });
 
-  it('shrinks multiplicatively on a timeout or a slow call, never below min, never above max', () => {
+  it('shrinks multiplicatively on a timeout or a slow call, once per window of calls, never below min, never above max', () => {
     const limit = new AimdLimit(options);
     limit.sample(5, 10, true);
     expect(limit.limit).toBe(9);
+    // The other calls of the same episode, completing slow, do not shrink it again.
+    for (let i = 0; i < 8; i++) limit.sample(80, 9, false);
+    expect(limit.limit).toBe(9);
+    limit.sample(80, 9, false);
     limit.sample(80, 9, false);
     expect(limit.limit).toBe(8);
-    for (let i = 0; i < 100; i++) limit.sample(1_000, 1, false);
+    for (let i = 0; i < 1_000; i++) limit.sample(1_000, 1, false);
     expect(limit.limit).toBe(2);
     for (let i = 0; i < 10_000; i++) limit.sample(1, 20, false);
     expect(limit.limit).toBe(20);

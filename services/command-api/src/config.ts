@@ -32,7 +32,7 @@ export const commandApiConfig = z
     DB_ADMISSION_QUEUE_DEPTH: env.int(200, 0, 100_000),
     DB_ADMISSION_QUEUE_WAIT_MS: env.int(150, 1, 60_000),
     /** A transaction slower than this counts as congestion and shrinks the limit. */
-    DB_ADMISSION_LATENCY_THRESHOLD_MS: env.int(100, 1),
+    DB_ADMISSION_LATENCY_THRESHOLD_MS: env.int(200, 1),
     /** Lag-aware shedding of writes: starts above these, refuses every write at twice them. 0 turns a check off. */
     SHED_RELAY_LAG_BYTES: env.int(256 * MiB, 0),
     SHED_RETAINED_WAL_BYTES: env.int(2048 * MiB, 0),
