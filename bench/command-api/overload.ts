@@ -24,6 +24,7 @@ const WALLETS = option('wallets', 500);
 const BASE_SEC = option('base-sec', 10);
 const AFTER_SEC = option('after-sec', 20);
 const CAPACITY = option('capacity', 0);
+const POOL = option('pool', 10);
 const CLIENTS = 50;
 
 interface Accepted {
@@ -33,13 +34,13 @@ interface Accepted {
 }
 
 async function main(): Promise<void> {
-  const bench = await benchEnv('overload');
+  const bench = await benchEnv('overload', { RELAY_RECONNECT_MAX_MS: '500' });
   const logger = createLogger('bench', 'warn');
   const topic = routeTopic(bench.env.OUTBOX_TOPIC_PATTERN!, 'wallet');
   const kafka = createKafka({ brokers: bench.env.KAFKA_BROKERS!.split(','), clientId: 'bench-overload', logger });
   try {
     await ensureTopics(kafka, [{ topic, partitions: 12, retainForever: true }]);
-    const api = await bench.start('command-api', { RELAY_RECONNECT_MAX_MS: '500' });
+    const api = await bench.start('command-api', { DB_POOL_MAX: String(POOL) });
     await Promise.all([bench.start('outbox-relay'), bench.start('projector')]);
     const target = new HttpTarget(api.url, 256);
 

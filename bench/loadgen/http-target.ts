@@ -33,6 +33,10 @@ export class HttpTarget {
   }
 
   send(req: LoadRequest): Promise<LoadResponse> {
+    return this.attempt(req, true);
+  }
+
+  private attempt(req: LoadRequest, mayRetry: boolean): Promise<LoadResponse> {
     return new Promise((resolve) => {
       const body = req.body === undefined ? undefined : Buffer.from(req.body);
       const r = request(
@@ -63,7 +67,12 @@ export class HttpTarget {
         },
       );
       r.on('timeout', () => r.destroy(new Error('timeout')));
-      r.on('error', (err: Error) => resolve({ status: 0, retryAfter: undefined, body: err.message }));
+      r.on('error', (err: Error & { code?: string }) => {
+        // A kept-alive socket the server closed just as this request went out: the request never
+        // arrived, so it is sent again once (as browsers do; the benches' writes carry Idempotency-Keys).
+        if (mayRetry && r.reusedSocket && err.code === 'ECONNRESET') resolve(this.attempt(req, false));
+        else resolve({ status: 0, retryAfter: undefined, body: err.message });
+      });
       if (body) r.write(body);
       r.end();
     });
