@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from 'pg';
+import { types as pgTypes, type Pool } from 'pg';
 import { quoteIdent } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import type { RelayMetrics } from '../metrics';
@@ -20,8 +20,29 @@ interface OutboxRow {
   aggregateid: string;
   type: string;
   payload: Buffer;
-  timestamp: Date | null;
+  timestamp: string | null;
   [column: string]: unknown;
+}
+
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * Timestamps are read as PostgreSQL prints them in UTC ("2026-01-01 00:00:00.5+00")
+ * rather than as a Date, which would drop the microseconds that WAL mode and
+ * Debezium put in a timestamp header.
+ */
+const textTimestamps = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMPTZ_OID
+      ? (value: string) => value
+      : (pgTypes.getTypeParser(oid, format ?? 'text') as (value: string) => unknown),
+};
+
+/** "2026-01-01 00:00:00.5+00" (UTC) → "2026-01-01T00:00:00.500000Z", Debezium's ZonedTimestamp. */
+export function zonedFromUtcText(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(text);
+  if (!m) throw new Error(`not a UTC timestamp: ${text}`);
+  return `${m[1]!}T${m[2]!}.${(m[3] ?? '').padEnd(6, '0')}Z`;
 }
 
 /**
@@ -101,7 +122,12 @@ export class PollingSource implements OutboxSource {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<OutboxRow>(this.select, [this.options.batchSize]);
+      await client.query(`SET LOCAL TimeZone = 'UTC'`);
+      const { rows } = await client.query<OutboxRow>({
+        text: this.select,
+        values: [this.options.batchSize],
+        types: textTimestamps,
+      });
       if (rows.length > 0) {
         this.metrics.recordsInFlight.set(rows.length);
         await this.publisher.publish(rows.map((r) => this.toRecord(r)));
@@ -118,14 +144,14 @@ export class PollingSource implements OutboxSource {
     }
   }
 
-  private toRecord(row: OutboxRow): OutboxRecord {
+  private toRecord(row: OutboxRow, zoned: ReadonlySet<string>): OutboxRecord {
     const headers: Record<string, string> = {};
     for (const col of this.options.headerColumns) {
       const v = row[col];
-      if (v instanceof Date) headers[col] = v.toISOString();
-      else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') headers[col] = String(v);
+      if (typeof v === 'string') headers[col] = zoned.has(col) ? zonedFromUtcText(v) : v;
+      else if (typeof v === 'number' || typeof v === 'bigint') headers[col] = String(v);
     }
-    const ts = row.timestamp?.getTime();
+    const ts = row.timestamp === null ? undefined : Date.parse(zonedFromUtcText(row.timestamp));
     return {
       id: row.id,
       aggregateType: row.aggregatetype,
