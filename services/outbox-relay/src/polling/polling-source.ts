@@ -123,14 +123,15 @@ export class PollingSource implements OutboxSource {
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL TimeZone = 'UTC'`);
-      const { rows } = await client.query<OutboxRow>({
+      const { rows, fields } = await client.query<OutboxRow>({
         text: this.select,
         values: [this.options.batchSize],
         types: textTimestamps,
       });
       if (rows.length > 0) {
+        const zoned = new Set(fields.filter((f) => f.dataTypeID === TIMESTAMPTZ_OID).map((f) => f.name));
         this.metrics.recordsInFlight.set(rows.length);
-        await this.publisher.publish(rows.map((r) => this.toRecord(r)));
+        await this.publisher.publish(rows.map((r) => this.toRecord(r, zoned)));
         await client.query(this.remove, [rows.map((r) => r.id)]);
       }
       await client.query('COMMIT');
