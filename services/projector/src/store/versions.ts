@@ -133,8 +133,8 @@ export async function createVersion(
 
 export async function setVersionState(db: Queryable, projection: string, version: number, state: VersionState): Promise<void> {
   await db.query(
-    `UPDATE projection_versions SET state = $3,
-       retired_at = CASE WHEN $3 = 'retired' THEN now() ELSE retired_at END
+    `UPDATE projection_versions SET state = $3::varchar,
+       retired_at = CASE WHEN $3::varchar = 'retired' THEN now() ELSE retired_at END
      WHERE projection = $1 AND version = $2`,
     [projection, version, state],
   );
