@@ -10,7 +10,8 @@ import { printTable } from '../stats';
 import { benchEnv, option } from './harness';
 
 /**
- * Deposits per second the command API sustains with p99 <= 25 ms, next to
+ * Deposits per second the command API sustains with p99 <= 25 ms (the highest
+ * passing step; steps go on until the API no longer keeps up), next to
  * pgbench running the same SQL transaction (deposit.pgbench.sql, -M prepared,
  * as many connections as the API's pool) against the same database, so the
  * ratio says what the HTTP layer, validation, the domain and the Avro encoding
@@ -76,9 +77,11 @@ async function main(): Promise<void> {
       const latency = summarizeLatencies(rec.samples.map((s) => s.latencyMs));
       const errors = rec.samples.length - ok.length;
       const achieved = Math.round(ok.length / STEP_SEC);
-      const pass = errors === 0 && latency.p99 <= P99_TARGET_MS && achieved >= rate * 0.95;
+      const keptUp = errors === 0 && achieved >= rate * 0.95;
+      const pass = keptUp && latency.p99 <= P99_TARGET_MS;
       steps.push({ offered: rate, achieved, ok: ok.length, errors, latency, pass });
-      if (!pass) break;
+      // Past saturation every step fails the same way; below it a noisy step may fail and the next pass.
+      if (!keptUp || latency.p99 > 20 * P99_TARGET_MS) break;
     }
     target.close();
     const best = [...steps].reverse().find((s) => s.pass);
