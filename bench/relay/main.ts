@@ -1,6 +1,7 @@
 import { writeResult } from '../results';
 import { printTable } from '../stats';
-import { freePort, startService, testEnv, uniqueName } from '@sluice/testing';
+import { join } from 'node:path';
+import { buildDebezium, freePort, startDebezium, startService, testEnv, uniqueName } from '@sluice/testing';
 import {
   createSlot,
   currentLsn,
@@ -15,9 +16,11 @@ import { recvlogicalDrain, steadyLatency, timeDrain, type DrainResult, type Late
 
 /**
  * The relay benchmark, back to back on one machine, one table, one broker:
- * 1. drain a backlog of N outbox events (default 1,000,000): Sluice's relay
- *    and the raw decode ceiling (pg_recvlogical with pgoutput to /dev/null);
- * 2. commit → Kafka latency at steady 1,000 and 5,000 events/s.
+ * 1. drain a backlog of N outbox events (default 1,000,000): Sluice's relay,
+ *    Debezium (embedded engine + Outbox Event Router + Java producer, see
+ *    deploy/debezium) and the raw decode ceiling (pg_recvlogical with
+ *    pgoutput to /dev/null), each from its own slot over the same WAL;
+ * 2. commit → Kafka latency at steady 1,000 and 5,000 events/s, both relays.
  *   node dist/bench/relay/main.js [events=1000000] [latency seconds=20]
  */
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -38,11 +41,36 @@ async function startRelay(db: BenchDb, pattern: string, slot: string, publicatio
   return relay;
 }
 
-async function drainBench(): Promise<{ sluice: DrainResult; recvlogical: { seconds: number; eventsPerSecond: number } }> {
+/**
+ * Debezium's engine tuned for throughput and latency rather than its defaults
+ * (poll.interval.ms=500 alone would dominate the latency test): bigger batches
+ * and queue, a 10 ms poll interval.
+ */
+const DEBEZIUM_TUNING = { ENGINE_MAX_BATCH_SIZE: '4096', ENGINE_MAX_QUEUE_SIZE: '16384', ENGINE_POLL_INTERVAL_MS: '10' };
+
+async function startDebeziumOn(db: BenchDb, pattern: string, slot: string) {
+  return startDebezium({
+    databaseUrl: db.url,
+    slot,
+    publication: 'bench_pub',
+    offsetFile: join(__dirname, `../../../.run/debezium/bench-${slot}-${Date.now()}.offsets`),
+    topicPattern: pattern,
+    env: DEBEZIUM_TUNING,
+  });
+}
+
+async function drainBench(): Promise<{
+  sluice: DrainResult;
+  debezium: DrainResult;
+  recvlogical: { seconds: number; eventsPerSecond: number };
+}> {
   const pattern = `${uniqueName('bench_relay')}.\${routedByValue}`;
+  const dbzPattern = `${uniqueName('bench_dbz')}.\${routedByValue}`;
   const db = await freshDatabase(pattern);
   const topic = await createTopic(pattern, false);
+  const dbzTopic = await createTopic(dbzPattern, false);
   await createSlot(db.pool, 'bench_sluice', 'bench_pub');
+  await createSlot(db.pool, 'bench_debezium', 'bench_pub');
   await createSlot(db.pool, 'bench_ceiling', 'bench_pub');
   const payload = samplePayload(db.codec);
   process.stderr.write(
@@ -65,32 +93,60 @@ async function drainBench(): Promise<{ sluice: DrainResult; recvlogical: { secon
   const relay = await startRelay(db, pattern, 'bench_sluice', 'bench_pub');
   const sluice = await timeDrain('sluice', topic, EVENTS, started);
   await relay.kill('SIGTERM');
+
+  process.stderr.write('Debezium (embedded engine)\n');
+  const dbzStarted = performance.now();
+  const dbz = await startDebeziumOn(db, dbzPattern, 'bench_debezium');
+  const debezium = await timeDrain('debezium', dbzTopic, EVENTS, dbzStarted);
+  await dbz.stop();
   await db.pool.end();
-  await deleteTopics([topic]);
-  return { sluice, recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds } };
+  await deleteTopics([topic, dbzTopic]);
+  return { sluice, debezium, recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds } };
 }
 
-async function latencyBench(): Promise<LatencyResult[]> {
-  const results: LatencyResult[] = [];
+async function latencyBench(): Promise<(LatencyResult & { relay: string })[]> {
+  const results: (LatencyResult & { relay: string })[] = [];
   for (const rate of [1_000, 5_000]) {
-    const pattern = `${uniqueName('bench_latency')}.\${routedByValue}`;
-    const db = await freshDatabase(pattern);
-    const topic = await createTopic(pattern, true);
-    await createSlot(db.pool, 'bench_sluice', 'bench_pub');
-    const relay = await startRelay(db, pattern, 'bench_sluice', 'bench_pub');
-    await relay.waitReady();
-    process.stderr.write(`commit → Kafka at ${rate.toLocaleString()} events/s for ${LATENCY_SECONDS} s\n`);
-    results.push(await steadyLatency(db.pool, samplePayload(db.codec), topic, rate, LATENCY_SECONDS));
-    await relay.kill('SIGTERM');
-    await db.pool.end();
-    await deleteTopics([topic]);
+    for (const relayName of ['sluice', 'debezium'] as const) {
+      const pattern = `${uniqueName('bench_latency')}.\${routedByValue}`;
+      const db = await freshDatabase(pattern);
+      const topic = await createTopic(pattern, true);
+      await createSlot(db.pool, 'bench_latency', 'bench_pub');
+      const stop =
+        relayName === 'sluice'
+          ? await (async () => {
+              const relay = await startRelay(db, pattern, 'bench_latency', 'bench_pub');
+              await relay.waitReady();
+              return () => relay.kill('SIGTERM');
+            })()
+          : await (async () => {
+              const dbz = await startDebeziumOn(db, pattern, 'bench_latency');
+              return () => dbz.stop();
+            })();
+      process.stderr.write(`${relayName}: commit → Kafka at ${rate.toLocaleString()} events/s for ${LATENCY_SECONDS} s\n`);
+      results.push({
+        relay: relayName,
+        ...(await steadyLatency(db.pool, samplePayload(db.codec), topic, rate, LATENCY_SECONDS)),
+      });
+      await stop();
+      await db.pool.end();
+      await deleteTopics([topic]);
+    }
   }
   return results;
 }
 
 async function main(): Promise<void> {
+  process.stderr.write(`building the Debezium harness (if needed): ${await buildDebezium()} ms\n`);
   const drain = await drainBench();
   const latency = await latencyBench();
+  const row = (label: string, r: DrainResult) => [
+    label,
+    Math.round(r.eventsPerSecond),
+    r.drainSeconds,
+    r.wallSeconds,
+    r.eventsPerSecond / drain.recvlogical.eventsPerSecond,
+  ];
   printTable(
     `drain a backlog of ${EVENTS.toLocaleString()} outbox events (12 partitions, ${KEYS} keys)`,
     ['reader', 'events/s', 'drain s', 'wall s', 'vs ceiling'],
@@ -102,19 +158,23 @@ async function main(): Promise<void> {
         drain.recvlogical.seconds,
         1,
       ],
-      [
-        "Sluice's relay → Kafka",
-        Math.round(drain.sluice.eventsPerSecond),
-        drain.sluice.drainSeconds,
-        drain.sluice.wallSeconds,
-        drain.sluice.eventsPerSecond / drain.recvlogical.eventsPerSecond,
-      ],
+      row("Sluice's relay → Kafka", drain.sluice),
+      row('Debezium embedded → Kafka', drain.debezium),
     ],
   );
+  console.log(`\nSluice / Debezium drain rate: ${(drain.sluice.eventsPerSecond / drain.debezium.eventsPerSecond).toFixed(2)}×`);
   printTable(
     'commit → Kafka append latency at a steady rate (ms)',
     ['relay', 'events/s', 'events', 'p50', 'p90', 'p99', 'max'],
-    latency.map((l) => ["Sluice's relay", l.ratePerSecond, l.events, l.p50, l.p90, l.p99, l.max]),
+    latency.map((l) => [
+      l.relay === 'sluice' ? "Sluice's relay" : 'Debezium embedded',
+      l.ratePerSecond,
+      l.events,
+      l.p50,
+      l.p90,
+      l.p99,
+      l.max,
+    ]),
   );
   const file = writeResult('relay', { events: EVENTS, eventsPerTxn: PER_TXN, keys: KEYS, drain, latency });
   console.log(`\nwrote ${file}`);
