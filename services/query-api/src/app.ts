@@ -2,19 +2,25 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Pool } from 'pg';
 import { createPool, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
+import { routeTopic } from '@sluice/messaging';
 import { Health, type Logger, type Registry } from '@sluice/observability';
+import { walletCatalog } from '@sluice/schemas';
 import { QueryApiModule } from './app.module';
 import type { QueryApiConfig } from './config';
+import { ReadModel } from './read-model/read-model';
+import { TransactionReader } from './transactions/transaction-reader';
 import { WalletReader } from './wallets/wallet-reader';
+import { WithdrawalReader } from './withdrawals/withdrawal-reader';
 
 export interface QueryApi {
   app: NestFastifyApplication;
   pool: Pool;
   health: Health;
+  readModel: ReadModel;
   close(): Promise<void>;
 }
 
-/** Wires the query API: database pool, read-model readers and HTTP, ready to listen. */
+/** Wires the query API: database pool, change feed, read-model readers and HTTP, ready to listen. */
 export async function buildQueryApi(config: QueryApiConfig, logger: Logger, registry: Registry): Promise<QueryApi> {
   const health = new Health();
   const pool = createPool({
@@ -26,14 +32,38 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
   });
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  const app = await createHttpApp(QueryApiModule.with({ wallets: new WalletReader(pool) }), { logger, registry, health });
+  const readModel = new ReadModel({
+    pool,
+    databaseUrl: config.DATABASE_URL,
+    topic: routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType),
+    logger,
+    registry,
+    cacheTtlMs: config.QUERY_CACHE_TTL_MS,
+    cacheMaxEntries: config.QUERY_CACHE_MAX_ENTRIES,
+    maxWaitMs: config.QUERY_MIN_VERSION_WAIT_MS,
+    maxWaiters: config.QUERY_MAX_WAITERS,
+    freshnessRefreshMs: config.QUERY_FRESHNESS_REFRESH_MS,
+  });
+  await readModel.start();
+  const app = await createHttpApp(
+    QueryApiModule.with({
+      readModel,
+      wallets: new WalletReader(readModel),
+      transactions: new TransactionReader(readModel),
+      withdrawals: new WithdrawalReader(readModel),
+      withdrawalRetryAfterSec: config.QUERY_WITHDRAWAL_RETRY_AFTER_S,
+    }),
+    { logger, registry, health },
+  );
   return {
     app,
     pool,
     health,
+    readModel,
     close: async () => {
       health.startDraining();
       await app.close();
+      await readModel.stop();
       await pool.end();
     },
   };

@@ -25,7 +25,7 @@ export interface StepRecord {
 
 export interface StepResult {
   readonly records: StepRecord[];
-  /** Read-model keys changed, for the change notification. */
+  /** Aggregates whose head moved and read-model keys changed, at their new version: the change notification. */
   readonly changes: ChangedKey[];
 }
 
@@ -112,7 +112,7 @@ export async function runProjectionStep(
     }
     await db.query('RELEASE SAVEPOINT step');
     await saveHeads(db, ctx.schema, plan.heads);
-    return summarize(records, inputs, plan.verdicts, folding, outcomes);
+    return summarize(records, inputs, plan.verdicts, folding, outcomes, plan.heads);
   }
   throw new Error(`projection ${def.name}: the batch did not settle after ${records.length + 2} rounds`);
 }
@@ -123,9 +123,11 @@ function summarize(
   verdicts: readonly Verdict[],
   folding: readonly number[],
   outcomes: readonly ProjectionOutcome[],
+  heads: ReadonlyMap<string, number>,
 ): StepResult {
   const byRecord = new Map(folding.map((i, j) => [i, outcomes[j]!]));
-  const changes: ChangedKey[] = [];
+  // Every aggregate whose head moved (readers waiting for a version watch these), and every row key an event changed.
+  const changed = new Map<string, number>(heads);
   const out = records.map((record, i): StepRecord => {
     const position = inputs[i]!.position;
     const base = {
@@ -136,12 +138,12 @@ function summarize(
     };
     const outcome = byRecord.get(i);
     if (!outcome || outcome.status === 'rejected') return base;
-    if (outcome.status === 'applied' && position) {
-      changes.push({ key: outcome.key ?? position.id, version: position.version });
+    if (outcome.status === 'applied' && position && outcome.key !== undefined) {
+      changed.set(outcome.key, Math.max(changed.get(outcome.key) ?? 0, position.version));
     }
     return { ...base, outcome: outcome.status };
   });
-  return { records: out, changes };
+  return { records: out, changes: [...changed].map(([key, version]) => ({ key, version })) };
 }
 
 /**

@@ -1,17 +1,21 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { z } from 'zod';
-import { UUID_PATTERN } from '@sluice/core';
-import { parseOrProblem, problems } from '@sluice/http';
+import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { problems } from '@sluice/http';
 import type { WalletRecord } from '@sluice/projection-wallet';
+import { preferredWaitMs, sendRead } from '../read-model/http';
+import { idParam, minVersionParam } from '../read-model/params';
+import { ReadModel } from '../read-model/read-model';
 import { WalletReader } from './wallet-reader';
-
-const WalletIdParam = z.string().regex(UUID_PATTERN, 'must be a UUID');
 
 export interface WalletResponse {
   walletId: string;
   currency: string;
-  /** Minor units. */
+  /** Owned funds, minor units. */
   balance: number;
+  /** Held for pending withdrawals. */
+  held: number;
+  /** balance - held: what the wallet can spend. */
+  available: number;
   /** The wallet's version as of this view; compare with a command's response to know it is included. */
   version: number;
   /** When the last event folded into this view happened (ISO-8601). */
@@ -20,16 +24,34 @@ export interface WalletResponse {
 
 @Controller('v1/wallets')
 export class GetWalletHttp {
-  constructor(@Inject(WalletReader) private readonly wallets: WalletReader) {}
+  constructor(
+    @Inject(WalletReader) private readonly wallets: WalletReader,
+    @Inject(ReadModel) private readonly rm: ReadModel,
+  ) {}
 
-  /** GET /v1/wallets/{walletId} → 200 {"walletId","currency","balance","version","updatedAt"} */
+  /**
+   * GET /v1/wallets/{walletId}[?minVersion=N] → 200 {"walletId","currency","balance","held","available","version","updatedAt"}
+   * with ETag (304 on If-None-Match), Sluice-Lag-Ms / Sluice-Lag-Records, and Sluice-Stale: true when
+   * minVersion was not reached within the wait (at most 2 s by default; Prefer: wait=N asks for less).
+   */
   @Get(':walletId')
-  async get(@Param('walletId') rawWalletId: unknown): Promise<WalletResponse> {
-    const walletId = parseOrProblem(WalletIdParam, rawWalletId, 'path.walletId').toLowerCase();
-    const view = await this.wallets.find(walletId);
+  async get(
+    @Param('walletId') rawWalletId: unknown,
+    @Query('minVersion') rawMinVersion: unknown,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const walletId = idParam(rawWalletId, 'walletId');
+    const minVersion = minVersionParam(rawMinVersion);
+    const { value, stale } = await this.wallets.read(walletId, minVersion, this.rm.waitMs(preferredWaitMs(request.headers)));
     // Also the answer right after the wallet is opened, until its event reaches the read model.
-    if (!view) throw problems.notFound(`no wallet ${walletId} in the read model`, 'wallet_not_found');
-    return toResponse(view);
+    if (!value) {
+      const problem = problems.notFound(`no wallet ${walletId} in the read model`, 'wallet_not_found');
+      if (stale) Object.assign(problem.headers, { 'sluice-stale': 'true' });
+      throw problem;
+    }
+    const notModified = sendRead(request, reply, toResponse(value), { lag: await this.wallets.lag(walletId), stale });
+    if (notModified) this.rm.metrics.notModified.inc({ resource: 'wallet' });
   }
 }
 
@@ -38,6 +60,8 @@ function toResponse(view: WalletRecord): WalletResponse {
     walletId: view.walletId,
     currency: view.currency,
     balance: view.balance,
+    held: view.held,
+    available: view.available,
     version: view.version,
     updatedAt: view.updatedAt.toISOString(),
   };

@@ -1,0 +1,84 @@
+import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { problems } from '@sluice/http';
+import type { WithdrawalRecord } from '@sluice/projection-withdrawals';
+import { preferredWaitMs, sendRead } from '../read-model/http';
+import { idParam, minVersionParam } from '../read-model/params';
+import { ReadModel } from '../read-model/read-model';
+import { WithdrawalReader } from './withdrawal-reader';
+
+export interface WithdrawalResponse {
+  withdrawalId: string;
+  walletId: string;
+  amount: number;
+  currency: string;
+  /** processing | completed | failed | compensated */
+  state: string;
+  provider: string | null;
+  providerReference: string | null;
+  /** Why it failed, when it did. */
+  failure: { reason: string; detail: string | null } | null;
+  requestedAt: string;
+  updatedAt: string;
+  /** The wallet's version after the withdrawal's last event. */
+  version: number;
+}
+
+/** Seconds a client should wait before asking again about a withdrawal still processing. */
+export const WITHDRAWAL_RETRY_AFTER = Symbol('WITHDRAWAL_RETRY_AFTER');
+
+@Controller('v1/withdrawals')
+export class GetWithdrawalHttp {
+  constructor(
+    @Inject(WithdrawalReader) private readonly withdrawals: WithdrawalReader,
+    @Inject(ReadModel) private readonly rm: ReadModel,
+    @Inject(WITHDRAWAL_RETRY_AFTER) private readonly retryAfterSec: number,
+  ) {}
+
+  /**
+   * GET /v1/withdrawals/{withdrawalId}[?minVersion=N] → 200 {"withdrawalId","walletId","amount","state",…}
+   * with Retry-After while the withdrawal is processing; ETag, lag headers and Sluice-Stale as for wallets.
+   */
+  @Get(':withdrawalId')
+  async get(
+    @Param('withdrawalId') rawId: unknown,
+    @Query('minVersion') rawMinVersion: unknown,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const withdrawalId = idParam(rawId, 'withdrawalId');
+    const minVersion = minVersionParam(rawMinVersion);
+    const { value, stale } = await this.withdrawals.read(
+      withdrawalId,
+      minVersion,
+      this.rm.waitMs(preferredWaitMs(request.headers)),
+    );
+    if (!value) {
+      const problem = problems.notFound(`no withdrawal ${withdrawalId} in the read model`, 'withdrawal_not_found');
+      if (stale) Object.assign(problem.headers, { 'sluice-stale': 'true' });
+      throw problem;
+    }
+    const notModified = sendRead(request, reply, toResponse(value), {
+      lag: await this.withdrawals.lag(value.walletId),
+      stale,
+      ...(value.state === 'processing' && { extra: { 'retry-after': String(this.retryAfterSec) } }),
+    });
+    if (notModified) this.rm.metrics.notModified.inc({ resource: 'withdrawal' });
+  }
+}
+
+function toResponse(w: WithdrawalRecord): WithdrawalResponse {
+  return {
+    withdrawalId: w.withdrawalId,
+    walletId: w.walletId,
+    amount: w.amount,
+    currency: w.currency,
+    state: w.state,
+    provider: w.provider,
+    providerReference: w.providerReference,
+    failure: w.failureReason === null ? null : { reason: w.failureReason, detail: w.failureDetail },
+    requestedAt: w.requestedAt.toISOString(),
+    updatedAt: w.updatedAt.toISOString(),
+    version: w.version,
+  };
+}
