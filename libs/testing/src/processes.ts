@@ -51,7 +51,9 @@ export function startService(name: string, env: Record<string, string>, port: nu
 
   const launch = () => {
     const log = createWriteStream(join(logDir, `${name}-${port}.log`), { flags: 'a' });
-    const c = spawn(process.execPath, ['--enable-source-maps', entry], {
+    // SLUICE_SERVICE_NODE_ARGS passes node flags to the services a test or bench starts (e.g. --cpu-prof).
+    const nodeArgs = (process.env.SLUICE_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const c = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, entry], {
       cwd: ROOT,
       env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],

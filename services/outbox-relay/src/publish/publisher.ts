@@ -19,7 +19,7 @@ export class RecordPublisher {
   async publish(records: readonly OutboxRecord[]): Promise<void> {
     if (records.length === 0) return;
     const router = this.router;
-    await router.prepare(records.map((r) => router.topicOf(r.aggregateType)));
+    await router.prepare(new Set(records.map((r) => router.topicOf(r.aggregateType))));
     const byTopic = new Map<string, TopicMessages>();
     for (const record of records) {
       const topic = router.topicOf(record.aggregateType);

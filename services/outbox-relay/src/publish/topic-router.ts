@@ -10,6 +10,7 @@ export class RoutingError extends SluiceError<'topic_missing'> {}
  */
 export class TopicRouter {
   private readonly partitions = new Map<string, number>();
+  private readonly topics = new Map<string, string>();
 
   constructor(
     private readonly admin: Admin,
@@ -17,7 +18,9 @@ export class TopicRouter {
   ) {}
 
   topicOf(aggregateType: string): string {
-    return routeTopic(this.pattern, aggregateType);
+    let topic = this.topics.get(aggregateType);
+    if (topic === undefined) this.topics.set(aggregateType, (topic = routeTopic(this.pattern, aggregateType)));
+    return topic;
   }
 
   /** Learns the partition counts of these topics; a missing topic is an error the operator fixes. */

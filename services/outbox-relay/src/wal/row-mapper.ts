@@ -61,7 +61,8 @@ export class OutboxRowMapper {
       aggregateType: str('aggregatetype'),
       aggregateId: str('aggregateid'),
       type: str('type'),
-      payload: payloadCol.value,
+      // Copied: the frame's buffer is reused once this frame is handled, the record waits for Kafka.
+      payload: Buffer.from(payloadCol.value),
       timestampMs: ts?.value === undefined ? undefined : binaryToEpochMs(ts.typeOid, ts.value),
       headers,
       committedAtMs,

@@ -123,13 +123,13 @@ class Reader {
     return s;
   }
   /**
-   * A copy, not a view: pg's protocol parser reuses its read buffer for the
-   * next socket reads, so a view would change under the relay's feet while
-   * the record waits for Kafka.
+   * A view into the frame. pg's protocol parser reuses its read buffer for
+   * later socket reads, so a value kept beyond the frame's synchronous
+   * handling must be copied (the row mapper copies the payload it keeps).
    */
   bytes(n: number): Buffer {
     if (this.offset + n > this.buf.length) throw new Error('replication message shorter than its lengths say');
-    const v = Buffer.from(this.buf.subarray(this.offset, this.offset + n));
+    const v = this.buf.subarray(this.offset, this.offset + n);
     this.offset += n;
     return v;
   }
