@@ -73,7 +73,9 @@ export interface TransactionOptions {
    * The caller's remaining time budget. The transaction's statements get it as
    * their statement_timeout (SET LOCAL, sent with BEGIN in one round trip), and
    * a client still busy when it runs out is destroyed, not returned to the
-   * pool: the caller gets TransactionTimeout at once instead of waiting.
+   * pool: the caller gets TransactionTimeout at once instead of waiting. Once
+   * COMMIT is sent it is waited for: cutting it off would leave the caller
+   * unsure whether the transaction happened.
    */
   timeoutMs?: number;
 }
@@ -102,9 +104,12 @@ export async function withTransaction<T>(
   let broken: Error | undefined;
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
+  let committing = false;
   const work = async (): Promise<T> => {
     await client.query(timeoutMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeoutMs)}`);
     const result = await fn(client);
+    if (timedOut) throw broken ?? new TransactionTimeout(timeoutMs ?? 0);
+    committing = true;
     await client.query('COMMIT');
     return result;
   };
@@ -112,6 +117,7 @@ export async function withTransaction<T>(
     if (timeoutMs === undefined) return await work();
     return await new Promise<T>((resolve, reject) => {
       timer = setTimeout(() => {
+        if (committing) return;
         timedOut = true;
         broken = new TransactionTimeout(timeoutMs);
         reject(broken);

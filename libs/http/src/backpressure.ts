@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Deadline, type IngressLimiter, type LagShedder } from '@sluice/resilience';
 import { sendProblem } from './error-handler';
+import type { EventLoopGuardOptions } from './event-loop-guard';
 import { ProblemError, problems } from './problem';
 import { rateLimitHeaders, resilienceProblem } from './resilience-problem';
 
@@ -20,9 +21,13 @@ export interface FrontDoorOptions {
   ingress?: IngressLimiter;
   /** Consulted for writes only (POST, PUT, PATCH, DELETE): reads add nothing to the backlog. */
   shedder?: LagShedder;
+  /** Refuses new requests while this process's event loop is saturated (see installEventLoopGuard). */
+  eventLoop?: EventLoopGuardOptions;
   /** Paths never limited: health checks and metrics must answer under any load. */
   exempt?: readonly string[];
 }
+
+export const DEFAULT_EXEMPT_PATHS: readonly string[] = ['/health/live', '/health/ready', '/metrics'];
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -56,7 +61,7 @@ export function clientIdOf(headers: Record<string, unknown>): string {
  * the pipeline behind the service lags (503 with Retry-After).
  */
 export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOptions): void {
-  const exempt = new Set(options.exempt ?? ['/health/live', '/health/ready', '/metrics']);
+  const exempt = new Set(options.exempt ?? DEFAULT_EXEMPT_PATHS);
   fastify.decorateRequest('deadline', null);
   fastify.decorateRequest('clientId', 'anonymous');
   fastify.addHook('onRequest', (request, reply, done) => {

@@ -5,7 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { opsResponse, type Health, type Logger } from '@sluice/observability';
 import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
-import { installFrontDoor, type FrontDoorOptions } from './backpressure';
+import { DEFAULT_EXEMPT_PATHS, installFrontDoor, type FrontDoorOptions } from './backpressure';
+import { installEventLoopGuard } from './event-loop-guard';
 import { installHttpMetrics } from './http-metrics';
 import { PinoNestLogger } from './nest-logger';
 
@@ -58,7 +59,17 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit));
   const fastify = app.getHttpAdapter().getInstance();
   installHttpMetrics(fastify, options.registry);
-  installFrontDoor(fastify, options.frontDoor ?? { requestBudgetMs: 400 });
+  const frontDoor = options.frontDoor ?? { requestBudgetMs: 400 };
+  // First: a saturated process refuses before spending anything on the request.
+  if (frontDoor.eventLoop) {
+    await installEventLoopGuard(
+      fastify,
+      frontDoor.eventLoop,
+      options.registry,
+      new Set(frontDoor.exempt ?? DEFAULT_EXEMPT_PATHS),
+    );
+  }
+  installFrontDoor(fastify, frontDoor);
   // JSON is the only body type; anything else is answered 415 by fastify.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {

@@ -4,3 +4,4 @@ export * from './error-handler';
 export * from './http-app';
 export * from './nest-logger';
 export * from './backpressure';
+export * from './event-loop-guard';

@@ -7,3 +7,4 @@ export * from './admission-controller';
 export * from './single-flight';
 export * from './lag-shedder';
 export * from './slot-lag-probe';
+export * from './backpressure-metrics';

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { type Counter, Gauge, type Registry } from 'prom-client';
+import { backpressureDrops } from './backpressure-metrics';
 import { ResilienceError } from './errors';
 
 /** One reading of how far behind the downstream pipeline is. */
@@ -46,12 +47,7 @@ export class LagShedder {
     if (options.registry) {
       // eslint-disable-next-line @typescript-eslint/no-this-alias
       const self = this;
-      this.drops = new Counter({
-        name: 'sluice_backpressure_drops_total',
-        help: 'Requests shed before any work because a downstream stage is behind, by stage and reason',
-        labelNames: ['stage', 'reason'],
-        registers: [options.registry],
-      });
+      this.drops = backpressureDrops(options.registry);
       new Gauge({
         name: 'sluice_shedder_relay_lag_bytes',
         help: 'Relay lag as the shedder last read it (WAL bytes not yet confirmed by the relay)',

@@ -129,7 +129,17 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       registry,
       health,
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
-      frontDoor: { requestBudgetMs: config.REQUEST_BUDGET_MS, ingress, shedder },
+      frontDoor: {
+        requestBudgetMs: config.REQUEST_BUDGET_MS,
+        ingress,
+        shedder,
+        eventLoop: {
+          maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
+          maxEventLoopUtilization: config.EVENT_LOOP_MAX_UTILIZATION,
+          sampleIntervalMs: config.EVENT_LOOP_SAMPLE_MS,
+          retryAfterSec: 1,
+        },
+      },
     },
   );
   return {
