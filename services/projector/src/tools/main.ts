@@ -151,7 +151,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`sluice: ${errorMessage(err)}`);
+    const missing = (err as { code?: unknown }).code === '42P01';
+    console.error(
+      `sluice: ${errorMessage(err)}${missing ? '\n(the projector creates its tables at start-up: start it once against this database)' : ''}`,
+    );
     process.exit(1);
   },
 );
