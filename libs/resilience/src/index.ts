@@ -8,3 +8,6 @@ export * from './single-flight';
 export * from './lag-shedder';
 export * from './slot-lag-probe';
 export * from './backpressure-metrics';
+export * from './circuit-breaker';
+export * from './retry';
+export * from './bulkhead';
