@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpTarget, LoadRequest, LoadResponse } from './http-target';
-import { Recorder } from './recorder';
+import { problemCode, Recorder } from './recorder';
 
 /** A stretch of an open-model run: arrivals per second for so long. */
 export interface Phase {
@@ -53,6 +53,7 @@ export async function runOpenModel(target: HttpTarget, phases: readonly Phase[],
             status: res.status,
             hasRetryAfter: res.retryAfter !== undefined,
             phase: phase.name,
+            code: problemCode(res.status, res.body),
           });
           hooks.onResponse?.(n, req, res, phase.name);
         });
@@ -102,6 +103,7 @@ export async function runClosedModel(
             status: res.status,
             hasRetryAfter: res.retryAfter !== undefined,
             phase,
+            code: problemCode(res.status, res.body),
           });
           hooks.onResponse?.(n, req, res, phase);
           if (options.thinkMs) await sleep(options.thinkMs);

@@ -7,6 +7,15 @@ export interface Sample {
   status: number;
   hasRetryAfter: boolean;
   phase: string;
+  /** The problem+json `code` of an error response, when it had one. */
+  code?: string;
+}
+
+const CODE = /"code"\s*:\s*"([a-z_]{1,64})"/;
+
+/** The `code` member of a problem+json body, without parsing the whole body. */
+export function problemCode(status: number, body: string): string | undefined {
+  return status >= 400 ? CODE.exec(body)?.[1] : undefined;
 }
 
 export interface LatencySummary {
@@ -50,6 +59,17 @@ export class Recorder {
   statusCounts(pred: (s: Sample) => boolean = () => true): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const s of this.samples) if (pred(s)) counts[String(s.status)] = (counts[String(s.status)] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Error responses by status and problem code ("503 overloaded"). */
+  errorCodes(pred: (s: Sample) => boolean = () => true): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const s of this.samples) {
+      if (!pred(s) || s.status < 400) continue;
+      const k = `${s.status} ${s.code ?? ''}`.trim();
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
     return counts;
   }
 

@@ -31,6 +31,14 @@ export function reportRun(title: string, rec: Recorder): Record<string, unknown>
     ['status', 'count'],
     Object.entries(statuses).map(([k, v]) => [k, v]),
   );
+  const codes = rec.errorCodes();
+  if (Object.keys(codes).length > 0) {
+    printTable(
+      `${title}: error responses by problem code`,
+      ['status and code', 'count'],
+      Object.entries(codes).map(([k, v]) => [k, v]),
+    );
+  }
   const lag = summarizeLatencies(rec.sendLag);
   console.log(`\ngenerator send lag (ms): p50 ${lag.p50.toFixed(2)}  p99 ${lag.p99.toFixed(2)}  max ${lag.max.toFixed(2)}`);
   return {
@@ -45,6 +53,7 @@ export function reportRun(title: string, rec: Recorder): Record<string, unknown>
       ]),
     ),
     statuses,
+    errorCodes: codes,
     sendLagMs: lag,
     timeline: rec.timeline(),
   };
