@@ -105,8 +105,12 @@ export async function withTransaction<T>(
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   let committing = false;
+  // Never looser than the pool's own per-statement cap.
+  const cap = (pool.options as PoolConfig).statement_timeout;
+  const statementMs =
+    timeoutMs === undefined ? undefined : Math.ceil(typeof cap === 'number' && cap > 0 ? Math.min(cap, timeoutMs) : timeoutMs);
   const work = async (): Promise<T> => {
-    await client.query(timeoutMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeoutMs)}`);
+    await client.query(statementMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${statementMs}`);
     const result = await fn(client);
     if (timedOut) throw broken ?? new TransactionTimeout(timeoutMs ?? 0);
     committing = true;
