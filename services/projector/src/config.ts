@@ -51,6 +51,8 @@ export const projectorConfig = z
     PROJECTOR_SYNCHRONOUS_COMMIT: env.bool(true),
     /** Liveness fails when a partition with records waiting commits nothing for this long. */
     PROJECTOR_STALL_MS: env.int(120_000, 1_000),
+    /** How often lag per partition is measured against the high watermarks (between batches, for stuck partitions). */
+    PROJECTOR_LAG_INTERVAL_MS: env.int(5_000, 100),
     /** Longest a fetch waits for records; also the pause before the first fetch after an assignment. */
     KAFKA_FETCH_MAX_WAIT_MS: env.int(1_000, 10, 30_000),
     MIGRATE_ON_START: env.bool(true),

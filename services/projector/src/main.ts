@@ -12,6 +12,7 @@ import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsS
 import { walletCatalog } from '@sluice/schemas';
 import { projectorConfig } from './config';
 import { DeadLetterPublisher, deadLetterTopic } from './engine/dead-letters';
+import { LagMonitor } from './engine/lag-monitor';
 import { ProjectorMetrics } from './engine/metrics';
 import { ProjectorEngine } from './engine/projector-engine';
 import { LiveTargets } from './engine/targets';
@@ -70,15 +71,17 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`registry answered ${res.status}`);
   });
 
+  const targets = new LiveTargets(projections);
+  const metrics = new ProjectorMetrics(registry);
   const engine = new ProjectorEngine({
     kafka,
     pool,
     codec,
-    targets: new LiveTargets(projections),
+    targets,
     topic,
     groupId: config.PROJECTOR_GROUP_ID,
     logger,
-    metrics: new ProjectorMetrics(registry),
+    metrics,
     consumer: {
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
@@ -97,6 +100,18 @@ async function main(): Promise<void> {
     synchronousCommit: config.PROJECTOR_SYNCHRONOUS_COMMIT,
     stallTimeoutMs: config.PROJECTOR_STALL_MS,
   });
+  const admin = kafka.admin();
+  await admin.connect();
+  const lag = new LagMonitor({
+    admin,
+    pool,
+    topic,
+    targets,
+    metrics,
+    owned: () => engine.ownedPartitions(),
+    logger,
+    intervalMs: config.PROJECTOR_LAG_INTERVAL_MS,
+  });
   health.setLivenessProbe(() => engine.stalledReason());
   health.addReadinessCheck('consumer', async () => engine.assertConsuming());
   const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health, registry, logger });
@@ -107,13 +122,16 @@ async function main(): Promise<void> {
     // Stop fetching, finish and commit the batches in flight, leave the group; then the pools.
     steps: () => [
       { name: 'readiness', run: async () => health.startDraining() },
+      { name: 'lag monitor', run: () => lag.stop() },
       { name: 'consumer', run: () => engine.stop() },
       { name: 'dead-letter producer', run: () => producer.disconnect() },
+      { name: 'kafka admin', run: () => admin.disconnect() },
       { name: 'ops', run: () => ops.close() },
       { name: 'postgres', run: () => pool.end() },
     ],
   });
   await engine.start();
+  lag.start();
   logger.info(
     { topic, groupId: config.PROJECTOR_GROUP_ID, projections: projections.map((p) => p.name), dlqTopic, port: ops.port },
     'projector started',

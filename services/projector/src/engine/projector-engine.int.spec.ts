@@ -9,6 +9,9 @@ import { completed, deposited, opened, requested, submitted } from '../test-supp
 import { decodeRecords, rawRecord } from './records';
 import { PartitionApplier } from './partition-applier';
 import { LiveTargets } from './targets';
+import { LagMonitor } from './lag-monitor';
+import { ProjectorMetrics } from './metrics';
+import { createMetricsRegistry } from '@sluice/observability';
 
 let h: ProjectorHarness;
 
@@ -233,5 +236,31 @@ describe('ProjectorEngine against Kafka and PostgreSQL', () => {
     );
     expect(Number(rows[0]!.n)).toBe(wallets.length * 3);
     expect(first.engine.ownedPartitions().length + second.engine.ownedPartitions().length).toBe(h.partitions);
+  });
+
+  it('measures lag per partition between batches, so a partition that gets none does not look caught up', async () => {
+    await h.stopEngine(running.engine);
+    const lagged = uuidv7();
+    await h.produce([opened(lagged), deposited(lagged, 2, 1, 1)]);
+    const registry = createMetricsRegistry('lag', false);
+    const monitor = new LagMonitor({
+      admin: h.admin,
+      pool: h.pool,
+      topic: h.topic,
+      targets: new LiveTargets(h.projections),
+      metrics: new ProjectorMetrics(registry),
+      owned: () => Array.from({ length: h.partitions }, (_, p) => p),
+      logger: h.logger,
+      intervalMs: 60_000,
+    });
+    await monitor.sample();
+    const partition = String(partitionForKey(lagged, h.partitions));
+    expect(await metric(registry, 'sluice_projector_lag_records', { projection: 'wallet', partition })).toBe(2);
+    expect(await metric(registry, 'sluice_projector_lag_records', { projection: 'withdrawals' })).toBe(2);
+    expect(await metric(registry, 'sluice_projector_lag_seconds', { projection: 'wallet', partition })).toBeGreaterThanOrEqual(0);
+    running = await h.startEngine(h.group(groupId));
+    await h.caughtUp();
+    await monitor.sample();
+    expect(await metric(registry, 'sluice_projector_lag_records')).toBe(0);
   });
 });

@@ -91,36 +91,43 @@ function toEntry(r: Row): ParkedEntry {
   };
 }
 
-/** Parked records are rare: one statement each keeps this plain. */
+/**
+ * One statement for all of a batch's parked records: parking is rare, but an
+ * upstream fault (records out of order, a schema gone) can park whole batches,
+ * and the partition must keep moving then too.
+ */
 export async function insertParked(db: Queryable, rows: readonly ParkedInsert[]): Promise<void> {
-  for (const p of rows) {
-    await db.query(
-      `INSERT INTO projection_parked (projection, version, consumer_group, topic, partition, "offset", key, event_type,
-         aggregate_version, value, headers, record_timestamp, state, error_code, error_reason, attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-       ON CONFLICT (projection, version, topic, partition, "offset") DO NOTHING`,
-      [
-        p.projection,
-        p.version,
-        p.consumerGroup,
-        p.topic,
-        p.partition,
-        p.raw.offset.toString(),
-        p.key ?? null,
-        p.eventType ?? null,
-        p.aggregateVersion ?? null,
-        p.raw.value,
+  if (rows.length === 0) return;
+  const col = <T>(f: (p: ParkedInsert) => T): T[] => rows.map(f);
+  await db.query(
+    `INSERT INTO projection_parked (projection, version, consumer_group, topic, partition, "offset", key, event_type,
+       aggregate_version, value, headers, record_timestamp, state, error_code, error_reason, attempts)
+     SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::varchar[], $5::int4[], $6::int8[], $7::text[], $8::varchar[],
+       $9::int4[], $10::bytea[], $11::jsonb[], $12::timestamptz[], $13::varchar[], $14::varchar[], $15::text[], $16::int4[])
+     ON CONFLICT (projection, version, topic, partition, "offset") DO NOTHING`,
+    [
+      col((p) => p.projection),
+      col((p) => p.version),
+      col((p) => p.consumerGroup),
+      col((p) => p.topic),
+      col((p) => p.partition),
+      col((p) => p.raw.offset.toString()),
+      col((p) => p.key ?? null),
+      col((p) => p.eventType ?? null),
+      col((p) => p.aggregateVersion ?? null),
+      col((p) => p.raw.value),
+      col((p) =>
         JSON.stringify(
           Object.fromEntries(Object.entries(p.raw.headers).map(([k, vs]) => [k, vs.map((v) => v.toString('base64'))])),
         ),
-        p.raw.timestamp,
-        p.state,
-        p.code,
-        p.reason.slice(0, 4_000),
-        p.attempts,
-      ],
-    );
-  }
+      ),
+      col((p) => p.raw.timestamp?.toISOString() ?? null),
+      col((p) => p.state),
+      col((p) => p.code),
+      col((p) => p.reason.slice(0, 4_000)),
+      col((p) => p.attempts),
+    ],
+  );
 }
 
 /** Keys among `keys` with a dead or held record: their later records are held too. */
