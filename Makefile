@@ -75,6 +75,8 @@ schemas: build
 migrations: install
 	npx drizzle-kit generate --config services/command-api/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config projections/wallet/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config projections/transactions/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config projections/withdrawals/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config services/projector/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config services/outbox-relay/drizzle.config.ts --name $(or $(NAME),change)
 
