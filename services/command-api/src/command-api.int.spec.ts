@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Client } from 'pg';
 import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from './app';
 import { commandApiConfig, type CommandApiConfig } from './config';
@@ -11,6 +11,7 @@ let api: CommandApi;
 let http: FastifyInstance;
 let wal: Client;
 let config: CommandApiConfig;
+let registry: Registry;
 const WAL_SLOT = 'cmd_api_test_decoding';
 
 beforeAll(async () => {
@@ -27,7 +28,8 @@ beforeAll(async () => {
     DB_ADMISSION_QUEUE_WAIT_MS: '5000',
     REQUEST_BUDGET_MS: '10000',
   });
-  api = await buildCommandApi(config, createLogger('command-api-test', 'warn'), createMetricsRegistry('t', false));
+  registry = createMetricsRegistry('t', false);
+  api = await buildCommandApi(config, createLogger('command-api-test', 'warn'), registry);
   await api.app.init();
   http = api.app.getHttpAdapter().getInstance();
   await http.ready();
@@ -184,6 +186,14 @@ describe('command API (real PostgreSQL and schema registry)', () => {
       currency: 'EUR',
       state: 'requested',
     });
+    // Clients polling together share one query (single flight).
+    const polls = await Promise.all(
+      Array.from({ length: 20 }, () => http.inject({ method: 'GET', url: res.headers.location as string })),
+    );
+    expect(new Set(polls.map((p) => `${p.statusCode} ${p.body}`))).toEqual(new Set([`200 ${status.body}`]));
+    expect(await registry.getSingleMetricAsString('sluice_singleflight_coalesced_total')).toMatch(
+      /operation="withdrawal_status"[^}]*\} [1-9]/,
+    );
     const unknown = await http.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000000' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({ code: 'withdrawal_not_found' });
