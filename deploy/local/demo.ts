@@ -11,14 +11,22 @@ const COMMAND = 'http://127.0.0.1:3000';
 const QUERY = 'http://127.0.0.1:3001';
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`POST ${url} → ${res.status} ${JSON.stringify(json)}`);
-  return json;
+  // A well-behaved client: a 429 or 503 says when to come back; the Idempotency-Key makes the retry safe.
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if ((res.status === 429 || res.status === 503) && retryAfter > 0 && attempt < 5) {
+      await sleep(retryAfter * 1000);
+      continue;
+    }
+    if (!res.ok) throw new Error(`POST ${url} → ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  }
 }
 
 async function main(): Promise<void> {

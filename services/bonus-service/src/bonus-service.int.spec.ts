@@ -42,6 +42,8 @@ beforeAll(async () => {
     OUTBOX_TOPIC_PATTERN: pattern,
     WALLET_COMMANDS_TOPIC: commandsTopic,
     LOG_LEVEL: 'warn',
+    // The test shares the service's event loop: its own bursts must not read as saturation.
+    EVENT_LOOP_MAX_DELAY_MS: '0',
   };
   commandApi = await buildCommandApi(
     loadConfig(commandApiConfig, {

@@ -30,14 +30,14 @@ export const commandApiConfig = z
     /** Admission control in front of the PostgreSQL pool: the adaptive limit stays within [MIN, DB_POOL_MAX]. */
     DB_ADMISSION_MIN_LIMIT: env.int(2, 1, 200),
     DB_ADMISSION_QUEUE_DEPTH: env.int(200, 0, 100_000),
-    DB_ADMISSION_QUEUE_WAIT_MS: env.int(150, 1, 60_000),
+    DB_ADMISSION_QUEUE_WAIT_MS: env.int(50, 1, 60_000),
     /** A transaction slower than this counts as congestion and shrinks the limit. */
     DB_ADMISSION_LATENCY_THRESHOLD_MS: env.int(200, 1),
     /** This process as a stage: refuse new requests while its event loop is this late on average (0 = off)… */
-    EVENT_LOOP_MAX_DELAY_MS: env.int(50, 0),
+    EVENT_LOOP_MAX_DELAY_MS: env.int(20, 0),
     /** …or this busy (0..1; 0 = off). */
     EVENT_LOOP_MAX_UTILIZATION: env.number(0, 0).pipe(z.number().max(1)),
-    EVENT_LOOP_SAMPLE_MS: env.int(200, 10),
+    EVENT_LOOP_SAMPLE_MS: env.int(100, 10),
     /** Lag-aware shedding of writes: starts above these, refuses every write at twice them. 0 turns a check off. */
     SHED_RELAY_LAG_BYTES: env.int(256 * MiB, 0),
     SHED_RETAINED_WAL_BYTES: env.int(2048 * MiB, 0),

@@ -25,6 +25,8 @@ beforeAll(async () => {
     OUTBOX_TOPIC_PATTERN: `${uniqueName('fd')}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
     LOG_LEVEL: 'warn',
+    // The test shares the service's event loop: its own bursts must not read as saturation.
+    EVENT_LOOP_MAX_DELAY_MS: '0',
     WALLET_COMMANDS_ENABLED: 'false',
   };
   registry = createMetricsRegistry('t', false);

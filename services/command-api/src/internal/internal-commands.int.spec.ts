@@ -31,6 +31,8 @@ beforeAll(async () => {
     OUTBOX_TOPIC_PATTERN: `${uniqueName('ic')}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
     LOG_LEVEL: 'warn',
+    // The test shares the service's event loop: its own bursts must not read as saturation.
+    EVENT_LOOP_MAX_DELAY_MS: '0',
     WALLET_COMMANDS_TOPIC: topic,
     WALLET_COMMANDS_DLQ_TOPIC: dlq,
     WALLET_COMMANDS_GROUP_ID: group,
