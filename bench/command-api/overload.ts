@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
@@ -43,15 +44,21 @@ async function main(): Promise<void> {
     const api = await bench.start('command-api', { DB_POOL_MAX: String(POOL) });
     await Promise.all([bench.start('outbox-relay'), bench.start('projector')]);
     const target = new HttpTarget(api.url, 256);
+    await target.warm();
 
     const wallets: string[] = [];
     for (let i = 0; i < WALLETS; i++) {
-      const res = await target.send({
+      const open = {
         method: 'POST',
         path: '/v1/wallets',
         headers: { 'idempotency-key': `ov-open-${process.pid}-${i}` },
         body: '{"currency":"EUR"}',
-      });
+      };
+      let res = await target.send(open);
+      for (let attempt = 0; (res.status === 503 || res.status === 429) && attempt < 10; attempt++) {
+        await sleep(Number(res.retryAfter ?? 1) * 1000);
+        res = await target.send(open);
+      }
       if (res.status !== 201) throw new Error(`opening a wallet failed: ${res.status} ${res.body}`);
       wallets.push((JSON.parse(res.body) as { walletId: string }).walletId);
     }

@@ -78,6 +78,15 @@ export class HttpTarget {
     });
   }
 
+  /**
+   * Opens every connection up front (one cheap request per socket, all at
+   * once), so a burst measures the server rather than a storm of TCP
+   * handshakes the generator's pool would otherwise start in its first second.
+   */
+  async warm(path = '/health/live'): Promise<void> {
+    await Promise.all(Array.from({ length: this.connections }, () => this.send({ method: 'GET', path })));
+  }
+
   close(): void {
     this.agent.destroy();
   }
