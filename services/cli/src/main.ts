@@ -1,6 +1,7 @@
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
+import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
 import { eventTopics } from './topics';
 
@@ -16,10 +17,12 @@ commands:
   topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
   topics list      print the event topics the platform expects
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
+  invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's dead letters (sluice dlq --help)`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'invariants') return runInvariants(argv.slice(1));
   if (argv[0] === 'projection' || argv[0] === 'dlq') return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
   const logger = createLogger('sluice-cli', config.LOG_LEVEL);
