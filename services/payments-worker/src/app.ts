@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Producer } from 'kafkajs';
+import { Gauge, type Registry } from 'prom-client';
+import type { Pool } from 'pg';
+import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
+import { AvroEventCodec, createIdempotentProducer, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
+import { Health, type Logger } from '@sluice/observability';
+import { walletCatalog } from '@sluice/schemas';
+import { CommandDispatcher } from './commands/command-dispatcher';
+import type { PaymentsWorkerConfig } from './config';
+import { WalletEventsConsumer } from './events/wallet-events';
+import { createWorkerHttpServer } from './http-server';
+import { ProviderGateway } from './provider/provider-gateway';
+import { PspClient } from './provider/psp-client';
+import { SagaRunner } from './saga/saga-runner';
+import { SagaStore } from './saga/saga-store';
+import { WebhookInbox } from './webhooks/webhook-inbox';
+
+export const PAYMENTS_MIGRATIONS = { folder: join(__dirname, '../migrations'), table: '__migrations_payments_worker' };
+
+export interface PaymentsWorker {
+  pool: Pool;
+  health: Health;
+  server: Server;
+  gateway: ProviderGateway;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Wires the worker: its tables, the provider gateway, the saga runner, the webhook inbox, the command dispatcher, the event consumer. */
+export async function buildPaymentsWorker(
+  config: PaymentsWorkerConfig,
+  logger: Logger,
+  registry: Registry,
+): Promise<PaymentsWorker> {
+  const health = new Health();
+  if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
+  const pool = createPool({
+    url: config.DATABASE_URL,
+    applicationName: 'sluice-payments-worker',
+    max: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  });
+  registerPoolMetrics(pool, registry, 'main');
+  health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
+  if (config.MIGRATE_ON_START) await applyMigrations(pool, PAYMENTS_MIGRATIONS);
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.PAYMENTS_GROUP_ID, logger });
+  const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
+  await ensureTopics(kafka, [
+    { topic: eventsTopic, partitions: 12, retainForever: true },
+    { topic: config.WALLET_COMMANDS_TOPIC, partitions: config.WALLET_COMMANDS_PARTITIONS },
+  ]);
+  const producer: Producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
+
+  const store = new SagaStore(pool);
+  const gateway = new ProviderGateway(new PspClient(config.PSP_URL, config.PSP_TIMEOUT_MS), {
+    provider: config.PSP_NAME,
+    retries: config.PSP_RETRIES,
+    retryBaseMs: config.PSP_RETRY_BASE_MS,
+    retryMaxMs: config.PSP_RETRY_MAX_MS,
+    concurrency: config.PSP_CONCURRENCY,
+    queue: config.PSP_QUEUE,
+    circuit: {
+      failureRate: config.PSP_CIRCUIT_FAILURE_RATE,
+      minimumCalls: config.PSP_CIRCUIT_MIN_CALLS,
+      windowMs: config.PSP_CIRCUIT_WINDOW_MS,
+      openMs: config.PSP_CIRCUIT_OPEN_MS,
+    },
+    registry,
+    logger: logger.child({ component: 'provider' }),
+  });
+  const timings = {
+    answerDeadlineMs: config.PAYOUT_ANSWER_DEADLINE_MS,
+    stepBackoffBaseMs: config.PAYOUT_STEP_BACKOFF_BASE_MS,
+    stepBackoffMaxMs: config.PAYOUT_STEP_BACKOFF_MAX_MS,
+  };
+  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, config.PAYOUT_POLL_MS, logger, registry);
+  const runner = new SagaRunner(
+    pool,
+    store,
+    gateway,
+    { pollMs: config.PAYOUT_POLL_MS, leaseMs: config.PAYOUT_LEASE_MS, timings },
+    logger.child({ component: 'saga' }),
+    registry,
+    () => dispatcher.poke(),
+  );
+  const inbox = new WebhookInbox(
+    pool,
+    store,
+    timings,
+    config.PAYOUT_POLL_MS,
+    logger.child({ component: 'webhooks' }),
+    registry,
+    (d, at) => {
+      runner.observe(d, at);
+      if (d.commands.length > 0) dispatcher.poke();
+    },
+  );
+  const events = new WalletEventsConsumer(
+    kafka,
+    pool,
+    codec,
+    store,
+    {
+      topic: eventsTopic,
+      groupId: config.PAYMENTS_GROUP_ID,
+      fromBeginning: config.PAYMENTS_FROM_BEGINNING,
+      provider: config.PSP_NAME,
+    },
+    logger.child({ component: 'wallet-events' }),
+    registry,
+    () => runner.poke(),
+  );
+  new Gauge({
+    name: 'sluice_payments_sagas',
+    help: 'Withdrawals in flight by saga state (requested, submitted) and whether they are parked: the queue depth',
+    labelNames: ['state', 'parked'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of ['requested', 'submitted']) for (const p of ['true', 'false']) this.set({ state: s, parked: p }, 0);
+      for (const r of await store.depth().catch(() => [])) this.set({ state: r.state, parked: String(r.parked) }, r.n);
+    },
+  });
+  const server = createWorkerHttpServer({
+    inbox,
+    secret: config.PSP_WEBHOOK_SECRET,
+    toleranceS: config.PSP_WEBHOOK_TOLERANCE_S,
+    health,
+    registry,
+    logger,
+  });
+
+  return {
+    pool,
+    health,
+    server,
+    gateway,
+    start: async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.PORT, config.HOST, () => resolve());
+      });
+      inbox.start();
+      dispatcher.start();
+      runner.start();
+      await events.start();
+    },
+    close: async () => {
+      health.startDraining();
+      await events.stop();
+      await runner.stop();
+      await inbox.stop();
+      await dispatcher.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await producer.disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Producer } from 'kafkajs';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Pool } from 'pg';
+import { withTransaction } from '@sluice/db';
+import type { Logger } from '@sluice/observability';
+
+/**
+ * Sends the worker's outbox of wallet commands to the command topic, keyed
+ * by wallet (one wallet's commands stay in order), in the order they were
+ * written. One dispatcher at a time holds the outbox (an advisory lock taken
+ * in its transaction), so replicas never reorder a wallet's commands. Rows
+ * are deleted in the transaction that sent them, after Kafka acknowledged
+ * them (acks=all); a crash in between sends them again, and the wallet's
+ * inbox applies each command id once.
+ */
+export class CommandDispatcher {
+  private stopped = false;
+  private wake: () => void = () => undefined;
+  private loop: Promise<void> | undefined;
+  private readonly sent: Counter<'type'>;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
+    this.sent = new Counter({
+      name: 'sluice_payments_commands_sent_total',
+      help: 'Wallet commands sent to the command topic, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    const p = pool;
+    new Gauge({
+      name: 'sluice_payments_commands_pending',
+      help: 'Wallet commands written but not yet acknowledged by Kafka',
+      registers: [registry],
+      async collect() {
+        const { rows } = await p
+          .query<{ n: string }>('SELECT count(*)::text AS n FROM payment_commands')
+          .catch(() => ({ rows: [] }));
+        this.set(Number(rows[0]?.n ?? 0));
+      },
+    });
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  poke(): void {
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const woken = new Promise<void>((resolve) => (this.wake = resolve));
+      try {
+        const n = await this.dispatchOnce();
+        failures = 0;
+        if (n > 0) continue;
+      } catch (err) {
+        failures++;
+        this.logger.warn({ err, failures }, 'sending wallet commands failed; retrying');
+        await sleep(Math.min(5_000, 100 * 2 ** failures) * Math.random());
+        continue;
+      }
+      await Promise.race([woken, sleep(this.pollMs)]);
+    }
+  }
+
+  /** Sends one batch; resolves with how many commands went out. */
+  async dispatchOnce(batch = 500): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows: lock } = await client.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_xact_lock(hashtext('sluice.payments.commands')) AS ok",
+      );
+      if (!lock[0]?.ok) return 0;
+      const { rows } = await client.query<{ seq: string; wallet_id: string; type: string; body: string }>(
+        'SELECT seq::text, wallet_id, type, body FROM payment_commands ORDER BY seq LIMIT $1',
+        [batch],
+      );
+      if (rows.length === 0) return 0;
+      await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: rows.map((r) => ({ key: r.wallet_id, value: r.body, headers: { type: r.type } })),
+      });
+      await client.query('DELETE FROM payment_commands WHERE seq <= $1', [rows[rows.length - 1]!.seq]);
+      for (const r of rows) this.sent.inc({ type: r.type });
+      return rows.length;
+    });
+  }
+}

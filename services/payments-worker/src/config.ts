@@ -1,0 +1,74 @@
+import { commonEnv, env, z } from '@sluice/config';
+
+const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
+
+/**
+ * The payments worker: the withdrawal saga against the payment provider.
+ * Provider calls: a timeout per try shorter than the SLO, at most
+ * PSP_RETRIES retries with full-jitter backoff and the same idempotency key,
+ * a bulkhead, and a circuit breaker.
+ */
+export const paymentsWorkerConfig = z
+  .object({
+    ...commonEnv,
+    /** Webhooks (POST /v1/psp/webhooks), health and metrics. */
+    PORT: env.port(3030),
+    DB_POOL_MAX: env.int(8, 3, 200),
+    DB_STATEMENT_TIMEOUT_MS: env.int(5_000, 10),
+    /** Covers the command dispatcher's wait for Kafka inside its transaction. */
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 10),
+    MIGRATE_ON_START: env.bool(true),
+    /** Consumer group on the wallet events; used exactly as given. */
+    PAYMENTS_GROUP_ID: kafkaName.default('sluice-payments-worker'),
+    /** A new group reads the wallet events from the start: no withdrawal is left unpaid. */
+    PAYMENTS_FROM_BEGINNING: env.bool(true),
+    WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
+    /** Partitions of the command topic when the worker has to create it (auto-creation is off). */
+    WALLET_COMMANDS_PARTITIONS: env.int(12, 1, 10_000),
+    /** Names the provider in the wallet's events and in metrics. */
+    PSP_NAME: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/)
+      .default('psp-simulator'),
+    PSP_URL: env.url('http://127.0.0.1:3002'),
+    PSP_WEBHOOK_SECRET: z.string().min(16).default('sluice-local-psp-webhook-secret'),
+    /** A webhook signed longer ago than this (or this far ahead) is refused as a replay. */
+    PSP_WEBHOOK_TOLERANCE_S: env.int(300, 1, 86_400),
+    /** One try of a provider call; shorter than the payout SLO by far. */
+    PSP_TIMEOUT_MS: env.int(1_500, 10, 60_000),
+    PSP_RETRIES: env.int(2, 0, 2),
+    PSP_RETRY_BASE_MS: env.int(100, 1),
+    PSP_RETRY_MAX_MS: env.int(1_000, 1),
+    /** Bulkhead: provider calls at once, and callers that may wait for a slot. */
+    PSP_CONCURRENCY: env.int(16, 1, 1_000),
+    PSP_QUEUE: env.int(64, 0, 100_000),
+    /** Circuit breaker: opens at this failure share over the window (with at least MIN_CALLS calls), stays open OPEN_MS. */
+    PSP_CIRCUIT_FAILURE_RATE: env.number(0.5, 0.01).pipe(z.number().max(1)),
+    PSP_CIRCUIT_MIN_CALLS: env.int(10, 1),
+    PSP_CIRCUIT_WINDOW_MS: env.int(10_000, 100),
+    PSP_CIRCUIT_OPEN_MS: env.int(5_000, 100),
+    /** After the provider accepted a payout, how long its final answer may take before the worker asks for it. */
+    PAYOUT_ANSWER_DEADLINE_MS: env.int(10_000, 50),
+    /** Backoff between saga steps that got no answer. */
+    PAYOUT_STEP_BACKOFF_BASE_MS: env.int(200, 1),
+    PAYOUT_STEP_BACKOFF_MAX_MS: env.int(30_000, 1),
+    /** How long a step holds its saga; a crashed worker's sagas are picked up after it. */
+    PAYOUT_LEASE_MS: env.int(30_000, 1_000),
+    /** How often due sagas, webhooks and commands are looked for when nothing woke the worker. */
+    PAYOUT_POLL_MS: env.int(200, 10, 60_000),
+  })
+  .refine((c) => c.PSP_RETRY_BASE_MS <= c.PSP_RETRY_MAX_MS, { message: 'PSP_RETRY_BASE_MS must not exceed PSP_RETRY_MAX_MS' })
+  .refine((c) => c.PAYOUT_STEP_BACKOFF_BASE_MS <= c.PAYOUT_STEP_BACKOFF_MAX_MS, {
+    message: 'PAYOUT_STEP_BACKOFF_BASE_MS must not exceed PAYOUT_STEP_BACKOFF_MAX_MS',
+  })
+  .refine((c) => 2 * ((c.PSP_RETRIES + 1) * c.PSP_TIMEOUT_MS + c.PSP_RETRIES * c.PSP_RETRY_MAX_MS) < c.PAYOUT_LEASE_MS, {
+    message: 'PAYOUT_LEASE_MS must outlast a step: a look-up and a payout call, each with every retry',
+  })
+  .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
+    message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+  })
+  .refine((c) => !c.OUTBOX_TOPIC_PATTERN.includes(c.WALLET_COMMANDS_TOPIC), {
+    message: 'WALLET_COMMANDS_TOPIC must not be an event topic',
+  });
+
+export type PaymentsWorkerConfig = z.infer<typeof paymentsWorkerConfig>;

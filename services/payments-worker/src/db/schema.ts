@@ -1,0 +1,101 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  char,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * One row per withdrawal the worker pays out: where its saga stands, when its
+ * next step is due, and who holds it. The worker owns these tables; it moves
+ * the wallet only through wallet commands (payment_commands), never by
+ * writing the command side's tables.
+ */
+export const paymentSagas = pgTable(
+  'payment_sagas',
+  {
+    withdrawalId: uuid('withdrawal_id').primaryKey(),
+    walletId: uuid('wallet_id').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    /** requested (payout to send or to look up) | submitted (accepted, awaiting the final answer) | completed | failed */
+    state: varchar('state', { length: 16 }).notNull(),
+    /** The furthest the wallet's own events have shown: requested | submitted | completed | compensated. */
+    walletState: varchar('wallet_state', { length: 16 }).notNull().default('requested'),
+    /** The same on every call for this withdrawal, so the provider executes it once. */
+    idempotencyKey: varchar('idempotency_key', { length: 64 }).notNull(),
+    provider: varchar('provider', { length: 64 }).notNull(),
+    providerReference: varchar('provider_reference', { length: 255 }),
+    /** Steps that ended without an answer, for the backoff between steps. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** A worker running a step holds the saga until then; a crashed worker's lease runs out. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true, mode: 'date' }),
+    leaseToken: uuid('lease_token'),
+    /** Set while the provider's circuit is open: the saga waits, it does not fail. */
+    parkedAt: timestamp('parked_at', { withTimezone: true, mode: 'date' }),
+    failureReason: varchar('failure_reason', { length: 64 }),
+    lastError: text('last_error'),
+    requestedAt: timestamp('requested_at', { withTimezone: true, mode: 'date' }).notNull(),
+    submittedAt: timestamp('submitted_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    index('payment_sagas_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.state} IN ('requested', 'submitted') AND ${t.parkedAt} IS NULL`),
+    index('payment_sagas_parked_idx')
+      .on(t.parkedAt)
+      .where(sql`${t.parkedAt} IS NOT NULL`),
+    check('payment_sagas_amount_positive', sql`${t.amount} > 0`),
+  ],
+);
+
+/**
+ * The worker's outbox of wallet commands: written in the transaction that
+ * moves the saga, sent to the wallet command topic by the dispatcher, deleted
+ * once Kafka acknowledged them. The wallet's inbox dedupes by command id, so
+ * a command sent twice (a crash between send and delete) takes effect once.
+ */
+export const paymentCommands = pgTable('payment_commands', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  commandId: uuid('command_id').notNull().unique(),
+  walletId: uuid('wallet_id').notNull(),
+  type: varchar('type', { length: 64 }).notNull(),
+  body: text('body').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
+ * Every webhook the provider sent, once: the provider's event id is the key,
+ * so a delivery repeated by the provider changes nothing. Rows are written
+ * by the HTTP handler (which then answers 200) and processed from here.
+ */
+export const pspWebhookInbox = pgTable(
+  'psp_webhook_inbox',
+  {
+    eventId: varchar('event_id', { length: 255 }).primaryKey(),
+    type: varchar('type', { length: 64 }).notNull(),
+    reference: varchar('reference', { length: 255 }),
+    body: jsonb('body').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }),
+    /** What processing did: applied, ignored (stale or repeated news), unknown_reference. */
+    outcome: varchar('outcome', { length: 32 }),
+  },
+  (t) => [
+    index('psp_webhook_inbox_unprocessed_idx')
+      .on(t.receivedAt)
+      .where(sql`${t.processedAt} IS NULL`),
+  ],
+);

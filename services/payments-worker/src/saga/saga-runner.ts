@@ -1,0 +1,176 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Pool } from 'pg';
+import { withTransaction } from '@sluice/db';
+import type { Logger } from '@sluice/observability';
+import type { ProviderGateway } from '../provider/provider-gateway';
+import { decide, nextStep, type Decision, type Outcome, type SagaTimings } from './saga';
+import type { ClaimedSaga, SagaStore } from './saga-store';
+
+export interface SagaRunnerOptions {
+  pollMs: number;
+  leaseMs: number;
+  timings: Omit<SagaTimings, 'now'>;
+}
+
+/**
+ * Drives due sagas: claims as many as the provider's bulkhead has room for,
+ * runs each one's step (send the payout, or look it up), and writes the
+ * decision with its wallet commands in one transaction. It asks the circuit
+ * first: while it is open nothing is claimed and due sagas are parked; when
+ * it turns half-open one saga goes as the trial; when it closes every parked
+ * saga is due again.
+ */
+export class SagaRunner {
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+  private wake: () => void = () => undefined;
+  private loop: Promise<void> | undefined;
+  private readonly steps: Counter<'action'>;
+  private readonly duration: Histogram<'outcome'>;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly store: SagaStore,
+    private readonly gateway: ProviderGateway,
+    private readonly options: SagaRunnerOptions,
+    private readonly logger: Logger,
+    registry: Registry,
+    private readonly onCommands: () => void,
+  ) {
+    this.steps = new Counter({
+      name: 'sluice_payments_saga_steps_total',
+      help: 'Saga decisions by action (submitted, completed, failed, retry_later, parked, wait_for_answer, ignored)',
+      labelNames: ['action'],
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: 'sluice_payments_saga_seconds',
+      help: 'From the withdrawal request to the saga’s final state, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers: [registry],
+    });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    new Gauge({
+      name: 'sluice_payments_steps_in_flight',
+      help: 'Saga steps running now (each holds a lease)',
+      registers: [registry],
+      collect() {
+        this.set(self.inFlight.size);
+      },
+    });
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Something became due (a new withdrawal, a webhook): look now instead of at the next poll. */
+  poke(): void {
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Records a decision reached outside a step (a webhook), for the same metrics. */
+  observe(decision: Decision, requestedAt: Date): void {
+    this.steps.inc({ action: decision.action });
+    if (decision.action === 'completed' || decision.action === 'failed') {
+      this.duration.observe({ outcome: decision.action }, (Date.now() - requestedAt.getTime()) / 1000);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let parkedSeen = true;
+    while (!this.stopped) {
+      const woken = new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      try {
+        const state = this.gateway.breaker.state;
+        if (state === 'open') {
+          const parked = await this.store.parkDue();
+          if (parked > 0) this.logger.warn({ parked }, 'provider circuit open: sagas parked');
+          parkedSeen = true;
+        } else {
+          if (state === 'closed' && parkedSeen) {
+            const resumed = await this.store.unparkAll();
+            if (resumed > 0) this.logger.info({ resumed }, 'provider circuit closed: parked sagas resumed');
+            parkedSeen = false;
+          }
+          const room =
+            state === 'half_open'
+              ? this.gateway.breaker.allows()
+                ? 1
+                : 0
+              : this.gateway.bulkhead.available - this.inFlight.size;
+          const claimed = await this.store.claim(room, this.options.leaseMs, state === 'half_open');
+          for (const saga of claimed) this.track(this.step(saga));
+          if (claimed.length > 0 && claimed.length === room) continue; // more may be due
+        }
+      } catch (err) {
+        this.logger.error({ err }, 'saga loop failed; trying again');
+      }
+      await Promise.race([woken, sleep(this.options.pollMs)]);
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      this.wake();
+    });
+  }
+
+  private async step(saga: ClaimedSaga): Promise<void> {
+    try {
+      const outcome = await this.execute(saga);
+      const decision = await withTransaction(this.pool, async (client) => {
+        // Decide on the saga as it is now: a webhook may have moved it while the call was out.
+        const current = await this.store.lock(client, saga.withdrawalId);
+        if (!current) return undefined;
+        const d = decide(current, outcome, { ...this.options.timings, now: Date.now() });
+        await this.store.apply(client, saga.withdrawalId, d, saga.leaseToken);
+        return { d, requestedAt: current.requestedAt };
+      });
+      if (!decision) return;
+      this.observe(decision.d, decision.requestedAt);
+      if (decision.d.commands.length > 0) this.onCommands();
+      if (decision.d.action === 'retry_later') {
+        this.logger.warn(
+          { withdrawalId: saga.withdrawalId, error: decision.d.patch.lastError },
+          'no answer from the provider; will look again',
+        );
+      }
+    } catch (err) {
+      this.logger.error(
+        { err, withdrawalId: saga.withdrawalId },
+        'saga step failed; its lease will run out and it is tried again',
+      );
+      await this.store.release(saga.withdrawalId, saga.leaseToken).catch(() => undefined);
+    }
+  }
+
+  /** Sends the payout, or first looks it up when an earlier step may have reached the provider. */
+  private async execute(saga: ClaimedSaga): Promise<Outcome> {
+    if (nextStep(saga) === 'look_up') {
+      const looked = await this.gateway.lookUp(saga.withdrawalId);
+      if ('outcome' in looked) return looked.outcome;
+      if (looked.found) return { kind: 'payout', payout: looked.found, source: 'look_up' };
+      // Nothing reached the provider: send it now (same key, so a late first try still pays once).
+    }
+    return this.gateway.sendPayout(saga.idempotencyKey, {
+      reference: saga.withdrawalId,
+      amount: saga.amount,
+      currency: saga.currency,
+    });
+  }
+}

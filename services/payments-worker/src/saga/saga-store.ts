@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import type { WalletCommand } from '../saga/saga';
+import type { Decision, Saga, SagaState } from './saga';
+
+interface Row {
+  withdrawal_id: string;
+  wallet_id: string;
+  amount: string;
+  currency: string;
+  state: SagaState;
+  provider: string;
+  provider_reference: string | null;
+  attempts: number;
+  requested_at: Date;
+  submitted_at: Date | null;
+  idempotency_key: string;
+}
+
+export interface ClaimedSaga extends Saga {
+  readonly idempotencyKey: string;
+  readonly leaseToken: string;
+}
+
+function toSaga(r: Row): Saga {
+  return {
+    withdrawalId: r.withdrawal_id,
+    walletId: r.wallet_id,
+    amount: Number(r.amount),
+    currency: r.currency,
+    state: r.state,
+    provider: r.provider,
+    providerReference: r.provider_reference,
+    attempts: r.attempts,
+    requestedAt: r.requested_at,
+    submittedAt: r.submitted_at,
+  };
+}
+
+export interface NewSaga {
+  withdrawalId: string;
+  walletId: string;
+  amount: number;
+  currency: string;
+  requestedAt: Date;
+  idempotencyKey: string;
+  provider: string;
+}
+
+/** The wallet's view of a withdrawal, ranked: a later event never moves it back. */
+const WALLET_RANK: Record<string, number> = { requested: 0, submitted: 1, completed: 2, compensated: 2 };
+
+/** payment_sagas and payment_commands: claims, decisions and the wallet's confirmations. */
+export class SagaStore {
+  constructor(private readonly pool: Pool) {}
+
+  /** Starts sagas for requested withdrawals; one already known is left as it is (redelivered events). */
+  async insert(client: PoolClient, sagas: readonly NewSaga[]): Promise<number> {
+    if (sagas.length === 0) return 0;
+    const { rowCount } = await client.query(
+      `INSERT INTO payment_sagas (withdrawal_id, wallet_id, amount, currency, state, idempotency_key, provider,
+                                  next_attempt_at, requested_at, updated_at)
+       SELECT w, wa, a, c, 'requested', k, p, now(), r, now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::char(3)[], $5::varchar[], $6::varchar[], $7::timestamptz[])
+           AS t(w, wa, a, c, k, p, r)
+       ON CONFLICT (withdrawal_id) DO NOTHING`,
+      [
+        sagas.map((s) => s.withdrawalId),
+        sagas.map((s) => s.walletId),
+        sagas.map((s) => s.amount),
+        sagas.map((s) => s.currency),
+        sagas.map((s) => s.idempotencyKey),
+        sagas.map((s) => s.provider),
+        sagas.map((s) => s.requestedAt),
+      ],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Records how far the wallet's own events have taken each withdrawal (never backwards). */
+  async confirm(client: PoolClient, updates: ReadonlyMap<string, string>): Promise<void> {
+    if (updates.size === 0) return;
+    const ids = [...updates.keys()];
+    await client.query(
+      `UPDATE payment_sagas s SET wallet_state = u.state, updated_at = now()
+         FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS u(id, state, rank)
+        WHERE s.withdrawal_id = u.id
+          AND u.rank > CASE s.wallet_state WHEN 'requested' THEN 0 WHEN 'submitted' THEN 1 ELSE 2 END`,
+      [ids, ids.map((id) => updates.get(id)!), ids.map((id) => WALLET_RANK[updates.get(id)!] ?? 0)],
+    );
+  }
+
+  /**
+   * Leases up to `limit` due sagas for a step (parked ones too when
+   * `includeParked`, for the half-open trial). A lease that ran out (its
+   * worker died) is taken over.
+   */
+  async claim(limit: number, leaseMs: number, includeParked: boolean): Promise<ClaimedSaga[]> {
+    if (limit <= 0) return [];
+    const token = randomUUID();
+    const { rows } = await this.pool.query<Row>(
+      `UPDATE payment_sagas s SET lease_until = now() + make_interval(secs => $2::float8 / 1000), lease_token = $3, parked_at = NULL
+        WHERE s.withdrawal_id IN (
+          SELECT withdrawal_id FROM payment_sagas
+           WHERE state IN ('requested', 'submitted')
+             AND (parked_at IS NULL AND next_attempt_at <= now() OR $4 AND parked_at IS NOT NULL)
+             AND (lease_until IS NULL OR lease_until < now())
+           ORDER BY parked_at NULLS LAST, next_attempt_at
+           LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING s.*`,
+      [limit, leaseMs, token, includeParked],
+    );
+    return rows.map((r) => ({ ...toSaga(r), idempotencyKey: r.idempotency_key, leaseToken: token }));
+  }
+
+  /** Parks the sagas that fell due while the circuit is open: they wait, visibly, and do not fail. */
+  async parkDue(): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE payment_sagas SET parked_at = now(), updated_at = now()
+        WHERE state IN ('requested', 'submitted') AND parked_at IS NULL AND next_attempt_at <= now()
+          AND (lease_until IS NULL OR lease_until < now())`,
+    );
+    return rowCount ?? 0;
+  }
+
+  /** The circuit closed: every parked saga is due now. */
+  async unparkAll(): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE payment_sagas SET parked_at = NULL, next_attempt_at = now(), updated_at = now() WHERE parked_at IS NOT NULL`,
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Locks and reads one saga in the caller's transaction. */
+  async lock(client: PoolClient, withdrawalId: string): Promise<Saga | undefined> {
+    const { rows } = await client.query<Row>('SELECT * FROM payment_sagas WHERE withdrawal_id = $1 FOR UPDATE', [withdrawalId]);
+    return rows[0] && toSaga(rows[0]);
+  }
+
+  /** Writes a decision: the saga's new state and its wallet commands, in the caller's transaction. Releases the lease. */
+  async apply(client: PoolClient, withdrawalId: string, decision: Decision, leaseToken?: string): Promise<void> {
+    const p = decision.patch;
+    await client.query(
+      `UPDATE payment_sagas SET
+         state = COALESCE($2, state),
+         provider_reference = CASE WHEN $3::boolean THEN $4 ELSE provider_reference END,
+         attempts = COALESCE($5, attempts),
+         next_attempt_at = COALESCE($6, next_attempt_at),
+         parked_at = CASE WHEN $7::boolean IS NULL THEN parked_at WHEN $7 THEN COALESCE(parked_at, now()) ELSE NULL END,
+         submitted_at = COALESCE(submitted_at, $8),
+         finished_at = COALESCE(finished_at, $9),
+         failure_reason = COALESCE($10, failure_reason),
+         last_error = CASE WHEN $11::boolean THEN $12 ELSE last_error END,
+         lease_until = CASE WHEN lease_token = $13 THEN NULL ELSE lease_until END,
+         lease_token = CASE WHEN lease_token = $13 THEN NULL ELSE lease_token END,
+         updated_at = now()
+       WHERE withdrawal_id = $1`,
+      [
+        withdrawalId,
+        p.state ?? null,
+        p.providerReference !== undefined,
+        p.providerReference ?? null,
+        p.attempts ?? null,
+        p.nextAttemptAt ?? null,
+        p.parked ?? null,
+        p.submittedAt ?? null,
+        p.finishedAt ?? null,
+        p.failureReason ?? null,
+        p.lastError !== undefined,
+        p.lastError ?? null,
+        leaseToken ?? null,
+      ],
+    );
+    await appendCommands(client, decision.commands);
+  }
+
+  /** Gives a lease back without a decision (the step could not run). */
+  async release(withdrawalId: string, leaseToken: string): Promise<void> {
+    await this.pool.query(
+      'UPDATE payment_sagas SET lease_until = NULL, lease_token = NULL WHERE withdrawal_id = $1 AND lease_token = $2',
+      [withdrawalId, leaseToken],
+    );
+  }
+
+  /** Sagas by state (active ones split by parked), for the queue-depth gauge. */
+  async depth(): Promise<{ state: string; parked: boolean; n: number }[]> {
+    const { rows } = await this.pool.query<{ state: string; parked: boolean; n: string }>(
+      `SELECT state, parked_at IS NOT NULL AS parked, count(*)::text AS n FROM payment_sagas
+        WHERE state IN ('requested', 'submitted') GROUP BY 1, 2`,
+    );
+    return rows.map((r) => ({ state: r.state, parked: r.parked, n: Number(r.n) }));
+  }
+}
+
+/** Appends wallet commands to the worker's outbox; a command already there (same id) is not added twice. */
+export async function appendCommands(client: PoolClient, commands: readonly WalletCommand[]): Promise<void> {
+  if (commands.length === 0) return;
+  await client.query(
+    `INSERT INTO payment_commands (command_id, wallet_id, type, body)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]) ON CONFLICT (command_id) DO NOTHING`,
+    [
+      commands.map((c) => c.commandId),
+      commands.map((c) => c.walletId),
+      commands.map((c) => c.type),
+      commands.map((c) => JSON.stringify(c)),
+    ],
+  );
+}

@@ -1,0 +1,268 @@
+import { createHash } from 'node:crypto';
+
+export type SagaState = 'requested' | 'submitted' | 'completed' | 'failed';
+export const ACTIVE_STATES: readonly SagaState[] = ['requested', 'submitted'];
+
+/** What the saga knows of one withdrawal (a row of payment_sagas). */
+export interface Saga {
+  readonly withdrawalId: string;
+  readonly walletId: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly state: SagaState;
+  readonly provider: string;
+  readonly providerReference: string | null;
+  readonly attempts: number;
+  readonly requestedAt: Date;
+  readonly submittedAt: Date | null;
+}
+
+/** The provider's view of the payout. */
+export interface PayoutView {
+  readonly payoutId: string;
+  readonly status: 'pending' | 'paid' | 'failed';
+  readonly failureCode: string | null;
+}
+
+/**
+ * What a step learned: the payout's state (from the payout call's answer, a
+ * status look-up or a webhook), a refusal, or that no answer came. A look-up
+ * that finds no payout is followed by sending it in the same step.
+ */
+export type Outcome =
+  | { readonly kind: 'payout'; readonly payout: PayoutView; readonly source: 'answer' | 'look_up' | 'webhook' }
+  /** The provider said no to the request itself (4xx): no payout exists, and sending it again gets the same answer. */
+  | { readonly kind: 'refused'; readonly code: string; readonly detail: string }
+  /** No answer: timed out, 5xx, connection refused, bulkhead full. The payout may or may not exist. */
+  | { readonly kind: 'no_answer'; readonly error: string }
+  /** The provider's circuit is open: nothing was sent. */
+  | { readonly kind: 'circuit_open' };
+
+/** A wallet command as it travels on the command topic (see the command API's wallet-command-message). */
+export type WalletCommand =
+  | {
+      type: 'MarkWithdrawalSubmitted';
+      commandId: string;
+      walletId: string;
+      withdrawalId: string;
+      provider: string;
+      providerReference: string | null;
+      issuedBy: string;
+    }
+  | {
+      type: 'CompleteWithdrawal';
+      commandId: string;
+      walletId: string;
+      withdrawalId: string;
+      providerReference: string | null;
+      issuedBy: string;
+    }
+  | {
+      type: 'FailWithdrawal';
+      commandId: string;
+      walletId: string;
+      withdrawalId: string;
+      reason: string;
+      detail: string;
+      issuedBy: string;
+    };
+
+export interface SagaTimings {
+  now: number;
+  /** After the provider accepted a payout, how long to wait for its final answer before asking for it. */
+  answerDeadlineMs: number;
+  /** Backoff between steps that got no answer: full jitter up to min(max, base × 2^attempts). */
+  stepBackoffBaseMs: number;
+  stepBackoffMaxMs: number;
+  random?: () => number;
+}
+
+/** The changes a decision makes to the saga row, and the commands it sends the wallet. */
+export interface Decision {
+  readonly patch: {
+    state?: SagaState;
+    providerReference?: string | null;
+    attempts?: number;
+    nextAttemptAt?: Date;
+    parked?: boolean;
+    submittedAt?: Date;
+    finishedAt?: Date;
+    failureReason?: string;
+    lastError?: string | null;
+  };
+  readonly commands: WalletCommand[];
+  /** For logs and metrics: what the decision did. */
+  readonly action: 'submitted' | 'completed' | 'failed' | 'retry_later' | 'parked' | 'wait_for_answer' | 'ignored';
+}
+
+const ISSUER = 'payments-worker';
+
+/**
+ * The saga's one decision: given where the withdrawal stands and what was
+ * learned about its payout, the next state and the wallet commands to send.
+ * Pure: time and randomness come in. Repeated and late news (a second
+ * webhook, a "pending" after "paid") change nothing; a final state is never
+ * left; no answer never fails a withdrawal (the payout might have happened),
+ * it only moves the next look later.
+ */
+export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
+  const final = saga.state === 'completed' || saga.state === 'failed';
+  switch (outcome.kind) {
+    case 'payout': {
+      if (final) return ignored();
+      const { payout } = outcome;
+      const ref = payout.payoutId;
+      const now = new Date(t.now);
+      if (payout.status === 'pending') {
+        if (saga.state === 'submitted') {
+          // Still pending when looked up past its deadline: look again later. A repeated webhook says nothing new.
+          if (outcome.source !== 'look_up') return ignored();
+          return {
+            patch: {
+              attempts: saga.attempts + 1,
+              nextAttemptAt: new Date(t.now + backoff(saga.attempts + 1, t, t.answerDeadlineMs)),
+            },
+            commands: [],
+            action: 'wait_for_answer',
+          };
+        }
+        return {
+          patch: {
+            state: 'submitted',
+            providerReference: ref,
+            submittedAt: now,
+            attempts: 0,
+            nextAttemptAt: new Date(t.now + t.answerDeadlineMs),
+            parked: false,
+            lastError: null,
+          },
+          commands: [markSubmitted(saga, ref)],
+          action: 'submitted',
+        };
+      }
+      // The first news may already be the final one: record the submission first, in order.
+      const before = saga.state === 'requested' ? [markSubmitted(saga, ref)] : [];
+      if (payout.status === 'paid') {
+        return {
+          patch: { state: 'completed', providerReference: ref, finishedAt: now, parked: false, lastError: null },
+          commands: [...before, complete(saga, ref)],
+          action: 'completed',
+        };
+      }
+      const reason = payout.failureCode ?? 'payout_failed';
+      return {
+        patch: {
+          state: 'failed',
+          providerReference: ref,
+          finishedAt: now,
+          failureReason: reason,
+          parked: false,
+          lastError: null,
+        },
+        commands: [...before, fail(saga, reason, `the provider reports payout ${ref} as failed (${reason})`)],
+        action: 'failed',
+      };
+    }
+    case 'refused': {
+      if (final || saga.state !== 'requested') return ignored();
+      const reason = `provider_${outcome.code}`.slice(0, 64);
+      return {
+        patch: { state: 'failed', finishedAt: new Date(t.now), failureReason: reason, parked: false, lastError: outcome.detail },
+        commands: [fail(saga, reason, `the provider refused the payout: ${outcome.detail}`)],
+        action: 'failed',
+      };
+    }
+    case 'no_answer': {
+      if (final) return ignored();
+      const attempts = saga.attempts + 1;
+      return {
+        patch: {
+          attempts,
+          nextAttemptAt: new Date(t.now + backoff(attempts, t, t.stepBackoffBaseMs)),
+          lastError: outcome.error.slice(0, 1_000),
+        },
+        commands: [],
+        action: 'retry_later',
+      };
+    }
+    case 'circuit_open':
+      if (final) return ignored();
+      return { patch: { parked: true }, commands: [], action: 'parked' };
+    default: {
+      const never: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * What a due step does: a withdrawal not yet accepted is sent, unless an
+ * earlier step got no answer (the payout may exist: look it up first); an
+ * accepted one past its answer deadline is looked up.
+ */
+export function nextStep(saga: Saga): 'send_payout' | 'look_up' {
+  return saga.state === 'requested' && saga.attempts === 0 ? 'send_payout' : 'look_up';
+}
+
+/** The idempotency key of a withdrawal's payout: derived, so every try and every worker uses the same one. */
+export function idempotencyKeyOf(withdrawalId: string): string {
+  return `wd_${withdrawalId.toLowerCase()}`;
+}
+
+/**
+ * A wallet command's id, derived from the withdrawal and the step: a step
+ * repeated after a crash sends the same id, and the wallet's inbox applies it
+ * once. UUID version 8 (RFC 9562) from the first 122 bits of SHA-256.
+ */
+export function commandIdOf(withdrawalId: string, type: WalletCommand['type']): string {
+  const bytes = createHash('sha256').update(`sluice.payments/${withdrawalId.toLowerCase()}/${type}`).digest().subarray(0, 16);
+  bytes[6] = 0x80 | (bytes[6]! & 0x0f);
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function markSubmitted(saga: Saga, ref: string): WalletCommand {
+  return {
+    type: 'MarkWithdrawalSubmitted',
+    commandId: commandIdOf(saga.withdrawalId, 'MarkWithdrawalSubmitted'),
+    walletId: saga.walletId,
+    withdrawalId: saga.withdrawalId,
+    provider: saga.provider,
+    providerReference: ref,
+    issuedBy: ISSUER,
+  };
+}
+
+function complete(saga: Saga, ref: string): WalletCommand {
+  return {
+    type: 'CompleteWithdrawal',
+    commandId: commandIdOf(saga.withdrawalId, 'CompleteWithdrawal'),
+    walletId: saga.walletId,
+    withdrawalId: saga.withdrawalId,
+    providerReference: ref,
+    issuedBy: ISSUER,
+  };
+}
+
+function fail(saga: Saga, reason: string, detail: string): WalletCommand {
+  return {
+    type: 'FailWithdrawal',
+    commandId: commandIdOf(saga.withdrawalId, 'FailWithdrawal'),
+    walletId: saga.walletId,
+    withdrawalId: saga.withdrawalId,
+    reason,
+    detail: detail.slice(0, 2_000),
+    issuedBy: ISSUER,
+  };
+}
+
+/** Full jitter up to min(max, base × 2^attempts), never under `floorMs`. */
+function backoff(attempts: number, t: SagaTimings, floorMs: number): number {
+  const ceiling = Math.min(t.stepBackoffMaxMs, t.stepBackoffBaseMs * 2 ** Math.min(attempts, 30));
+  return Math.max(floorMs, Math.floor((t.random ?? Math.random)() * ceiling));
+}
+
+function ignored(): Decision {
+  return { patch: {}, commands: [], action: 'ignored' };
+}
