@@ -10,6 +10,7 @@ import type { QueryApiConfig } from './config';
 import { ReadModel } from './read-model/read-model';
 import { TransactionReader } from './transactions/transaction-reader';
 import { WalletReader } from './wallets/wallet-reader';
+import { WithdrawalStreams } from './withdrawals/stream/withdrawal-streams';
 import { WithdrawalReader } from './withdrawals/withdrawal-reader';
 
 export interface QueryApi {
@@ -45,16 +46,32 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
     freshnessRefreshMs: config.QUERY_FRESHNESS_REFRESH_MS,
   });
   await readModel.start();
+  const withdrawals = new WithdrawalReader(readModel);
   const app = await createHttpApp(
     QueryApiModule.with({
       readModel,
       wallets: new WalletReader(readModel),
       transactions: new TransactionReader(readModel),
-      withdrawals: new WithdrawalReader(readModel),
+      withdrawals,
       withdrawalRetryAfterSec: config.QUERY_WITHDRAWAL_RETRY_AFTER_S,
     }),
     { logger, registry, health },
   );
+  const streams = new WithdrawalStreams(
+    withdrawals,
+    {
+      queueCapacity: config.QUERY_STREAM_QUEUE,
+      ratePerSec: config.QUERY_STREAM_RATE_PER_SEC,
+      burst: config.QUERY_STREAM_BURST,
+      heartbeatMs: config.QUERY_STREAM_HEARTBEAT_MS,
+      maxSubscriptions: config.QUERY_STREAM_MAX_SUBSCRIPTIONS,
+      maxConnections: config.QUERY_STREAM_MAX_CONNECTIONS,
+      notFoundMs: config.QUERY_STREAM_NOT_FOUND_MS,
+    },
+    logger.child({ component: 'streams' }),
+    registry,
+  );
+  streams.install(app.getHttpAdapter().getInstance(), app.getHttpServer());
   return {
     app,
     pool,
@@ -62,6 +79,7 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
     readModel,
     close: async () => {
       health.startDraining();
+      streams.close();
       await app.close();
       await readModel.stop();
       await pool.end();

@@ -24,6 +24,15 @@ export const queryApiConfig = z
     QUERY_FRESHNESS_REFRESH_MS: env.int(1_000, 50, 60_000),
     /** Retry-After on a withdrawal still processing, seconds. */
     QUERY_WITHDRAWAL_RETRY_AFTER_S: env.int(1, 1, 3_600),
+    /** Status push (SSE, WebSocket), per connection: queued messages at most, messages per second and burst. */
+    QUERY_STREAM_QUEUE: env.int(64, 1, 10_000),
+    QUERY_STREAM_RATE_PER_SEC: env.number(20, 0.1),
+    QUERY_STREAM_BURST: env.int(20, 1),
+    QUERY_STREAM_HEARTBEAT_MS: env.int(15_000, 100),
+    QUERY_STREAM_MAX_SUBSCRIPTIONS: env.int(100, 1),
+    QUERY_STREAM_MAX_CONNECTIONS: env.int(10_000, 1),
+    /** A stream of a withdrawal the read model does not know is ended after this. */
+    QUERY_STREAM_NOT_FOUND_MS: env.int(10_000, 100),
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',

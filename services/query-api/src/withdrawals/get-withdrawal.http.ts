@@ -67,7 +67,8 @@ export class GetWithdrawalHttp {
   }
 }
 
-function toResponse(w: WithdrawalRecord): WithdrawalResponse {
+/** The body of GET /v1/withdrawals/{id}; status pushes carry the same. */
+export function toResponse(w: WithdrawalRecord): WithdrawalResponse {
   return {
     withdrawalId: w.withdrawalId,
     walletId: w.walletId,
