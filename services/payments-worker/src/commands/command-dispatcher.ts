@@ -7,8 +7,9 @@ import type { Logger } from '@sluice/observability';
 
 /**
  * Sends the worker's outbox of wallet commands to the command topic, keyed
- * by wallet (one wallet's commands stay in order), in the order they were
- * written. One dispatcher at a time holds the outbox (an advisory lock taken
+ * by wallet, in the order they were written. The commands of one withdrawal
+ * are written by transactions that follow each other (its saga row is
+ * locked), so they are visible, and sent, in their order. One dispatcher at a time holds the outbox (an advisory lock taken
  * in its transaction), so replicas never reorder a wallet's commands. Rows
  * are deleted in the transaction that sent them, after Kafka acknowledged
  * them (acks=all); a crash in between sends them again, and the wallet's
@@ -97,7 +98,8 @@ export class CommandDispatcher {
         acks: -1,
         messages: rows.map((r) => ({ key: r.wallet_id, value: r.body, headers: { type: r.type } })),
       });
-      await client.query('DELETE FROM payment_commands WHERE seq <= $1', [rows[rows.length - 1]!.seq]);
+      // Exactly the rows sent: a row with a lower seq whose transaction committed after the SELECT was not sent.
+      await client.query('DELETE FROM payment_commands WHERE seq = ANY($1::int8[])', [rows.map((r) => r.seq)]);
       for (const r of rows) this.sent.inc({ type: r.type });
       return rows.length;
     });

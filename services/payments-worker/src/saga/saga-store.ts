@@ -81,6 +81,7 @@ export class SagaStore {
   async confirm(client: PoolClient, updates: ReadonlyMap<string, string>): Promise<void> {
     if (updates.size === 0) return;
     const ids = [...updates.keys()];
+    await lockInOrder(client, ids);
     await client.query(
       `UPDATE payment_sagas s SET wallet_state = u.state, updated_at = now()
          FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS u(id, state, rank)
@@ -190,6 +191,18 @@ export class SagaStore {
     );
     return rows.map((r) => ({ state: r.state, parked: r.parked, n: Number(r.n) }));
   }
+}
+
+/**
+ * Locks the sagas a transaction will change, in id order: transactions that
+ * touch several sagas (a batch of events, of webhooks) then never wait on
+ * each other in a cycle.
+ */
+export async function lockInOrder(client: PoolClient, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await client.query('SELECT 1 FROM payment_sagas WHERE withdrawal_id = ANY($1::uuid[]) ORDER BY withdrawal_id FOR UPDATE', [
+    [...new Set(ids)],
+  ]);
 }
 
 /** Appends wallet commands to the worker's outbox; a command already there (same id) is not added twice. */

@@ -139,7 +139,17 @@ export class PaymentsPlatform {
       async () => {
         const states = await this.states(ids);
         const open = ids.filter((id) => states.get(id) !== 'completed' && states.get(id) !== 'compensated');
-        if (open.length > 0) throw new Error(`${open.length} still open, e.g. ${open[0]} ${states.get(open[0]!)}`);
+        if (open.length > 0) {
+          const { rows } = await this.pool.query(
+            `SELECT withdrawal_id, state, wallet_state, attempts, parked_at, lease_until, next_attempt_at, last_error
+               FROM payment_sagas WHERE withdrawal_id = ANY($1::uuid[]) LIMIT 3`,
+            [open],
+          );
+          const pending = await this.pool.query('SELECT count(*)::int AS n FROM payment_commands');
+          throw new Error(
+            `${open.length} still open, e.g. ${open[0]} ${states.get(open[0]!)}; sagas ${JSON.stringify(rows)}; commands pending ${JSON.stringify(pending.rows[0])}`,
+          );
+        }
         return states as Map<string, FinalState>;
       },
       { timeoutMs, intervalMs: 250 },

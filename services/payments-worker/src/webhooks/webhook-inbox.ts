@@ -5,7 +5,9 @@ import { z } from '@sluice/config';
 import { withTransaction } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import { decide, type Decision, type SagaTimings } from '../saga/saga';
-import type { SagaStore } from '../saga/saga-store';
+import { lockInOrder, type SagaStore } from '../saga/saga-store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A provider webhook as it arrives; what else it carries is kept in the inbox but not read. */
 export const WebhookEvent = z.object({
@@ -116,9 +118,11 @@ export class WebhookInbox {
           ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
-      for (const row of rows) {
-        const event = WebhookEvent.parse(row.body);
-        const saga = await this.store.lock(client, event.data.reference);
+      const events = rows.map((row) => ({ row, event: WebhookEvent.parse(row.body) }));
+      const refs = events.map((e) => e.event.data.reference).filter((r) => UUID.test(r));
+      await lockInOrder(client, refs);
+      for (const { row, event } of events) {
+        const saga = UUID.test(event.data.reference) ? await this.store.lock(client, event.data.reference) : undefined;
         let outcome = 'unknown_reference';
         if (saga) {
           const d = decide(

@@ -1,0 +1,72 @@
+import type { Producer } from 'kafkajs';
+import { Pool, type PoolClient } from 'pg';
+import { applyMigrations } from '@sluice/db';
+import { createIdempotentProducer, createKafka, ensureTopics } from '@sluice/messaging';
+import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { consumeRecords, createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import { PAYMENTS_MIGRATIONS } from '../app';
+import { commandIdOf, type WalletCommand } from '../saga/saga';
+import { appendCommands } from '../saga/saga-store';
+import { CommandDispatcher } from './command-dispatcher';
+
+const logger = createLogger('dispatcher-test', 'warn');
+const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'dispatcher-test', logger });
+const topic = uniqueName('payments_commands');
+let db: TestDatabase;
+let pool: Pool;
+let producer: Producer;
+
+beforeAll(async () => {
+  db = await createTestDatabase('dispatcher');
+  pool = new Pool({ connectionString: db.url, max: 4 });
+  await applyMigrations(pool, PAYMENTS_MIGRATIONS);
+  await ensureTopics(kafka, [{ topic, partitions: 3 }]);
+  producer = createIdempotentProducer(kafka);
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await pool?.end();
+  await db?.drop();
+});
+
+const command = (withdrawalId: string): WalletCommand => ({
+  type: 'CompleteWithdrawal',
+  commandId: commandIdOf(withdrawalId, 'CompleteWithdrawal'),
+  walletId: '01970000-0000-7000-8000-000000000001',
+  withdrawalId,
+  providerReference: 'po_1',
+  issuedBy: 'test',
+});
+
+describe('wallet command dispatcher', () => {
+  it('regression: a command whose transaction commits while a batch is being sent (a lower seq, committed late) is sent, not deleted unsent', async () => {
+    const late: PoolClient = await pool.connect();
+    await late.query('BEGIN');
+    await appendCommands(late, [command('01970000-0000-7000-8000-00000000000a')]); // takes the lower seq, not committed yet
+    const other = await pool.connect();
+    await other.query('BEGIN');
+    await appendCommands(other, [command('01970000-0000-7000-8000-00000000000b')]);
+    await other.query('COMMIT');
+    other.release();
+    // The late transaction commits while the dispatcher waits for Kafka: after its SELECT, before its DELETE.
+    const racing = {
+      send: async (record: Parameters<Producer['send']>[0]) => {
+        const result = await producer.send(record);
+        await late.query('COMMIT');
+        late.release();
+        return result;
+      },
+    } as unknown as Producer;
+    const dispatcher = new CommandDispatcher(pool, racing, topic, 50, logger, createMetricsRegistry('t', false));
+    expect(await dispatcher.dispatchOnce()).toBe(1);
+    expect((await pool.query('SELECT count(*)::int AS n FROM payment_commands')).rows[0]).toEqual({ n: 1 });
+    const after = new CommandDispatcher(pool, producer, topic, 50, logger, createMetricsRegistry('t2', false));
+    expect(await after.dispatchOnce()).toBe(1);
+    const sent = (await consumeRecords(kafka, topic, 2)).map(
+      (r) => (JSON.parse(r.message.value!.toString()) as WalletCommand).withdrawalId,
+    );
+    expect(sent.sort()).toEqual(['01970000-0000-7000-8000-00000000000a', '01970000-0000-7000-8000-00000000000b']);
+  });
+});
