@@ -79,6 +79,7 @@ migrations: install
 	npx drizzle-kit generate --config projections/withdrawals/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config services/projector/drizzle.config.ts --name $(or $(NAME),change)
 	npx drizzle-kit generate --config services/outbox-relay/drizzle.config.ts --name $(or $(NAME),change)
+	npx drizzle-kit generate --config services/payments-worker/drizzle.config.ts --name $(or $(NAME),change)
 
 clean:
 	rm -rf dist .nx

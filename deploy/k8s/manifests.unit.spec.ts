@@ -7,7 +7,9 @@ import type { z } from '@sluice/config';
 import { bonusServiceConfig } from '../../services/bonus-service/src/config';
 import { commandApiConfig } from '../../services/command-api/src/config';
 import { relayConfig } from '../../services/outbox-relay/src/config';
+import { paymentsWorkerConfig } from '../../services/payments-worker/src/config';
 import { projectorConfig } from '../../services/projector/src/config';
+import { pspSimulatorConfig } from '../../services/psp-simulator/src/config';
 import { queryApiConfig } from '../../services/query-api/src/config';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { LOCAL_SERVICES } from '../local/services';
@@ -42,6 +44,8 @@ const SCHEMAS: Record<string, z.ZodObject> = {
   'outbox-relay': relayConfig,
   projector: projectorConfig,
   'bonus-service': bonusServiceConfig,
+  'psp-simulator': pspSimulatorConfig,
+  'payments-worker': paymentsWorkerConfig,
 };
 
 describe('Kubernetes manifests (deploy/k8s/base)', () => {

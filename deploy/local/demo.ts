@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_SERVICES } from './services';
 
 /**
- * Shows one event travelling through the running platform: open a wallet,
- * deposit into it, and read the balance back from the query side.
+ * Shows events travelling through the running platform: open a wallet,
+ * deposit into it, read the balance back from the query side, then withdraw
+ * and watch the payout saga's states arrive over server-sent events.
  *   node dist/deploy/local/demo.js
  */
 const COMMAND = 'http://127.0.0.1:3000';
@@ -55,11 +56,43 @@ async function main(): Promise<void> {
     if (Date.now() > deadline) throw new Error('the deposit did not reach the query API within 15 s; see .run/logs/');
     await sleep(20);
   }
+  await withdrawal(walletId);
   console.log('\nSluice is running:');
   for (const s of LOCAL_SERVICES) console.log(`  ${s.name.padEnd(13)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
   console.log('  kafka         127.0.0.1:9092');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7');
   console.log('logs: .run/logs/    stop: make down');
+}
+
+/** A withdrawal: 202 at once, then its states pushed over server-sent events until it is paid out. */
+async function withdrawal(walletId: string): Promise<void> {
+  const requestedAt = Date.now();
+  const accepted = await post(
+    `${COMMAND}/v1/wallets/${walletId}/withdrawals`,
+    { amount: 500, currency: 'EUR' },
+    { 'idempotency-key': randomUUID() },
+  );
+  console.log(`POST /v1/wallets/{id}/withdrawals {"amount":500,...}      → 202 ${JSON.stringify(accepted)}`);
+  const res = await fetch(`${QUERY}/v1/withdrawals/${String(accepted.withdrawalId)}/events`, {
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok || !res.body) throw new Error(`GET /v1/withdrawals/{id}/events → ${res.status}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = /^data: (.*)$/m.exec(event)?.[1];
+      if (!data) continue;
+      const w = JSON.parse(data) as { state?: string; code?: string };
+      if (w.code) throw new Error(`the withdrawal stream said ${w.code}`);
+      console.log(
+        `SSE  /v1/withdrawals/{id}/events  (${String(Date.now() - requestedAt).padStart(5)} ms)      → ${w.state} ${data}`,
+      );
+    }
+  }
 }
 
 main().catch((err: unknown) => {

@@ -15,4 +15,6 @@ export const LOCAL_SERVICES: readonly LocalService[] = [
   { name: 'projector', entry: 'dist/services/projector/src/main.js', port: 3011 },
   { name: 'query-api', entry: 'dist/services/query-api/src/main.js', port: 3001 },
   { name: 'bonus-service', entry: 'dist/services/bonus-service/src/main.js', port: 3020 },
+  { name: 'psp-simulator', entry: 'dist/services/psp-simulator/src/main.js', port: 3002 },
+  { name: 'payments-worker', entry: 'dist/services/payments-worker/src/main.js', port: 3030 },
 ];
