@@ -43,6 +43,12 @@ describe('payments saga against the PSP simulator', () => {
     const walletId = await platform.wallet(1_000);
     const id = await platform.withdraw(walletId, 300);
     const first = await fetch(`${platform.services.query!.url}/v1/withdrawals/${id}?minVersion=3`);
+    // The states pushed over server-sent events, until the stream ends with the final one.
+    const stream = await fetch(`${platform.services.query!.url}/v1/withdrawals/${id}/events`, {
+      signal: AbortSignal.timeout(30_000),
+    });
+    const pushed = (await stream.text()).match(/"state":"[a-z]+"/g);
+    expect(pushed?.at(-1)).toBe('"state":"completed"');
     const states = await platform.settled([id]);
     expect(states.get(id)).toBe('completed');
     if (first.status === 200) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool } from 'pg';
 import { checkInvariants, fetchExecutedPayouts, type InvariantReport } from '@sluice/invariants';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
@@ -97,13 +98,19 @@ export class PaymentsPlatform {
     if (!res.ok) throw new Error(`PUT /admin/faults → ${res.status} ${await res.text()}`);
   }
 
+  /** POSTs as a well-behaved client: a 429 or 503 is sent again after its Retry-After, with the same Idempotency-Key. */
   async post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    const res = await fetch(`${this.services.command!.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('k') },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    const key = uniqueName('k');
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${this.services.command!.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      if ((res.status !== 429 && res.status !== 503) || attempt >= 10) return { status: res.status, body: json };
+      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
+    }
   }
 
   /** A wallet with `funds` deposited. */
