@@ -35,6 +35,7 @@ let codec: AvroEventCodec;
 let topic: string;
 let env: Record<string, string>;
 let projector: ServiceProcess;
+let queryApi: ServiceProcess;
 let sql: Client;
 const produced: WalletEvent[] = [];
 
@@ -66,11 +67,14 @@ beforeAll(async () => {
   };
   projector = startService('projector', env, await freePort());
   await projector.waitReady();
+  queryApi = startService('query-api', env, await freePort());
+  await queryApi.waitReady();
   sql = new Client({ connectionString: db.url });
   await sql.connect();
 });
 
 afterAll(async () => {
+  await queryApi?.kill('SIGTERM');
   await projector?.kill('SIGTERM');
   await sql?.end();
   await producer?.disconnect();
@@ -212,5 +216,39 @@ describe('projector process', () => {
     await caughtUp();
     const { rows } = await sql.query<{ n: string }>('SELECT count(*) AS n FROM proj_transactions_v2.wallet_transactions');
     expect(Number(rows[0]!.n)).toBe(produced.filter((e) => foldTransaction(e).kind === 'item').length);
+  });
+
+  it('read-your-writes through the query API: a read for a version not yet projected waits for the projector’s notification', async () => {
+    const last = new Map<string, WalletEvent>();
+    for (const e of produced) last.set(e.data.walletId, e);
+    const [walletId, latest] = [...last].find(([, e]) => e.type === 'FundsDeposited' && 'balance' in e.data)!;
+    const data = latest.data as { balance: number; version: number };
+    const { rows } = await sql.query<{ held: string }>('SELECT held FROM wallet_balances WHERE wallet_id = $1', [walletId]);
+    const next: WalletEvent = {
+      type: 'FundsDeposited',
+      data: {
+        eventId: '01970000-0000-7000-8000-00000000f00d',
+        walletId,
+        depositId: '01970000-0000-7000-8000-00000000beef',
+        amount: 77,
+        currency: 'EUR',
+        balance: data.balance + 77,
+        version: data.version + 1,
+        occurredAt: Date.now(),
+      },
+    };
+    const read = fetch(`${queryApi.url}/v1/wallets/${walletId}?minVersion=${data.version + 1}`);
+    await sleep(100);
+    await produce([next]);
+    const res = await read;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('sluice-stale')).toBeNull();
+    expect(await res.json()).toMatchObject({
+      version: data.version + 1,
+      balance: data.balance + 77,
+      held: Number(rows[0]!.held),
+    });
+    const history = await fetch(`${queryApi.url}/v1/wallets/${walletId}/transactions?limit=1&minVersion=${data.version + 1}`);
+    expect(await history.json()).toMatchObject({ items: [{ type: 'deposit', amount: 77, version: data.version + 1 }] });
   });
 });
