@@ -1,6 +1,6 @@
 import { defineConfig } from 'drizzle-kit';
 
-// The projector's own tables (checkpoints); each projection keeps its own migration set.
+// The projector's own tables (versions, checkpoints, parked records); each projection keeps its own migration set.
 // Regenerate with: npx drizzle-kit generate --config services/projector/drizzle.config.ts --name <change>
 export default defineConfig({
   dialect: 'postgresql',

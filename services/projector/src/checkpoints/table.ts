@@ -1,9 +1,9 @@
 import { bigint, integer, pgTable, primaryKey, timestamp, varchar } from 'drizzle-orm/pg-core';
 
 /**
- * Where each consumer group stands on each partition, written in the same
- * transaction as the read-model rows it covers: the read model and its
- * position can never disagree, whatever Kafka's committed offsets say.
+ * Checkpoints as the projector kept them before projection versions: per
+ * consumer group. No longer written; kept so that adopting the old wallet
+ * table as version 1 can carry its positions over (store/versions.ts).
  */
 export const projectorCheckpoints = pgTable(
   'projector_checkpoints',
