@@ -37,6 +37,10 @@ export class Bulkhead {
     if (options.registry) this.rejects = this.createMetrics(options.registry);
   }
 
+  get limit(): number {
+    return this.options.limit;
+  }
+
   get inFlight(): number {
     return this.running;
   }

@@ -110,7 +110,8 @@ export class SagaRunner {
               ? this.gateway.breaker.allows()
                 ? 1
                 : 0
-              : this.gateway.bulkhead.available - this.inFlight.size;
+              : // A step holds at most one bulkhead slot at a time: as many steps as the bulkhead's limit keep it busy.
+                this.gateway.bulkhead.limit - this.inFlight.size;
           const claimed = await this.store.claim(room, this.options.leaseMs, state === 'half_open');
           for (const saga of claimed) this.track(this.step(saga));
           if (claimed.length > 0 && claimed.length === room) continue; // more may be due
