@@ -66,10 +66,21 @@ export async function runProjectionStep(
         folded: false,
       };
     }
-    const position = def.position(r.decoded);
-    const event = def.accept(r.decoded);
-    events[i] = event;
-    return { offset: r.raw.offset, parkingKey: r.key ?? position?.id, position, folded: event !== undefined };
+    try {
+      const position = def.position(r.decoded);
+      const event = def.accept(r.decoded);
+      events[i] = event;
+      return { offset: r.raw.offset, parkingKey: r.key ?? position?.id, position, folded: event !== undefined };
+    } catch (err) {
+      // The projection cannot even place the event: nothing to retry, park it like a value that does not decode.
+      return {
+        offset: r.raw.offset,
+        parkingKey: r.key,
+        undecodable: { code: errorCode(err), detail: errorMessage(err) },
+        position: undefined,
+        folded: false,
+      };
+    }
   });
   const keys = [...new Set(inputs.map((i) => i.parkingKey).filter((k): k is string => k !== undefined))];
   const parkedKeys = await openParkedKeys(db, target, keys);
