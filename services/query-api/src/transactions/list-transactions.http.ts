@@ -57,7 +57,7 @@ export class ListTransactionsHttp {
     const stale =
       minVersion !== undefined &&
       !(await this.history.reach(walletId, minVersion, this.rm.waitMs(preferredWaitMs(request.headers))));
-    const page = await this.history.page(walletId, beforeVersion, limit);
+    const page = await this.history.page(walletId, beforeVersion, limit, minVersion !== undefined);
     if (page.items.length === 0 && beforeVersion === undefined && !(await this.history.walletExists(walletId))) {
       throw problems.notFound(`no wallet ${walletId} in the read model`, 'wallet_not_found');
     }

@@ -28,9 +28,10 @@ export class TransactionReader {
     this.flights = new SingleFlight<TransactionPage>('transactions-read', rm.options.registry);
   }
 
-  async page(walletId: string, beforeVersion: number | undefined, limit: number): Promise<TransactionPage> {
+  /** With `fresh` (a read that waited for a version), the cache is bypassed: its notification may not have arrived yet. */
+  async page(walletId: string, beforeVersion: number | undefined, limit: number, fresh = false): Promise<TransactionPage> {
     const pageKey = `${beforeVersion ?? ''}:${limit}`;
-    if (this.rm.caching) {
+    if (this.rm.caching && !fresh) {
       const hit = this.cache.get(walletId)?.get(pageKey);
       this.rm.metrics.cache.inc({ resource: 'transactions', result: hit ? 'hit' : 'miss' });
       if (hit) return hit;
