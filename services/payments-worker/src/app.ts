@@ -76,6 +76,7 @@ export async function buildPaymentsWorker(
   });
   const timings = {
     answerDeadlineMs: config.PAYOUT_ANSWER_DEADLINE_MS,
+    reconfirmMs: config.PAYOUT_RECONFIRM_MS,
     stepBackoffBaseMs: config.PAYOUT_STEP_BACKOFF_BASE_MS,
     stepBackoffMaxMs: config.PAYOUT_STEP_BACKOFF_MAX_MS,
   };

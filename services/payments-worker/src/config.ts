@@ -52,6 +52,8 @@ export const paymentsWorkerConfig = z
     /** Backoff between saga steps that got no answer. */
     PAYOUT_STEP_BACKOFF_BASE_MS: env.int(200, 1),
     PAYOUT_STEP_BACKOFF_MAX_MS: env.int(30_000, 1),
+    /** A finished saga whose wallet has not shown the end in its events by then gets its finishing command again. */
+    PAYOUT_RECONFIRM_MS: env.int(60_000, 100),
     /** How long a step holds its saga; a crashed worker's sagas are picked up after it. */
     PAYOUT_LEASE_MS: env.int(30_000, 1_000),
     /** How often due sagas, webhooks and commands are looked for when nothing woke the worker. */

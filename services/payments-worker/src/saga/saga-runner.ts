@@ -27,6 +27,8 @@ export class SagaRunner {
   private wake: () => void = () => undefined;
   private loop: Promise<void> | undefined;
   private readonly steps: Counter<'action'>;
+  private readonly resent: Counter;
+  private nextReconfirmCheck = 0;
   private readonly duration: Histogram<'outcome'>;
 
   constructor(
@@ -42,6 +44,11 @@ export class SagaRunner {
       name: 'sluice_payments_saga_steps_total',
       help: 'Saga decisions by action (submitted, completed, failed, retry_later, parked, wait_for_answer, ignored)',
       labelNames: ['action'],
+      registers: [registry],
+    });
+    this.resent = new Counter({
+      name: 'sluice_payments_commands_resent_total',
+      help: 'Finishing commands sent again because the wallet had not confirmed the end of the saga in time',
       registers: [registry],
     });
     this.duration = new Histogram({
@@ -94,6 +101,7 @@ export class SagaRunner {
         this.wake = resolve;
       });
       try {
+        await this.reconfirm();
         const state = this.gateway.breaker.state;
         if (state === 'open') {
           const parked = await this.store.parkDue();
@@ -121,6 +129,20 @@ export class SagaRunner {
       }
       await Promise.race([woken, sleep(this.options.pollMs)]);
     }
+  }
+
+  /** Now and then: finished sagas the wallet has not confirmed get their finishing command again. */
+  private async reconfirm(): Promise<void> {
+    if (Date.now() < this.nextReconfirmCheck) return;
+    this.nextReconfirmCheck = Date.now() + Math.min(5_000, this.options.timings.reconfirmMs);
+    const resent = await this.store.resendUnconfirmed(this.options.timings.reconfirmMs, 100);
+    if (resent.length === 0) return;
+    this.resent.inc(resent.length);
+    this.logger.warn(
+      { withdrawals: resent.slice(0, 10), count: resent.length },
+      'wallet has not confirmed finished sagas; commands sent again',
+    );
+    this.onCommands();
   }
 
   private track(p: Promise<void>): void {

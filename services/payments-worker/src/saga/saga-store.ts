@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { WalletCommand } from '../saga/saga';
-import type { Decision, Saga, SagaState } from './saga';
+import { withTransaction } from '@sluice/db';
+import { finishingCommands, type Decision, type Saga, type SagaState, type WalletCommand } from './saga';
 
 interface Row {
   withdrawal_id: string;
@@ -181,6 +181,35 @@ export class SagaStore {
       'UPDATE payment_sagas SET lease_until = NULL, lease_token = NULL WHERE withdrawal_id = $1 AND lease_token = $2',
       [withdrawalId, leaseToken],
     );
+  }
+
+  /**
+   * Finished sagas whose wallet has not shown the end by their confirmation
+   * time: their finishing commands are appended again (same ids) and the next
+   * check is `reconfirmMs` later. Resolves with the withdrawals resent.
+   */
+  async resendUnconfirmed(reconfirmMs: number, limit: number): Promise<string[]> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<Row & { failure_reason: string | null }>(
+        `SELECT * FROM payment_sagas
+          WHERE state IN ('completed', 'failed') AND next_attempt_at <= now()
+            AND NOT (state = 'completed' AND wallet_state = 'completed')
+            AND NOT (state = 'failed' AND wallet_state = 'compensated')
+          ORDER BY withdrawal_id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) return [];
+      await appendCommands(
+        client,
+        rows.flatMap((r) => finishingCommands(toSaga(r), r.failure_reason)),
+      );
+      await client.query(
+        `UPDATE payment_sagas SET next_attempt_at = now() + make_interval(secs => $2::float8 / 1000), updated_at = now()
+          WHERE withdrawal_id = ANY($1::uuid[])`,
+        [rows.map((r) => r.withdrawal_id), reconfirmMs],
+      );
+      return rows.map((r) => r.withdrawal_id);
+    });
   }
 
   /** Sagas by state (active ones split by parked), for the queue-depth gauge. */

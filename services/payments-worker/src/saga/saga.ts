@@ -71,6 +71,8 @@ export interface SagaTimings {
   now: number;
   /** After the provider accepted a payout, how long to wait for its final answer before asking for it. */
   answerDeadlineMs: number;
+  /** A finished saga whose wallet has not confirmed the end (its event) by then has its command sent again. */
+  reconfirmMs: number;
   /** Backoff between steps that got no answer: full jitter up to min(max, base × 2^attempts). */
   stepBackoffBaseMs: number;
   stepBackoffMaxMs: number;
@@ -144,7 +146,14 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
       const before = saga.state === 'requested' ? [markSubmitted(saga, ref)] : [];
       if (payout.status === 'paid') {
         return {
-          patch: { state: 'completed', providerReference: ref, finishedAt: now, parked: false, lastError: null },
+          patch: {
+            state: 'completed',
+            providerReference: ref,
+            finishedAt: now,
+            nextAttemptAt: reconfirmAt(t),
+            parked: false,
+            lastError: null,
+          },
           commands: [...before, complete(saga, ref)],
           action: 'completed',
         };
@@ -155,6 +164,7 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
           state: 'failed',
           providerReference: ref,
           finishedAt: now,
+          nextAttemptAt: reconfirmAt(t),
           failureReason: reason,
           parked: false,
           lastError: null,
@@ -167,7 +177,14 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
       if (final || saga.state !== 'requested') return ignored();
       const reason = `provider_${outcome.code}`.slice(0, 64);
       return {
-        patch: { state: 'failed', finishedAt: new Date(t.now), failureReason: reason, parked: false, lastError: outcome.detail },
+        patch: {
+          state: 'failed',
+          finishedAt: new Date(t.now),
+          nextAttemptAt: reconfirmAt(t),
+          failureReason: reason,
+          parked: false,
+          lastError: outcome.detail,
+        },
         commands: [fail(saga, reason, `the provider refused the payout: ${outcome.detail}`)],
         action: 'failed',
       };
@@ -234,7 +251,7 @@ function markSubmitted(saga: Saga, ref: string): WalletCommand {
   };
 }
 
-function complete(saga: Saga, ref: string): WalletCommand {
+function complete(saga: Saga, ref: string | null): WalletCommand {
   return {
     type: 'CompleteWithdrawal',
     commandId: commandIdOf(saga.withdrawalId, 'CompleteWithdrawal'),
@@ -255,6 +272,25 @@ function fail(saga: Saga, reason: string, detail: string): WalletCommand {
     detail: detail.slice(0, 2_000),
     issuedBy: ISSUER,
   };
+}
+
+/**
+ * The commands that finish a saga, again: for a finished saga whose wallet
+ * has not shown the end in its events (the command was dead-lettered after
+ * passing failures, say). The ids are the same as the first time, so a
+ * command that did take effect is a duplicate to the wallet's inbox.
+ */
+export function finishingCommands(saga: Saga, failureReason: string | null): WalletCommand[] {
+  if (saga.state === 'completed') return [complete(saga, saga.providerReference)];
+  if (saga.state === 'failed') {
+    const reason = failureReason ?? 'payout_failed';
+    return [fail(saga, reason, `the provider reports the payout as failed (${reason})`)];
+  }
+  return [];
+}
+
+function reconfirmAt(t: SagaTimings): Date {
+  return new Date(t.now + t.reconfirmMs);
 }
 
 /** Full jitter up to min(max, base × 2^attempts), never under `floorMs`. */

@@ -1,8 +1,15 @@
 import { UUID_PATTERN } from '@sluice/core';
-import { commandIdOf, decide, idempotencyKeyOf, nextStep, type Outcome, type Saga } from './saga';
+import { commandIdOf, decide, finishingCommands, idempotencyKeyOf, nextStep, type Outcome, type Saga } from './saga';
 
 const T0 = Date.parse('2026-11-27T10:00:00.000Z');
-const timings = { now: T0, answerDeadlineMs: 10_000, stepBackoffBaseMs: 100, stepBackoffMaxMs: 30_000, random: () => 0.5 };
+const timings = {
+  now: T0,
+  answerDeadlineMs: 10_000,
+  reconfirmMs: 60_000,
+  stepBackoffBaseMs: 100,
+  stepBackoffMaxMs: 30_000,
+  random: () => 0.5,
+};
 const saga = (over: Partial<Saga> = {}): Saga => ({
   withdrawalId: '01970000-0000-7000-8000-0000000000aa',
   walletId: '01970000-0000-7000-8000-000000000001',
@@ -36,6 +43,8 @@ describe('payment saga', () => {
     const d = decide(saga({ state: 'submitted', providerReference: 'po_1' }), payout('paid', 'webhook'), timings);
     expect(d.patch.state).toBe('completed');
     expect(d.commands.map((c) => c.type)).toEqual(['CompleteWithdrawal']);
+    // The wallet's confirmation is due by then, else the command goes again.
+    expect(d.patch.nextAttemptAt).toEqual(new Date(T0 + 60_000));
   });
 
   it('given a requested withdrawal, when the first news is already paid (webhook before the answer), then submitted and completed in order', () => {
@@ -102,5 +111,19 @@ describe('payment saga', () => {
     expect(commandIdOf(id, 'CompleteWithdrawal')).toBe(commandIdOf(id.toLowerCase(), 'CompleteWithdrawal'));
     expect(commandIdOf(id, 'CompleteWithdrawal')).not.toBe(commandIdOf(id, 'FailWithdrawal'));
     expect(commandIdOf(id, 'FailWithdrawal')).toMatch(UUID_PATTERN);
+  });
+
+  it('given a finished saga the wallet has not confirmed, then its finishing command again, with the same id', () => {
+    const done = saga({ state: 'completed', providerReference: 'po_1' });
+    const first = decide(saga({ state: 'submitted' }), payout('paid', 'webhook'), timings).commands[0];
+    expect(finishingCommands(done, null)).toEqual([first]);
+    expect(finishingCommands(saga({ state: 'failed' }), 'declined')).toEqual([
+      expect.objectContaining({
+        type: 'FailWithdrawal',
+        reason: 'declined',
+        commandId: commandIdOf(done.withdrawalId, 'FailWithdrawal'),
+      }),
+    ]);
+    expect(finishingCommands(saga(), null)).toEqual([]);
   });
 });
