@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'pg';
+import { createPool, type Pool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts } from '@sluice/invariants';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
@@ -40,7 +40,7 @@ interface Sent {
 async function main(): Promise<void> {
   const bench = await benchEnv('payments', { LOG_LEVEL: 'warn' });
   const extra: ServiceProcess[] = [];
-  const pool = new Pool({ connectionString: bench.env.DATABASE_URL, max: 4 });
+  const pool = createPool({ url: bench.env.DATABASE_URL!, applicationName: 'bench-payments', max: 4 });
   try {
     const kafka = createKafka({
       brokers: bench.env.KAFKA_BROKERS!.split(','),

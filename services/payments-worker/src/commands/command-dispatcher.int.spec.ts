@@ -1,6 +1,5 @@
 import type { Producer } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
-import { applyMigrations } from '@sluice/db';
+import { applyMigrations, createPool, type Pool, type PoolClient } from '@sluice/db';
 import { createIdempotentProducer, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { consumeRecords, createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
@@ -18,7 +17,7 @@ let producer: Producer;
 
 beforeAll(async () => {
   db = await createTestDatabase('dispatcher');
-  pool = new Pool({ connectionString: db.url, max: 4 });
+  pool = createPool({ url: db.url, applicationName: 'dispatcher-test', max: 4 });
   await applyMigrations(pool, PAYMENTS_MIGRATIONS);
   await ensureTopics(kafka, [{ topic, partitions: 3 }]);
   producer = createIdempotentProducer(kafka);

@@ -1,5 +1,4 @@
-import { Pool } from 'pg';
-import { applyMigrations, withTransaction } from '@sluice/db';
+import { applyMigrations, createPool, withTransaction, type Pool } from '@sluice/db';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
 import { PAYMENTS_MIGRATIONS } from '../app';
 import { idempotencyKeyOf } from './saga';
@@ -11,7 +10,7 @@ let store: SagaStore;
 
 beforeAll(async () => {
   db = await createTestDatabase('saga_store');
-  pool = new Pool({ connectionString: db.url, max: 3 });
+  pool = createPool({ url: db.url, applicationName: 'saga-store-test', max: 3 });
   await applyMigrations(pool, PAYMENTS_MIGRATIONS);
   store = new SagaStore(pool);
 });

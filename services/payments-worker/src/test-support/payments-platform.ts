@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Pool } from 'pg';
+import { createPool, type Pool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts, type InvariantReport } from '@sluice/invariants';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
@@ -83,7 +83,7 @@ export class PaymentsPlatform {
       workerPort,
     );
     await Promise.all(Object.values(s).map((x) => x.waitReady(90_000)));
-    platform.pool = new Pool({ connectionString: platform.db.url, max: 3 });
+    platform.pool = createPool({ url: platform.db.url, applicationName: 'payments-e2e', max: 3 });
     return platform;
   }
 
@@ -185,13 +185,7 @@ export class PaymentsPlatform {
   }
 
   async sagaCount(where: string): Promise<number> {
-    const client = new Client({ connectionString: this.db.url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM payment_sagas WHERE ${where}`);
-      return Number(rows[0]!.n);
-    } finally {
-      await client.end();
-    }
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM payment_sagas WHERE ${where}`);
+    return Number(rows[0]!.n);
   }
 }
