@@ -26,6 +26,9 @@ import { dropSetup, freshSetup, produceHistories } from './setup';
  *   transaction with its checkpoints, notifications on;
  * - rebuild: `sluice projection rebuild` of the wallet and of the transaction
  *   history, beside the live version, until each switches.
+ * Rates are over the wall time from starting the process (start-up, group
+ * join and the first fetch included) and the targets are checked against
+ * them; the steady rate beside them is the slope between 10 % and 90 % applied.
  *   node dist/bench/projector/main.js [events=1000000]
  */
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -100,47 +103,41 @@ async function main(): Promise<void> {
   await dropSetup(setup);
 
   const verdict = (rate: number, target: number) => `${rate >= target ? 'meets' : 'misses'} ${target.toLocaleString()}/s`;
-  printTable(
-    `projector throughput, ${EVENTS.toLocaleString()} events, 12 partitions, one machine`,
-    ['measure', 'events/s', 'seconds', 'wall s', 'target', 'vs kafka ceiling', 'vs COPY ceiling'],
+  const rows: (string | number)[][] = [
     [
-      [
-        'kafka-consumer-perf-test (ceiling)',
-        Math.round(perf.fetchEventsPerSecond),
-        perf.seconds,
-        perf.seconds,
-        '-',
-        1,
-        perf.fetchEventsPerSecond / copy.rowsPerSecond,
-      ],
-      [
-        'COPY one row per event (ceiling)',
-        Math.round(copy.rowsPerSecond),
-        copy.seconds,
-        copy.seconds,
-        '-',
-        copy.rowsPerSecond / perf.fetchEventsPerSecond,
-        1,
-      ],
-      [
-        'live: 3 read models, one group',
-        Math.round(live.eventsPerSecond),
-        live.applySeconds,
-        live.wallSeconds,
-        verdict(live.eventsPerSecond, TARGETS.live),
-        live.eventsPerSecond / perf.fetchEventsPerSecond,
-        live.eventsPerSecond / copy.rowsPerSecond,
-      ],
-      ...Object.entries(rebuilds).map(([name, r]) => [
-        `rebuild ${name}`,
-        Math.round(r.eventsPerSecond),
-        r.applySeconds,
-        r.wallSeconds,
-        verdict(r.eventsPerSecond, TARGETS.rebuild),
-        r.eventsPerSecond / perf.fetchEventsPerSecond,
-        r.eventsPerSecond / copy.rowsPerSecond,
-      ]),
+      'kafka-consumer-perf-test (ceiling)',
+      Math.round(perf.fetchEventsPerSecond),
+      perf.seconds,
+      '-',
+      '-',
+      1,
+      perf.fetchEventsPerSecond / copy.rowsPerSecond,
     ],
+    [
+      'COPY one row per event (ceiling)',
+      Math.round(copy.rowsPerSecond),
+      copy.seconds,
+      '-',
+      '-',
+      copy.rowsPerSecond / perf.fetchEventsPerSecond,
+      1,
+    ],
+  ];
+  const measured = (label: string, r: Rate, target: number): (string | number)[] => [
+    label,
+    Math.round(r.eventsPerSecond),
+    r.wallSeconds,
+    Math.round(r.steadyEventsPerSecond),
+    verdict(r.eventsPerSecond, target),
+    r.eventsPerSecond / perf.fetchEventsPerSecond,
+    r.eventsPerSecond / copy.rowsPerSecond,
+  ];
+  rows.push(measured('live: 3 read models, one group', live, TARGETS.live));
+  for (const [name, r] of Object.entries(rebuilds)) rows.push(measured(`rebuild ${name}`, r, TARGETS.rebuild));
+  printTable(
+    `projector throughput, ${EVENTS.toLocaleString()} events, 12 partitions, one machine (rates over the wall time from process start)`,
+    ['measure', 'events/s', 'seconds', 'steady events/s (10-90 %)', 'target', 'vs Kafka', 'vs COPY'],
+    rows,
   );
   console.log(
     `\nlive batches: ${liveBatches.meanBatchSize.toFixed(0)} events on average, ${liveBatches.meanBatchMs.toFixed(1)} ms each (wallet projection)`,

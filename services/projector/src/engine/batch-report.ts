@@ -40,7 +40,7 @@ export class BatchReporter {
           metrics.batchSize.observe({ projection }, size);
           metrics.batchDuration.observe({ projection }, (now - started) / 1000);
           if (r.alreadyCheckpointed > 0) this.skippedBelow(projection, partition, r.alreadyCheckpointed);
-          for (const record of r.step.records) this.record(projection, partition, record);
+          this.records(projection, partition, r.step.records);
           break;
         }
         case 'checkpointed':
@@ -71,45 +71,59 @@ export class BatchReporter {
     this.logger.debug({ projection, partition, count }, 'skipped records below the checkpoint');
   }
 
-  private record(projection: string, partition: number, r: StepRecord): void {
+  /** Counts first and increments once per label set: a batch has thousands of records and a handful of labels. */
+  private records(projection: string, partition: number, records: readonly StepRecord[]): void {
     const { metrics } = this;
-    const offset = String(r.record.raw.offset);
-    const { verdict } = r;
-    switch (verdict.kind) {
-      case 'fold':
-        if (r.outcome === 'duplicate') metrics.skipped.inc({ projection, reason: 'duplicate' });
-        else metrics.applied.inc({ projection, event_type: r.eventType ?? 'unknown' });
-        break;
-      case 'pass':
-      case 'ignore':
-        metrics.skipped.inc({ projection, reason: 'not_folded' });
-        break;
-      case 'duplicate':
-        metrics.skipped.inc({ projection, reason: 'duplicate' });
-        this.logger.debug({ projection, partition, offset, key: r.record.key, head: verdict.head }, 'duplicate event skipped');
-        break;
-      case 'dead':
-        metrics.deadLetters.inc({ projection, code: verdict.code });
-        this.logger.warn(
-          {
-            projection,
-            partition,
-            offset,
-            key: r.record.key,
-            eventType: r.eventType,
-            code: verdict.code,
-            detail: verdict.detail,
-            attempts: verdict.attempts,
-          },
-          'record parked as a dead letter; later records of its key are held',
-        );
-        break;
-      case 'held':
-        metrics.held.inc({ projection });
-        this.logger.info({ projection, partition, offset, key: r.record.key }, 'record held behind a dead letter of its key');
-        break;
-      default:
-        assertNever(verdict);
+    const applied = new Map<string, number>();
+    let duplicates = 0;
+    let notFolded = 0;
+    for (const r of records) {
+      const { verdict } = r;
+      switch (verdict.kind) {
+        case 'fold':
+          if (r.outcome === 'duplicate') duplicates++;
+          else applied.set(r.eventType ?? 'unknown', (applied.get(r.eventType ?? 'unknown') ?? 0) + 1);
+          break;
+        case 'pass':
+        case 'ignore':
+          notFolded++;
+          break;
+        case 'duplicate':
+          duplicates++;
+          this.logger.debug(
+            { projection, partition, offset: String(r.record.raw.offset), key: r.record.key, head: verdict.head },
+            'duplicate event skipped',
+          );
+          break;
+        case 'dead':
+          metrics.deadLetters.inc({ projection, code: verdict.code });
+          this.logger.warn(
+            {
+              projection,
+              partition,
+              offset: String(r.record.raw.offset),
+              key: r.record.key,
+              eventType: r.eventType,
+              code: verdict.code,
+              detail: verdict.detail,
+              attempts: verdict.attempts,
+            },
+            'record parked as a dead letter; later records of its key are held',
+          );
+          break;
+        case 'held':
+          metrics.held.inc({ projection });
+          this.logger.info(
+            { projection, partition, offset: String(r.record.raw.offset), key: r.record.key },
+            'record held behind a dead letter of its key',
+          );
+          break;
+        default:
+          assertNever(verdict);
+      }
     }
+    for (const [eventType, n] of applied) metrics.applied.inc({ projection, event_type: eventType }, n);
+    if (duplicates > 0) metrics.skipped.inc({ projection, reason: 'duplicate' }, duplicates);
+    if (notFolded > 0) metrics.skipped.inc({ projection, reason: 'not_folded' }, notFolded);
   }
 }

@@ -24,6 +24,12 @@ export type Verdict =
   /** Behind a dead record of the same key: parked until that one is re-driven or skipped. */
   | { readonly kind: 'held' };
 
+/** Verdicts without data are shared: a batch of thousands allocates none of them. */
+const FOLD: Verdict = { kind: 'fold' };
+const PASS: Verdict = { kind: 'pass' };
+const IGNORE: Verdict = { kind: 'ignore' };
+const HELD: Verdict = { kind: 'held' };
+
 export interface Poison {
   readonly code: string;
   readonly detail: string;
@@ -66,14 +72,14 @@ export function planGuard(
       if (r.parkingKey !== undefined) parked.add(r.parkingKey);
       return verdict;
     };
-    if (r.parkingKey !== undefined && parked.has(r.parkingKey)) return { kind: 'held' };
+    if (r.parkingKey !== undefined && parked.has(r.parkingKey)) return HELD;
     if (r.undecodable) return park({ kind: 'dead', code: r.undecodable.code, detail: r.undecodable.detail, attempts: 1 });
     const poison = poisoned.get(r.offset);
     if (poison) return park({ kind: 'dead', ...poison });
     if (!r.position) {
       return r.folded
         ? park({ kind: 'dead', code: 'no_position', detail: 'the event names no aggregate version', attempts: 1 })
-        : { kind: 'ignore' };
+        : IGNORE;
     }
     const { id, version } = r.position;
     if (!Number.isInteger(version) || version < 1) {
@@ -92,7 +98,7 @@ export function planGuard(
     }
     working.set(id, version);
     moved.set(id, version);
-    return r.folded ? { kind: 'fold' } : { kind: 'pass' };
+    return r.folded ? FOLD : PASS;
   });
   return { verdicts, heads: moved };
 }

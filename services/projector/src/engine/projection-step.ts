@@ -18,9 +18,9 @@ export interface StepRecord {
   readonly record: BatchRecord;
   readonly verdict: Verdict;
   /** For verdict fold: what the projection made of it. */
-  readonly outcome?: 'applied' | 'duplicate';
-  readonly eventType?: string;
-  readonly aggregateVersion?: number;
+  readonly outcome: 'applied' | 'duplicate' | undefined;
+  readonly eventType: string | undefined;
+  readonly aggregateVersion: number | undefined;
 }
 
 export interface StepResult {
@@ -136,24 +136,27 @@ function summarize(
   outcomes: readonly ProjectionOutcome[],
   heads: ReadonlyMap<string, number>,
 ): StepResult {
-  const byRecord = new Map(folding.map((i, j) => [i, outcomes[j]!]));
+  const outcomeOf = new Array<ProjectionOutcome | undefined>(records.length);
+  for (let j = 0; j < folding.length; j++) outcomeOf[folding[j]!] = outcomes[j];
   // Every aggregate whose head moved (readers waiting for a version watch these), and every row key an event changed.
   const changed = new Map<string, number>(heads);
-  const out = records.map((record, i): StepRecord => {
+  const out = new Array<StepRecord>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
     const position = inputs[i]!.position;
-    const base = {
-      record,
-      verdict: verdicts[i]!,
-      ...(record.decoded.ok && { eventType: record.decoded.type }),
-      ...(position && { aggregateVersion: position.version }),
-    };
-    const outcome = byRecord.get(i);
-    if (!outcome || outcome.status === 'rejected') return base;
-    if (outcome.status === 'applied' && position && outcome.key !== undefined) {
+    const outcome = outcomeOf[i];
+    const status = outcome === undefined || outcome.status === 'rejected' ? undefined : outcome.status;
+    if (outcome?.status === 'applied' && position && outcome.key !== undefined) {
       changed.set(outcome.key, Math.max(changed.get(outcome.key) ?? 0, position.version));
     }
-    return { ...base, outcome: outcome.status };
-  });
+    out[i] = {
+      record,
+      verdict: verdicts[i]!,
+      outcome: status,
+      eventType: record.decoded.ok ? record.decoded.type : undefined,
+      aggregateVersion: position?.version,
+    };
+  }
   return { records: out, changes: [...changed].map(([key, version]) => ({ key, version })) };
 }
 

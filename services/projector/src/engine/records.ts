@@ -36,11 +36,15 @@ export function normalizeHeaders(headers: IHeaders | undefined): Record<string, 
 
 export function rawRecord(message: KafkaMessage): RawRecord {
   const ts = Number(message.timestamp);
+  let headers: Record<string, Buffer[]> | undefined;
   return {
     offset: BigInt(message.offset),
     key: message.key ?? null,
     value: message.value ?? null,
-    headers: normalizeHeaders(message.headers),
+    // Only parked records and dead letters need them: normalised on first use.
+    get headers() {
+      return (headers ??= normalizeHeaders(message.headers));
+    },
     timestamp: Number.isFinite(ts) && ts > 0 ? new Date(ts) : null,
   };
 }
