@@ -104,6 +104,13 @@ export async function withTransaction<T>(
   let broken: Error | undefined;
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
+  // The server can end the connection between two statements (a restart, an admin's kill): pg then
+  // emits 'error' on the client, which would crash the process without a listener. The next
+  // statement fails anyway; the client is destroyed on release.
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   let committing = false;
   // Never looser than the pool's own per-statement cap.
   const cap = (pool.options as PoolConfig).statement_timeout;
@@ -139,6 +146,7 @@ export async function withTransaction<T>(
     throw err;
   } finally {
     clearTimeout(timer);
+    client.off('error', onError);
     // release(err) ends the connection: the server rolls the transaction back when the socket closes.
     client.release(broken);
   }
