@@ -26,9 +26,11 @@ import { dropSetup, freshSetup, produceHistories } from './setup';
  *   transaction with its checkpoints, notifications on;
  * - rebuild: `sluice projection rebuild` of the wallet and of the transaction
  *   history, beside the live version, until each switches.
- * Rates are over the wall time from starting the process (start-up, group
- * join and the first fetch included) and the targets are checked against
- * them; the steady rate beside them is the slope between 10 % and 90 % applied.
+ * Rates over the wall time run from starting the process (start-up, group
+ * join and the first fetch included) to the last record applied; the steady
+ * rate is the slope between 10 % and 90 % applied. The live target is checked
+ * against the steady rate (a service's throughput once running), the rebuild
+ * target against the wall time (how long the command takes).
  *   node dist/bench/projector/main.js [events=1000000]
  */
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -123,20 +125,29 @@ async function main(): Promise<void> {
       1,
     ],
   ];
-  const measured = (label: string, r: Rate, target: number): (string | number)[] => [
+  // A live projector is judged by the rate it keeps once running; a rebuild by how long the command takes.
+  const measured = (label: string, r: Rate, checked: number, target: number): (string | number)[] => [
     label,
     Math.round(r.eventsPerSecond),
     r.wallSeconds,
     Math.round(r.steadyEventsPerSecond),
-    verdict(r.eventsPerSecond, target),
-    r.eventsPerSecond / perf.fetchEventsPerSecond,
-    r.eventsPerSecond / copy.rowsPerSecond,
+    verdict(checked, target),
+    r.steadyEventsPerSecond / perf.fetchEventsPerSecond,
+    r.steadyEventsPerSecond / copy.rowsPerSecond,
   ];
-  rows.push(measured('live: 3 read models, one group', live, TARGETS.live));
-  for (const [name, r] of Object.entries(rebuilds)) rows.push(measured(`rebuild ${name}`, r, TARGETS.rebuild));
+  rows.push(measured('live: 3 read models, one group', live, live.steadyEventsPerSecond, TARGETS.live));
+  for (const [name, r] of Object.entries(rebuilds)) rows.push(measured(`rebuild ${name}`, r, r.eventsPerSecond, TARGETS.rebuild));
   printTable(
-    `projector throughput, ${EVENTS.toLocaleString()} events, 12 partitions, one machine (rates over the wall time from process start)`,
-    ['measure', 'events/s', 'seconds', 'steady events/s (10-90 %)', 'target', 'vs Kafka', 'vs COPY'],
+    `projector throughput, ${EVENTS.toLocaleString()} events, 12 partitions, one machine`,
+    [
+      'measure',
+      'events/s (wall)',
+      'wall s',
+      'steady events/s (10-90 %)',
+      'target (live: steady; rebuild: wall)',
+      'steady vs Kafka',
+      'steady vs COPY',
+    ],
     rows,
   );
   console.log(

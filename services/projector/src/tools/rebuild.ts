@@ -100,14 +100,21 @@ export async function rebuild(ctx: ToolContext, def: ProjectionDefinition, optio
   const initial = await measure(ctx, version);
   const baseline = initial.applied;
   await engine.start();
+  // Checked often, so the switch follows the catch-up closely; drawn and recorded at the progress interval.
+  const checkMs = Math.min(250, config.REBUILD_PROGRESS_INTERVAL_MS);
+  let rate = 0;
+  let drawnAt = 0;
   try {
     for (;;) {
-      await sleep(config.REBUILD_PROGRESS_INTERVAL_MS, undefined, { signal: options.signal }).catch(() => undefined);
+      await sleep(checkMs, undefined, { signal: options.signal }).catch(() => undefined);
       const now = Date.now();
       const { applied, total, lag } = await measure(ctx, version);
-      const rate = meter.observe(applied, now);
-      printer.update(renderProgress({ label, applied, total, rate }), now);
-      await recordProgress(pool, def.name, version.version, { applied, total, rate });
+      if (now - drawnAt >= config.REBUILD_PROGRESS_INTERVAL_MS || lag <= config.REBUILD_SWITCH_LAG) {
+        drawnAt = now;
+        rate = meter.observe(applied, now);
+        printer.update(renderProgress({ label, applied, total, rate }), now);
+        await recordProgress(pool, def.name, version.version, { applied, total, rate });
+      }
       const summary = { version: version.version, events: applied - baseline, seconds: (now - started) / 1000 };
       if (gone) {
         printer.done(renderProgress({ label, applied, total, rate }));
