@@ -6,11 +6,11 @@ import { partitionForKey, routeTopic } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import { insertTransactions, type TransactionItem } from '@sluice/projection-transactions';
 import { upsertWalletViews, walletProjection, type WalletView } from '@sluice/projection-wallet';
-import { upsertWithdrawalViews, type WithdrawalView } from '@sluice/projection-withdrawals';
+import type { WithdrawalView } from '@sluice/projection-withdrawals';
 import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
 import { buildQueryApi, type QueryApi } from './app';
 import { queryApiConfig } from './config';
-import { PARTITIONS, ReadModelFixture } from './test-support/read-model-fixture';
+import { PARTITIONS, ReadModelFixture, withdrawalView } from './test-support/read-model-fixture';
 import { WithdrawalReader } from './withdrawals/withdrawal-reader';
 
 let db: TestDatabase;
@@ -303,24 +303,9 @@ describe('query API over HTTP', () => {
 
   describe('withdrawal status', () => {
     const id = uuidv7();
-    const view = (over: Partial<WithdrawalView> = {}): WithdrawalView => ({
-      withdrawalId: id,
-      walletId: WALLET,
-      amount: 300,
-      currency: 'EUR',
-      state: 'processing',
-      provider: null,
-      providerReference: null,
-      failureReason: null,
-      failureDetail: null,
-      requestedAt: T(3),
-      updatedAt: T(3),
-      version: 3,
-      lastEventId: uuidv7(),
-      ...over,
-    });
-    const put = (v: WithdrawalView) =>
-      fixture.write('withdrawals', (ctx) => upsertWithdrawalViews(ctx, [v]), [{ key: v.withdrawalId, version: v.version }]);
+    const view = (over: Partial<WithdrawalView> = {}): WithdrawalView =>
+      withdrawalView({ withdrawalId: id, walletId: WALLET, requestedAt: T(3), lastEventId: uuidv7() }, over);
+    const put = (v: WithdrawalView) => fixture.putWithdrawal(v);
 
     it('answers processing with Retry-After, then the final state without it', async () => {
       await put(view());

@@ -115,6 +115,10 @@ export class ProjectorEngine {
     this.reporter = new BatchReporter(options.topic, options.metrics, this.progress, this.logger, this.clock);
   }
 
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
   async start(): Promise<void> {
     if (this.consumer) throw new Error('projector engine already started');
     const { kafka, topic, groupId } = this.options;

@@ -1,7 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProjectionDefinition } from '@sluice/projection-kit';
-import { ProjectorEngine } from '../engine/projector-engine';
-import { PinnedTarget } from '../engine/targets';
 import { ensurePositions, loadPositions } from '../store/checkpoints';
 import {
   createVersion,
@@ -12,6 +10,7 @@ import {
   type ProjectionVersion,
 } from '../store/versions';
 import type { ToolContext } from './context';
+import { pinnedEngine } from './pinned-engine';
 import { ProgressPrinter, RateMeter, renderProgress } from './progress-bar';
 import { switchLive } from './switch';
 
@@ -68,32 +67,12 @@ export async function rebuild(ctx: ToolContext, def: ProjectionDefinition, optio
   }
   await ensurePositions(pool, version, topic, starts);
 
-  const groupId = `${config.PROJECTOR_GROUP_ID}.rebuild.${def.name}.v${version.version}`;
   const started = Date.now();
   let gone = false;
-  const engine = new ProjectorEngine({
-    kafka: ctx.kafka,
-    pool,
-    codec: ctx.codec,
-    targets: new PinnedTarget(def, version.version, 'rebuild'),
-    topic,
-    groupId,
-    logger: ctx.logger,
-    metrics: ctx.metrics,
-    consumer: {
-      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-      maxBytesPerPartition: config.REBUILD_MAX_BYTES_PER_PARTITION,
-      maxBytes: config.REBUILD_FETCH_MAX_BYTES,
-      maxWaitTimeMs: config.REBUILD_FETCH_MAX_WAIT_MS,
-      partitionsConsumedConcurrently: config.REBUILD_PARTITIONS_CONCURRENTLY,
-    },
-    notify: false,
-    synchronousCommit: false,
-    onTargetsGone: () => {
-      gone = true;
-    },
+  const engine = pinnedEngine(ctx, def, version.version, 'rebuild', () => {
+    gone = true;
   });
+  const groupId = engine.groupId;
   const printer = options.printer ?? new ProgressPrinter();
   const meter = new RateMeter();
   const label = `${def.name} v${version.version}`;

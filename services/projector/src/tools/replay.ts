@@ -2,11 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionForKey } from '@sluice/messaging';
 import { qualified, type ProjectionDefinition } from '@sluice/projection-kit';
 import { REPLAY_EVENTS_TABLE } from '../engine/partition-applier';
-import { ProjectorEngine } from '../engine/projector-engine';
-import { PinnedTarget } from '../engine/targets';
 import { ensurePositions, loadPositions } from '../store/checkpoints';
 import { createVersion } from '../store/versions';
 import type { ToolContext } from './context';
+import { pinnedEngine } from './pinned-engine';
 import { ProgressPrinter, RateMeter, renderProgress } from './progress-bar';
 
 /** Where a bounded replay starts or ends: a time, or an offset per partition. */
@@ -93,27 +92,7 @@ export async function replay(ctx: ToolContext, def: ProjectionDefinition, option
   const total = [...range.values()].reduce((n, r) => n + Number(r.end - r.start), 0);
   ctx.print(`replaying ${total} records of ${topic} into schema ${schema} (${def.name} v${version.version})`);
 
-  const groupId = `${config.PROJECTOR_GROUP_ID}.replay.${def.name}.v${version.version}`;
-  const engine = new ProjectorEngine({
-    kafka: ctx.kafka,
-    pool,
-    codec: ctx.codec,
-    targets: new PinnedTarget(def, version.version, 'replay'),
-    topic,
-    groupId,
-    logger: ctx.logger,
-    metrics: ctx.metrics,
-    consumer: {
-      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-      maxBytesPerPartition: config.REBUILD_MAX_BYTES_PER_PARTITION,
-      maxBytes: config.REBUILD_FETCH_MAX_BYTES,
-      maxWaitTimeMs: config.REBUILD_FETCH_MAX_WAIT_MS,
-      partitionsConsumedConcurrently: config.REBUILD_PARTITIONS_CONCURRENTLY,
-    },
-    notify: false,
-    synchronousCommit: false,
-  });
+  const engine = pinnedEngine(ctx, def, version.version, 'replay');
   const printer = options.printer ?? new ProgressPrinter();
   const meter = new RateMeter();
   const label = `replay ${def.name}`;
@@ -138,7 +117,7 @@ export async function replay(ctx: ToolContext, def: ProjectionDefinition, option
   } finally {
     if (total > 0) {
       await engine.stop();
-      await ctx.admin.deleteGroups([groupId]).catch(() => undefined);
+      await ctx.admin.deleteGroups([engine.groupId]).catch(() => undefined);
     }
   }
   const { rows } = await pool.query<{ outcome: string; n: string }>(

@@ -16,7 +16,7 @@ import {
 } from '@sluice/projection-kit';
 import { transactionsProjection } from '@sluice/projection-transactions';
 import { walletProjection } from '@sluice/projection-wallet';
-import { withdrawalsProjection } from '@sluice/projection-withdrawals';
+import { upsertWithdrawalViews, withdrawalsProjection, type WithdrawalView } from '@sluice/projection-withdrawals';
 
 /**
  * The projector's migrations, by path: the query API reads the tables they
@@ -25,6 +25,26 @@ import { withdrawalsProjection } from '@sluice/projection-withdrawals';
 const PROJECTOR_MIGRATIONS = { folder: join(__dirname, '../../../projector/migrations'), table: '__migrations_projector' };
 
 export const PARTITIONS = 12;
+
+/** A withdrawal's status row as the projector writes it: processing, version 3, unless `over` says otherwise. */
+export function withdrawalView(
+  base: { withdrawalId: string; walletId: string; requestedAt: Date; lastEventId: string },
+  over: Partial<WithdrawalView> = {},
+): WithdrawalView {
+  return {
+    ...base,
+    amount: 300,
+    currency: 'EUR',
+    state: 'processing',
+    provider: null,
+    providerReference: null,
+    failureReason: null,
+    failureDetail: null,
+    updatedAt: base.requestedAt,
+    version: 3,
+    ...over,
+  };
+}
 
 /**
  * The database as the projector leaves it, for the query API's tests: the
@@ -72,6 +92,11 @@ export class ReadModelFixture {
       await publishViews(tx, def, `proj_${def.name}_v${version}`);
       if (notify) await tx.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, encodeSwitch(def.name, version)]);
     });
+  }
+
+  /** Upserts a withdrawal's status row as the projector would, telling listeners its key changed. */
+  putWithdrawal(v: WithdrawalView): Promise<void> {
+    return this.write('withdrawals', (ctx) => upsertWithdrawalViews(ctx, [v]), [{ key: v.withdrawalId, version: v.version }]);
   }
 
   /** Writes as the projector's batch transaction would: `write` in the version's schema, heads, then NOTIFY at commit. */

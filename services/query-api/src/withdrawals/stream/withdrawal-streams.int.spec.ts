@@ -4,11 +4,11 @@ import { loadConfig } from '@sluice/config';
 import { uuidv7 } from '@sluice/core';
 import { routeTopic } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { upsertWithdrawalViews, type WithdrawalView } from '@sluice/projection-withdrawals';
+import type { WithdrawalView } from '@sluice/projection-withdrawals';
 import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
 import { buildQueryApi, type QueryApi } from '../../app';
 import { queryApiConfig } from '../../config';
-import { ReadModelFixture } from '../../test-support/read-model-fixture';
+import { ReadModelFixture, withdrawalView } from '../../test-support/read-model-fixture';
 
 let db: TestDatabase;
 let api: QueryApi;
@@ -45,24 +45,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const view = (id: string, over: Partial<WithdrawalView> = {}): WithdrawalView => ({
-  withdrawalId: id,
-  walletId: WALLET,
-  amount: 300,
-  currency: 'EUR',
-  state: 'processing',
-  provider: null,
-  providerReference: null,
-  failureReason: null,
-  failureDetail: null,
-  requestedAt: T(3),
-  updatedAt: T(3),
-  version: 3,
-  lastEventId: uuidv7(),
-  ...over,
-});
-const put = (v: WithdrawalView) =>
-  fixture.write('withdrawals', (ctx) => upsertWithdrawalViews(ctx, [v]), [{ key: v.withdrawalId, version: v.version }]);
+const view = (id: string, over: Partial<WithdrawalView> = {}): WithdrawalView =>
+  withdrawalView({ withdrawalId: id, walletId: WALLET, requestedAt: T(3), lastEventId: uuidv7() }, over);
+const put = (v: WithdrawalView) => fixture.putWithdrawal(v);
 
 interface SseEvent {
   id?: string;
