@@ -28,8 +28,16 @@ const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
 const PER_TXN = 1_000;
 const KEYS = 10_000;
 
-async function startRelay(db: BenchDb, pattern: string, slot: string, publication: string) {
+type RelayName = 'sluice' | 'sluice-platformatic' | 'debezium';
+const LABELS: Record<RelayName, string> = {
+  sluice: "Sluice's relay (kafkajs)",
+  'sluice-platformatic': "Sluice's relay (@platformatic/kafka)",
+  debezium: 'Debezium embedded',
+};
+
+async function startRelay(db: BenchDb, pattern: string, slot: string, publication: string, client: 'kafkajs' | 'platformatic') {
   const env = {
+    RELAY_KAFKA_CLIENT: client,
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
     OUTBOX_TOPIC_PATTERN: pattern,
@@ -61,15 +69,19 @@ async function startDebeziumOn(db: BenchDb, pattern: string, slot: string) {
 
 async function drainBench(): Promise<{
   sluice: DrainResult;
+  platformatic: DrainResult;
   debezium: DrainResult;
   recvlogical: { seconds: number; eventsPerSecond: number };
 }> {
   const pattern = `${uniqueName('bench_relay')}.\${routedByValue}`;
+  const pfPattern = `${uniqueName('bench_pf')}.\${routedByValue}`;
   const dbzPattern = `${uniqueName('bench_dbz')}.\${routedByValue}`;
   const db = await freshDatabase(pattern);
   const topic = await createTopic(pattern, false);
+  const pfTopic = await createTopic(pfPattern, false);
   const dbzTopic = await createTopic(dbzPattern, false);
   await createSlot(db.pool, 'bench_sluice', 'bench_pub');
+  await createSlot(db.pool, 'bench_platformatic', 'bench_pub');
   await createSlot(db.pool, 'bench_debezium', 'bench_pub');
   await createSlot(db.pool, 'bench_ceiling', 'bench_pub');
   const payload = samplePayload(db.codec);
@@ -88,11 +100,16 @@ async function drainBench(): Promise<{
   process.stderr.write('pg_recvlogical (decode ceiling)\n');
   const ceiling = await recvlogicalDrain(db.url, 'bench_ceiling', 'bench_pub', endLsn);
 
-  process.stderr.write("Sluice's relay\n");
-  const started = performance.now();
-  const relay = await startRelay(db, pattern, 'bench_sluice', 'bench_pub');
-  const sluice = await timeDrain('sluice', topic, EVENTS, started);
-  await relay.kill('SIGTERM');
+  const drainWith = async (client: 'kafkajs' | 'platformatic', slot: string, p: string, t: string) => {
+    process.stderr.write(`Sluice's relay (${client})\n`);
+    const started = performance.now();
+    const relay = await startRelay(db, p, slot, 'bench_pub', client);
+    const result = await timeDrain(`sluice/${client}`, t, EVENTS, started);
+    await relay.kill('SIGTERM');
+    return result;
+  };
+  const sluice = await drainWith('kafkajs', 'bench_sluice', pattern, topic);
+  const platformatic = await drainWith('platformatic', 'bench_platformatic', pfPattern, pfTopic);
 
   process.stderr.write('Debezium (embedded engine)\n');
   const dbzStarted = performance.now();
@@ -100,22 +117,23 @@ async function drainBench(): Promise<{
   const debezium = await timeDrain('debezium', dbzTopic, EVENTS, dbzStarted);
   await dbz.stop();
   await db.pool.end();
-  await deleteTopics([topic, dbzTopic]);
-  return { sluice, debezium, recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds } };
+  await deleteTopics([topic, pfTopic, dbzTopic]);
+  return { sluice, platformatic, debezium, recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds } };
 }
 
-async function latencyBench(): Promise<(LatencyResult & { relay: string })[]> {
-  const results: (LatencyResult & { relay: string })[] = [];
+async function latencyBench(): Promise<(LatencyResult & { relay: RelayName })[]> {
+  const results: (LatencyResult & { relay: RelayName })[] = [];
   for (const rate of [1_000, 5_000]) {
-    for (const relayName of ['sluice', 'debezium'] as const) {
+    for (const relayName of ['sluice', 'sluice-platformatic', 'debezium'] as const) {
       const pattern = `${uniqueName('bench_latency')}.\${routedByValue}`;
       const db = await freshDatabase(pattern);
       const topic = await createTopic(pattern, true);
       await createSlot(db.pool, 'bench_latency', 'bench_pub');
       const stop =
-        relayName === 'sluice'
+        relayName !== 'debezium'
           ? await (async () => {
-              const relay = await startRelay(db, pattern, 'bench_latency', 'bench_pub');
+              const client = relayName === 'sluice' ? 'kafkajs' : 'platformatic';
+              const relay = await startRelay(db, pattern, 'bench_latency', 'bench_pub', client);
               await relay.waitReady();
               return () => relay.kill('SIGTERM');
             })()
@@ -158,23 +176,19 @@ async function main(): Promise<void> {
         drain.recvlogical.seconds,
         1,
       ],
-      row("Sluice's relay → Kafka", drain.sluice),
-      row('Debezium embedded → Kafka', drain.debezium),
+      row(`${LABELS.sluice} → Kafka`, drain.sluice),
+      row(`${LABELS['sluice-platformatic']} → Kafka`, drain.platformatic),
+      row(`${LABELS.debezium} → Kafka`, drain.debezium),
     ],
   );
-  console.log(`\nSluice / Debezium drain rate: ${(drain.sluice.eventsPerSecond / drain.debezium.eventsPerSecond).toFixed(2)}×`);
+  const ratio = (r: DrainResult) => (r.eventsPerSecond / drain.debezium.eventsPerSecond).toFixed(2);
+  console.log(
+    `\nSluice / Debezium drain rate: kafkajs ${ratio(drain.sluice)}×, @platformatic/kafka ${ratio(drain.platformatic)}×`,
+  );
   printTable(
     'commit → Kafka append latency at a steady rate (ms)',
     ['relay', 'events/s', 'events', 'p50', 'p90', 'p99', 'max'],
-    latency.map((l) => [
-      l.relay === 'sluice' ? "Sluice's relay" : 'Debezium embedded',
-      l.ratePerSecond,
-      l.events,
-      l.p50,
-      l.p90,
-      l.p99,
-      l.max,
-    ]),
+    latency.map((l) => [LABELS[l.relay], l.ratePerSecond, l.events, l.p50, l.p90, l.p99, l.max]),
   );
   const file = writeResult('relay', { events: EVENTS, eventsPerTxn: PER_TXN, keys: KEYS, drain, latency });
   console.log(`\nwrote ${file}`);

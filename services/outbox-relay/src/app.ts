@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, registerPoolMetrics } from '@sluice/db';
 import { createIdempotentProducer, createKafka } from '@sluice/messaging';
@@ -8,6 +9,7 @@ import type { RelayConfig } from './config';
 import { LeaderLock } from './leader';
 import { createRelayMetrics, type RelayMetrics } from './metrics';
 import { PollingSource } from './polling/polling-source';
+import { createPlatformaticSink, KafkajsSink, type KafkaSink } from './publish/kafka-sink';
 import { RecordPublisher } from './publish/publisher';
 import { TopicRouter } from './publish/topic-router';
 import { Relay } from './relay';
@@ -60,6 +62,14 @@ function createSource(
   );
 }
 
+/** The producer behind the publisher: kafkajs (the default) or @platformatic/kafka. */
+async function connectSink(config: RelayConfig, kafka: Kafka): Promise<KafkaSink> {
+  if (config.RELAY_KAFKA_CLIENT === 'platformatic') return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay');
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  return new KafkajsSink(producer);
+}
+
 export interface RelayApp {
   relay: Relay;
   health: Health;
@@ -79,11 +89,11 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   registerPoolMetrics(pool, registry, 'relay');
   if (config.MIGRATE_ON_START) await applyMigrations(pool, RELAY_MIGRATIONS);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
-  const producer = createIdempotentProducer(kafka);
   const admin = kafka.admin();
-  await Promise.all([producer.connect(), admin.connect()]);
+  const sink = await connectSink(config, kafka);
+  await admin.connect();
 
-  const publisher = new RecordPublisher(producer, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics);
+  const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics);
   const source = createSource(config, pool, publisher, metrics, logger);
   const scope =
     config.RELAY_MODE === 'wal' ? config.OUTBOX_SLOT_NAME : `${config.OUTBOX_TABLE.schema}.${config.OUTBOX_TABLE.name}`;
@@ -117,7 +127,7 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
       health.startDraining();
       await relay.stop();
       await running?.catch(() => undefined);
-      await Promise.all([producer.disconnect(), admin.disconnect()]);
+      await Promise.all([sink.close(), admin.disconnect()]);
       await pool.end();
     },
   };

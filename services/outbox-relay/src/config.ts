@@ -7,6 +7,11 @@ export const relayConfig = z
     /** wal: stream the WAL (needs wal_level=logical); polling: read and delete the table's rows. */
     RELAY_MODE: z.enum(['wal', 'polling']).default('wal'),
     ...outboxEnv,
+    /**
+     * The Kafka client that produces the records. @platformatic/kafka by default: kafkajs's record
+     * encoding was the relay's bottleneck (README, "Choices and why"); kafkajs stays selectable.
+     */
+    RELAY_KAFKA_CLIENT: z.enum(['platformatic', 'kafkajs']).default('platformatic'),
     /** Outbox columns copied into Kafka headers when present (Debezium's additional placement). */
     RELAY_HEADER_COLUMNS: env.list('traceparent'),
     RELAY_MAX_RECORDS_IN_FLIGHT: env.int(20_000, 1),

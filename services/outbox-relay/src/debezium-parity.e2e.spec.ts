@@ -28,7 +28,8 @@ import {
 /**
  * Sluice's relay and the real Debezium (PostgreSQL connector + Outbox Event Router, through
  * deploy/debezium) read the same outbox table through their own slots and publish to twin topics
- * on the same broker. Every event must come out of both as the same Kafka record: topic (after
+ * on the same broker; Sluice's relay runs twice, once per Kafka client it can produce with
+ * (RELAY_KAFKA_CLIENT=kafkajs and =platformatic). Every event must come out of both as the same Kafka record: topic (after
  * the prefix), key bytes, value bytes, partition, `id` and `type` headers, and per-partition order.
  *
  * The `timestamp` column is placed as a header on both sides too: a header from a non-text column
@@ -73,8 +74,13 @@ let codec: AvroEventCodec;
 let writer: OutboxWriter;
 let offsetsDir: string;
 let debezium: DebeziumProcess | undefined;
-let relay: ServiceProcess | undefined;
-const ours = { prefix: '', pattern: '' };
+/** Sluice's relay once per Kafka client it can produce with, each through its own slot to its own topics. */
+const ours = (['kafkajs', 'platformatic'] as const).map((client) => ({
+  client,
+  prefix: '',
+  pattern: '',
+  relay: undefined as ServiceProcess | undefined,
+}));
 const theirs = { prefix: '', pattern: '' };
 
 beforeAll(async () => {
@@ -84,25 +90,33 @@ beforeAll(async () => {
   pool = createPool({ url: db.url, applicationName: 'debezium-parity', max: 4 });
   await applyMigrations(pool, { folder: join(__dirname, '../../command-api/migrations'), table: '__migrations_command_api' });
 
-  ours.prefix = `${uniqueName('parity_sluice')}.`;
+  for (const side of ours) {
+    side.prefix = `${uniqueName(`parity_sluice_${side.client}`)}.`;
+    side.pattern = `${side.prefix}\${routedByValue}`;
+  }
   theirs.prefix = `${uniqueName('parity_debezium')}.`;
-  ours.pattern = `${ours.prefix}\${routedByValue}`;
   theirs.pattern = `${theirs.prefix}\${routedByValue}`;
   kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'debezium-parity', logger });
-  const topics = [ours.pattern, theirs.pattern].flatMap((p) => ['wallet', 'ledger'].map((t) => routeTopic(p, t)));
+  const topics = [...ours.map((o) => o.pattern), theirs.pattern].flatMap((p) =>
+    ['wallet', 'ledger'].map((t) => routeTopic(p, t)),
+  );
   await ensureTopics(
     kafka,
     topics.map((topic) => ({ topic, partitions: PARTITIONS, retainForever: true })),
   );
-  codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog, ledgerCatalog], ours.pattern);
+  codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog, ledgerCatalog], ours[0]!.pattern);
   await codec.registerAll();
   writer = new OutboxWriter(codec, 'wal');
 
-  // Both slots exist before the first write: ours as the command API makes it, Debezium's when
+  // Every slot exists before the first write: ours as the command API makes it, Debezium's when
   // its connector starts (the harness reports `started` once it streams from it).
-  const slot = uniqueName('parity_slot').toLowerCase();
-  const publication = uniqueName('parity_pub').toLowerCase();
-  await new OutboxSlot(pool, slot, publication, { schema: 'public', name: 'outbox' }).ensure();
+  const slots = ours.map(() => ({
+    slot: uniqueName('parity_slot').toLowerCase(),
+    publication: uniqueName('parity_pub').toLowerCase(),
+  }));
+  for (const { slot, publication } of slots) {
+    await new OutboxSlot(pool, slot, publication, { schema: 'public', name: 'outbox' }).ensure();
+  }
   offsetsDir = mkdtempSync(join(tmpdir(), 'sluice-debezium-'));
   debezium = await startDebezium({
     databaseUrl: db.url,
@@ -113,26 +127,29 @@ beforeAll(async () => {
     stopAfterRecords: plannedEvents(),
     headerColumns: ['type', 'traceparent', 'timestamp'],
   });
-  relay = startService(
-    'outbox-relay',
-    {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-      OUTBOX_TOPIC_PATTERN: ours.pattern,
-      OUTBOX_SLOT_NAME: slot,
-      OUTBOX_PUBLICATION_NAME: publication,
-      LOG_LEVEL: 'info',
-      RELAY_RECONNECT_MAX_MS: '500',
-      RELAY_HEADER_COLUMNS: 'traceparent,timestamp',
-    },
-    await freePort(),
-  );
-  await relay.waitReady();
+  for (const [i, side] of ours.entries()) {
+    side.relay = startService(
+      'outbox-relay',
+      {
+        DATABASE_URL: db.url,
+        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+        RELAY_KAFKA_CLIENT: side.client,
+        OUTBOX_TOPIC_PATTERN: side.pattern,
+        OUTBOX_SLOT_NAME: slots[i]!.slot,
+        OUTBOX_PUBLICATION_NAME: slots[i]!.publication,
+        LOG_LEVEL: 'info',
+        RELAY_RECONNECT_MAX_MS: '500',
+        RELAY_HEADER_COLUMNS: 'traceparent,timestamp',
+      },
+      await freePort(),
+    );
+  }
+  await Promise.all(ours.map((o) => o.relay!.waitReady()));
 });
 
 afterAll(async () => {
-  await Promise.all([debezium?.stop(), relay?.kill('SIGTERM')]);
+  await Promise.all([debezium?.stop(), ...ours.map((o) => o.relay?.kill('SIGTERM'))]);
   await pool?.end();
   await db?.drop();
   if (offsetsDir) rmSync(offsetsDir, { recursive: true, force: true });
@@ -244,46 +261,50 @@ describe('Debezium parity: the same outbox table through Sluice and through Debe
           ['wallet', 'ledger'].map((type) => consumeRecords(kafka, routeTopic(pattern, type), perType(type), 30_000)),
         )
       ).flat();
-    const [sluiceRecords, debeziumRecords] = await Promise.all([read(ours.pattern), read(theirs.pattern)]);
-
-    const sluice = byEventId(sluiceRecords, ours.prefix);
+    const debeziumRecords = await read(theirs.pattern);
     const dbz = byEventId(debeziumRecords, theirs.prefix);
-    expect(sluice.duplicates).toEqual([]);
     expect(dbz.duplicates).toEqual([]);
-    expect([...sluice.views.keys()].sort()).toEqual([...written.keys()].sort());
     expect([...dbz.views.keys()].sort()).toEqual([...written.keys()].sort());
-    expect(sluice.views.has(rolledBack.event.data.eventId) || dbz.views.has(rolledBack.event.data.eventId)).toBe(false);
+    expect(dbz.views.has(rolledBack.event.data.eventId)).toBe(false);
 
-    const mismatches: Record<string, unknown>[] = [];
-    let nullTraceparents = 0;
-    for (const [id, w] of written) {
-      const expected: RecordView = {
-        topic: w.aggregateType,
-        partition: partitionForKey(w.key, PARTITIONS),
-        key: Buffer.from(w.key, 'utf8').toString('hex'),
-        value: w.payload.toString('hex'),
-        headers: { id, type: w.type, ...(w.traceparent && { traceparent: w.traceparent }) },
-      };
-      const s = withoutTimestamp(sluice.views.get(id)!);
-      const d = withoutTimestamp(dbz.views.get(id)!);
-      if (w.traceparent === undefined && d.view.headers.traceparent === null) {
-        nullTraceparents++;
-        delete d.view.headers.traceparent;
+    for (const side of ours) {
+      const sluiceRecords = await read(side.pattern);
+      const sluice = byEventId(sluiceRecords, side.prefix);
+      expect({ client: side.client, duplicates: sluice.duplicates }).toEqual({ client: side.client, duplicates: [] });
+      expect([...sluice.views.keys()].sort()).toEqual([...written.keys()].sort());
+      expect(sluice.views.has(rolledBack.event.data.eventId)).toBe(false);
+
+      const mismatches: Record<string, unknown>[] = [];
+      let nullTraceparents = 0;
+      for (const [id, w] of written) {
+        const expected: RecordView = {
+          topic: w.aggregateType,
+          partition: partitionForKey(w.key, PARTITIONS),
+          key: Buffer.from(w.key, 'utf8').toString('hex'),
+          value: w.payload.toString('hex'),
+          headers: { id, type: w.type, ...(w.traceparent && { traceparent: w.traceparent }) },
+        };
+        const s = withoutTimestamp(sluice.views.get(id)!);
+        const d = withoutTimestamp(dbz.views.get(id)!);
+        if (w.traceparent === undefined && d.view.headers.traceparent === null) {
+          nullTraceparents++;
+          delete d.view.headers.traceparent;
+        }
+        const diff = differences(expected, s.view, d.view) ?? {};
+        // The row's timestamp is the transaction's now(): not known here, so the two sides are
+        // compared with each other and with the shape of Debezium's ZonedTimestamp.
+        if (s.timestamp !== d.timestamp || !ZONED_TIMESTAMP.test(d.timestamp ?? '')) {
+          diff.timestampHeader = { sluice: s.timestamp, debezium: d.timestamp };
+        }
+        if (Object.keys(diff).length > 0) mismatches.push({ client: side.client, id, ...diff });
       }
-      const diff = differences(expected, s.view, d.view) ?? {};
-      // The row's timestamp is the transaction's now(): not known here, so the two sides are
-      // compared with each other and with the shape of Debezium's ZonedTimestamp.
-      if (s.timestamp !== d.timestamp || !ZONED_TIMESTAMP.test(d.timestamp ?? '')) {
-        diff.timestampHeader = { sluice: s.timestamp, debezium: d.timestamp };
-      }
-      if (Object.keys(diff).length > 0) mismatches.push({ id, ...diff });
+      expect(mismatches).toEqual([]);
+      // Debezium writes the header with a null value for each event written without a traceparent.
+      expect(nullTraceparents).toBe([...written.values()].filter((w) => w.traceparent === undefined).length);
+
+      // The same events in the same order on each partition: both keep WAL order per key.
+      expect(partitionOrder(sluiceRecords, side.prefix)).toEqual(partitionOrder(debeziumRecords, theirs.prefix));
     }
-    expect(mismatches).toEqual([]);
-    // Debezium writes the header with a null value for each event written without a traceparent.
-    expect(nullTraceparents).toBe([...written.values()].filter((w) => w.traceparent === undefined).length);
-
-    // The same events in the same order on each partition: both keep WAL order per key.
-    expect(partitionOrder(debeziumRecords, theirs.prefix)).toEqual(partitionOrder(sluiceRecords, ours.prefix));
     // Debezium's own context headers, so a change in what it adds shows up here.
     const extra = new Set(debeziumRecords.flatMap((r) => Object.keys(r.message.headers ?? {})).filter((k) => k.startsWith('__')));
     expect([...extra].sort()).toEqual([

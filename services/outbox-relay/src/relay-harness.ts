@@ -58,6 +58,10 @@ export class RelayHarness {
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
       OUTBOX_PUBLICATION_NAME: uniqueName('pub').toLowerCase(),
       RELAY_MODE: this.mode,
+      // Relays built in the test process produce with kafkajs: jest's module loader cannot load
+      // @platformatic/kafka (an ES module). The e2e suites run the relay as its own process with
+      // each client (relay-faults, debezium-parity).
+      RELAY_KAFKA_CLIENT: 'kafkajs',
       RELAY_STATUS_INTERVAL_MS: '100',
       RELAY_STANDBY_POLL_MS: '200',
       RELAY_RECONNECT_INITIAL_MS: '50',

@@ -1,5 +1,5 @@
-import type { Producer, TopicMessages } from 'kafkajs';
 import type { RelayMetrics } from '../metrics';
+import type { KafkaSink } from './kafka-sink';
 import type { OutboxRecord } from './outbox-record';
 import type { TopicRouter } from './topic-router';
 
@@ -11,7 +11,7 @@ import type { TopicRouter } from './topic-router';
  */
 export class RecordPublisher {
   constructor(
-    private readonly producer: Producer,
+    private readonly sink: KafkaSink,
     private readonly router: TopicRouter,
     private readonly metrics: RelayMetrics,
   ) {}
@@ -19,26 +19,17 @@ export class RecordPublisher {
   async publish(records: readonly OutboxRecord[]): Promise<void> {
     if (records.length === 0) return;
     const router = this.router;
-    await router.prepare(new Set(records.map((r) => router.topicOf(r.aggregateType))));
-    const byTopic = new Map<string, TopicMessages>();
-    for (const record of records) {
-      const topic = router.topicOf(record.aggregateType);
-      let entry = byTopic.get(topic);
-      if (!entry) byTopic.set(topic, (entry = { topic, messages: [] }));
-      entry.messages.push({
-        key: record.aggregateId,
-        value: record.payload,
-        partition: router.partitionOf(topic, record.aggregateId),
-        headers: { id: record.id, type: record.type, ...record.headers },
-        ...(record.timestampMs !== undefined && { timestamp: String(record.timestampMs) }),
-      });
-    }
+    const topics = records.map((r) => router.topicOf(r.aggregateType));
+    await router.prepare(new Set(topics));
+    const partitions = records.map((r, i) => router.partitionOf(topics[i]!, r.aggregateId));
     const started = process.hrtime.bigint();
-    await this.producer.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+    await this.sink.send(records, topics, partitions);
     const now = Date.now();
     this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.metrics.batchSize.observe(records.length);
-    for (const [topic, entry] of byTopic) this.metrics.events.inc({ topic }, entry.messages.length);
+    const perTopic = new Map<string, number>();
+    for (const topic of topics) perTopic.set(topic, (perTopic.get(topic) ?? 0) + 1);
+    for (const [topic, n] of perTopic) this.metrics.events.inc({ topic }, n);
     for (const r of records) this.metrics.commitToAck.observe(Math.max(0, now - r.committedAtMs) / 1000);
   }
 }
