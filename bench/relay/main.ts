@@ -5,6 +5,7 @@ import { buildDebezium, freePort, startDebezium, startService, testEnv, uniqueNa
 import {
   createSlot,
   currentLsn,
+  dropDatabase,
   deleteTopics,
   freshDatabase,
   samplePayload,
@@ -190,6 +191,7 @@ async function main(): Promise<void> {
     ['relay', 'events/s', 'events', 'p50', 'p90', 'p99', 'max'],
     latency.map((l) => [LABELS[l.relay], l.ratePerSecond, l.events, l.p50, l.p90, l.p99, l.max]),
   );
+  await dropDatabase();
   const file = writeResult('relay', { events: EVENTS, eventsPerTxn: PER_TXN, keys: KEYS, drain, latency });
   console.log(`\nwrote ${file}`);
 }

@@ -17,14 +17,24 @@ export interface BenchDb {
   codec: AvroEventCodec;
 }
 
+/**
+ * Drops the bench's database and its slots: a slot left behind would hold the
+ * cluster's WAL (every database's) until someone noticed.
+ */
+export async function dropDatabase(): Promise<void> {
+  const admin = new Client({ connectionString: withDatabase(testEnv.databaseUrl, 'postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [BENCH_DB]);
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(BENCH_DB)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 /** A fresh database with the real outbox table; schemas registered under the bench's own topics. */
 export async function freshDatabase(pattern: string): Promise<BenchDb> {
-  const adminUrl = withDatabase(testEnv.databaseUrl, 'postgres');
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [BENCH_DB]);
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(BENCH_DB)} WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase();
   const url = withDatabase(testEnv.databaseUrl, BENCH_DB);
   await ensureDatabase(url);
   const pool = createPool({ url, applicationName: 'bench-relay', max: 8 });

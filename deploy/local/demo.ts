@@ -11,9 +11,13 @@ import { LOCAL_SERVICES } from './services';
 const COMMAND = 'http://127.0.0.1:3000';
 const QUERY = 'http://127.0.0.1:3001';
 
+/** How long a refused POST keeps being retried: long enough for a relay catching up after a long stop. */
+const RETRY_BUDGET_MS = 120_000;
+
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   // A well-behaved client: a 429 or 503 says when to come back; the Idempotency-Key makes the retry safe.
-  for (let attempt = 1; ; attempt++) {
+  const giveUpAt = Date.now() + RETRY_BUDGET_MS;
+  for (;;) {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
@@ -21,7 +25,8 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
     });
     const json = (await res.json()) as Record<string, unknown>;
     const retryAfter = Number(res.headers.get('retry-after'));
-    if ((res.status === 429 || res.status === 503) && retryAfter > 0 && attempt < 5) {
+    if ((res.status === 429 || res.status === 503) && retryAfter > 0 && Date.now() + retryAfter * 1000 < giveUpAt) {
+      console.log(`  ${res.status} ${String(json.code)}: ${String(json.detail)}; again in ${retryAfter} s (Retry-After)`);
       await sleep(retryAfter * 1000);
       continue;
     }
