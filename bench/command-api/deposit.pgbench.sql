@@ -1,7 +1,8 @@
 -- The SQL of one accepted deposit, statement for statement as the command API sends it
 -- (services/command-api/src/commands/wallet-store.ts and libs/outbox): claim the key and load
--- the wallet, write wallet + deposit + stored response, outbox insert and delete.
--- The API sends BEGIN and SET LOCAL in one simple query; pgbench -M prepared sends them apart.
+-- the wallet; write wallet + deposit + stored response + outbox row in one statement; delete the
+-- outbox row and commit. The API sends BEGIN with SET LOCAL, and the DELETE with COMMIT, as one
+-- simple query each; pgbench -M prepared cannot send compound statements, so it sends them apart.
 --   pgbench -M prepared -D wallets=N -f deposit.pgbench.sql
 \set w random(1, :wallets)
 \set amount random(1, 1000)
@@ -25,8 +26,10 @@ WITH w AS (UPDATE wallets SET balance = :balance::bigint + :amount::bigint, held
   k AS (UPDATE idempotency_keys SET status_code = 201,
       response_body = '{"depositId":"00000000-0000-7000-8000-000000000000","walletId":"00000000-0000-7000-8000-000000000001","balance":' || (:balance::bigint + :amount::bigint) || ',"version":' || (:version::int + 1) || '}',
       response_headers = '{}'::jsonb
-    WHERE client_id = 'pgbench' AND key = :k::text AND EXISTS (SELECT 1 FROM w))
+    WHERE client_id = 'pgbench' AND key = :k::text AND EXISTS (SELECT 1 FROM w)),
+  o AS (INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, traceparent)
+    SELECT * FROM (VALUES (('00000000-0000-7000-9000-' || lpad(to_hex(:e::bigint), 12, '0'))::uuid, 'wallet'::varchar, ('00000000-0000-7000-8000-' || lpad(:w::text, 12, '0'))::varchar, 'FundsDeposited'::varchar, '\x000000000101010101010101202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f70717273747576777879'::bytea, NULL::varchar)) AS v
+    WHERE EXISTS (SELECT 1 FROM w))
   SELECT count(*)::int AS n FROM w;
-INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, traceparent) VALUES (('00000000-0000-7000-9000-' || lpad(to_hex(:e::bigint), 12, '0'))::uuid, 'wallet', '00000000-0000-7000-8000-' || lpad(:w::text, 12, '0'), 'FundsDeposited', '\x000000000101010101010101202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f70717273747576777879'::bytea, NULL);
-DELETE FROM outbox WHERE id = ANY(ARRAY[('00000000-0000-7000-9000-' || lpad(to_hex(:e::bigint), 12, '0'))::uuid]);
+DELETE FROM outbox WHERE id IN (('00000000-0000-7000-9000-' || lpad(to_hex(:e::bigint), 12, '0'))::uuid);
 COMMIT;

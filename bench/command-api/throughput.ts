@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,36 @@ interface StepResult {
   errors: number;
   latency: LatencySummary;
   pass: boolean;
+  /** CPU time per accepted deposit: the API process, and every PostgreSQL process (NaN where /proc is not readable). */
+  apiCpuMs: number;
+  pgCpuMs: number;
+}
+
+/** The API process's CPU seconds so far, from its own metrics (prom-client's process collector). */
+async function apiCpuSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+}
+
+/** CPU seconds of every process named postgres (the server and its backends, live or ended), from /proc; NaN off Linux. */
+function postgresCpuSeconds(): number {
+  if (!existsSync('/proc/self/stat')) return NaN;
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      // utime and stime, plus cutime and cstime: the postmaster's count of its ended backends (pgbench's).
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 async function main(): Promise<void> {
@@ -70,6 +100,7 @@ async function main(): Promise<void> {
     const steps: StepResult[] = [];
     for (let rate = START; rate <= MAX; rate += STEP) {
       process.stderr.write(`offered ${rate} deposits/s for ${STEP_SEC} s\n`);
+      const cpuBefore = { api: await apiCpuSeconds(api.url), pg: postgresCpuSeconds() };
       const rec = await runOpenModel(target, [{ name: String(rate), ratePerSec: rate, durationSec: STEP_SEC }], {
         request: (i) => deposit(i + rate * 1_000_000),
       });
@@ -79,17 +110,33 @@ async function main(): Promise<void> {
       const achieved = Math.round(ok.length / STEP_SEC);
       const keptUp = errors === 0 && achieved >= rate * 0.95;
       const pass = keptUp && latency.p99 <= P99_TARGET_MS;
-      steps.push({ offered: rate, achieved, ok: ok.length, errors, latency, pass });
+      const apiCpuMs = (((await apiCpuSeconds(api.url)) - cpuBefore.api) * 1000) / ok.length;
+      const pgCpuMs = ((postgresCpuSeconds() - cpuBefore.pg) * 1000) / ok.length;
+      steps.push({ offered: rate, achieved, ok: ok.length, errors, latency, pass, apiCpuMs, pgCpuMs });
       // Past saturation every step fails the same way; below it a noisy step may fail and the next pass.
       if (!keptUp || latency.p99 > 20 * P99_TARGET_MS) break;
     }
     target.close();
     const best = [...steps].reverse().find((s) => s.pass);
 
-    const pg = await runPgbench(bench.db.url, Math.max(STEP_SEC, 5));
+    const pgbenchSec = Math.max(STEP_SEC, 5);
+    const pgCpuBefore = postgresCpuSeconds();
+    const pg = await runPgbench(bench.db.url, pgbenchSec);
+    const pgbenchPgCpuMs = ((postgresCpuSeconds() - pgCpuBefore) * 1000) / (pg.tps * pgbenchSec);
     printTable(
       `command API deposits, open model, ${STEP_SEC} s per step, pool ${POOL} (latency in ms from intended send)`,
-      ['offered/s', 'achieved/s', 'errors', 'p50', 'p95', 'p99', 'max', `p99 <= ${P99_TARGET_MS}`],
+      [
+        'offered/s',
+        'achieved/s',
+        'errors',
+        'p50',
+        'p95',
+        'p99',
+        'max',
+        `p99 <= ${P99_TARGET_MS}`,
+        'API CPU ms/dep',
+        'PG CPU ms/dep',
+      ],
       steps.map((s) => [
         s.offered,
         s.achieved,
@@ -99,15 +146,24 @@ async function main(): Promise<void> {
         s.latency.p99,
         s.latency.max,
         s.pass ? 'yes' : 'no',
+        Number(s.apiCpuMs.toFixed(3)),
+        Number(s.pgCpuMs.toFixed(3)),
       ]),
     );
     const apiRate = best?.achieved ?? 0;
     printTable(
       'same transaction: command API vs pgbench',
-      ['system', 'connections', 'tx/s', 'p50 ms', 'p99 ms'],
+      ['system', 'connections', 'tx/s', 'p50 ms', 'p99 ms', 'PG CPU ms/tx'],
       [
-        ['command API (HTTP)', POOL, apiRate, best?.latency.p50 ?? NaN, best?.latency.p99 ?? NaN],
-        ['pgbench -M prepared', POOL, pg.tps, pg.latency.p50, pg.latency.p99],
+        [
+          'command API (HTTP)',
+          POOL,
+          apiRate,
+          best?.latency.p50 ?? NaN,
+          best?.latency.p99 ?? NaN,
+          Number((best?.pgCpuMs ?? NaN).toFixed(3)),
+        ],
+        ['pgbench -M prepared', POOL, pg.tps, pg.latency.p50, pg.latency.p99, Number(pgbenchPgCpuMs.toFixed(3))],
       ],
     );
     const ratio = pg.tps > 0 ? apiRate / pg.tps : 0;
@@ -120,7 +176,7 @@ async function main(): Promise<void> {
       wallets: WALLETS,
       steps,
       apiDepositsPerSec: apiRate,
-      pgbench: pg,
+      pgbench: { ...pg, pgCpuMs: pgbenchPgCpuMs },
       ratio,
     });
     console.log(`wrote ${file}`);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
-import { createPool, withTransaction, type Pool } from './pool';
+import { createPool, deferUntilCommit, withTransaction, type Pool } from './pool';
 
 let db: TestDatabase;
 let pool: Pool;
@@ -8,6 +8,7 @@ let pool: Pool;
 beforeAll(async () => {
   db = await createTestDatabase('pool');
   pool = createPool({ url: db.url, applicationName: 'pool-test', max: 2 });
+  await pool.query('CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)');
 });
 
 afterAll(async () => {
@@ -30,6 +31,41 @@ describe('withTransaction', () => {
       expect(await withTransaction(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
     } finally {
       await killer.end();
+    }
+  });
+
+  it('sends deferred statements with the COMMIT, in order, and commits both', async () => {
+    await withTransaction(pool, async (client) => {
+      await client.query("INSERT INTO notes VALUES (1, 'kept'), (2, 'deleted at commit')");
+      deferUntilCommit(client, 'DELETE FROM notes WHERE id = 2');
+      deferUntilCommit(client, "UPDATE notes SET body = 'updated at commit' WHERE id = 1");
+    });
+    const { rows } = await pool.query<{ id: number; body: string }>('SELECT id, body FROM notes ORDER BY id');
+    expect(rows).toEqual([{ id: 1, body: 'updated at commit' }]);
+  });
+
+  it('a deferred statement that fails commits nothing of the transaction, and the connection serves the next one', async () => {
+    const outcome = await withTransaction(pool, async (client) => {
+      await client.query("INSERT INTO notes VALUES (10, 'never committed')");
+      deferUntilCommit(client, "INSERT INTO notes VALUES (10, 'duplicate key')");
+    }).catch((err: unknown) => err);
+    expect(outcome).toMatchObject({ code: '23505' });
+    expect((await pool.query('SELECT 1 FROM notes WHERE id = 10')).rowCount).toBe(0);
+    expect(await withTransaction(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
+  });
+
+  it('a rolled-back transaction drops its deferred statements; outside withTransaction deferring is refused', async () => {
+    await withTransaction(pool, async (client) => {
+      deferUntilCommit(client, "INSERT INTO notes VALUES (20, 'from a rolled-back transaction')");
+      throw new Error('abort');
+    }).catch(() => undefined);
+    await withTransaction(pool, async (client) => void (await client.query('SELECT 1')));
+    expect((await pool.query('SELECT 1 FROM notes WHERE id = 20')).rowCount).toBe(0);
+    const client = await pool.connect();
+    try {
+      expect(() => deferUntilCommit(client, 'SELECT 1')).toThrow('inside withTransaction');
+    } finally {
+      client.release();
     }
   });
 });

@@ -88,10 +88,26 @@ export class TransactionTimeout extends Error {
   }
 }
 
+/** Clients inside withTransaction, with the statements deferred to their COMMIT. */
+const deferred = new WeakMap<PoolClient, string[]>();
+
+/**
+ * Sends `sql` in the same round trip as the transaction's COMMIT (simple
+ * query protocol: literal SQL, no parameters), inside withTransaction only.
+ * If it fails, nothing of the transaction is committed. For a statement
+ * whose only purpose is to run before the commit, such as the outbox's delete.
+ */
+export function deferUntilCommit(client: PoolClient, sql: string): void {
+  const list = deferred.get(client);
+  if (!list) throw new Error('deferUntilCommit needs a client inside withTransaction');
+  list.push(sql);
+}
+
 /**
  * Runs fn in a transaction on one pooled client. A client whose transaction
  * failed mid-way is destroyed rather than returned, so a connection in an
- * unknown state never serves another request.
+ * unknown state never serves another request. Statements deferred with
+ * deferUntilCommit go in the COMMIT's round trip.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -117,11 +133,14 @@ export async function withTransaction<T>(
   const statementMs =
     timeoutMs === undefined ? undefined : Math.ceil(typeof cap === 'number' && cap > 0 ? Math.min(cap, timeoutMs) : timeoutMs);
   const work = async (): Promise<T> => {
+    deferred.set(client, []);
     await client.query(statementMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${statementMs}`);
     const result = await fn(client);
     if (timedOut) throw broken ?? new TransactionTimeout(timeoutMs ?? 0);
     committing = true;
-    await client.query('COMMIT');
+    const before = deferred.get(client) ?? [];
+    deferred.delete(client);
+    await client.query(before.length > 0 ? `${before.join(';\n')};\nCOMMIT` : 'COMMIT');
     return result;
   };
   try {
@@ -136,6 +155,7 @@ export async function withTransaction<T>(
       work().then(resolve, reject);
     });
   } catch (err) {
+    deferred.delete(client);
     if (!timedOut) {
       try {
         await client.query('ROLLBACK');
@@ -145,6 +165,7 @@ export async function withTransaction<T>(
     }
     throw err;
   } finally {
+    deferred.delete(client);
     clearTimeout(timer);
     client.off('error', onError);
     // release(err) ends the connection: the server rolls the transaction back when the socket closes.

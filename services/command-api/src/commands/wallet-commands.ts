@@ -112,11 +112,13 @@ export class WalletCommands {
     const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
     const after = events.reduce(evolve, before);
     const response = request.respond(after, events);
-    await saveWallet(client, before, events, idempotency && { claim: idempotency, response });
-    await this.outbox.append(
-      client,
-      events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event })),
+    const outboxEvents = events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event }));
+    // The outbox rows go in the save statement and their delete with COMMIT: no round trip of their own.
+    const inlined = await saveWallet(client, before, events, idempotency && { claim: idempotency, response }, (param, onlyIf) =>
+      this.outbox.insertStatement(outboxEvents, param, onlyIf),
     );
+    if (inlined) this.outbox.deleteWithCommit(client, outboxEvents);
+    else await this.outbox.append(client, outboxEvents);
     return { response, replayed: false };
   }
 }

@@ -6,10 +6,10 @@ import { storeResponse, type IdempotencyClaim, type StoredResponse } from '../id
 
 /*
  * The command side's tables, written with hand-written SQL as named prepared
- * statements: a command is two statements of its own (load; write state,
- * child rows and stored response together), so a deposit costs six round
- * trips with BEGIN, the outbox's two and COMMIT. The tables are declared for
- * migrations in ../db/schema.ts.
+ * statements: a command is two statements (load; write state, child rows,
+ * stored response and outbox rows together), so a deposit costs four round
+ * trips with BEGIN and COMMIT (which carries the outbox's delete). The
+ * tables are declared for migrations in ../db/schema.ts.
  */
 
 export class VersionConflict extends Error {
@@ -93,26 +93,32 @@ export async function loadWallet(
   };
 }
 
+/** The outbox insert as a part of the save statement: `param` binds a value, `onlyIf` is the SQL condition to insert under. */
+export type OutboxInsert = (param: (value: unknown) => string, onlyIf: string) => string;
+
 /**
  * Writes what the events lead to in one statement: the wallet row (inserted,
  * or updated only if its version is still the one read: optimistic
- * concurrency), the deposit and withdrawal rows, and the stored response of
- * the idempotency key. Every part hangs on the wallet write, so a version
- * conflict writes nothing and throws VersionConflict; the command is then
- * retried on fresh state.
+ * concurrency), the deposit and withdrawal rows, the stored response of
+ * the idempotency key and, given `outbox`, the events' outbox rows. Every
+ * part hangs on the wallet write, so a version conflict writes nothing and
+ * throws VersionConflict; the command is then retried on fresh state.
+ * Resolves whether the outbox rows were written (not when there was nothing
+ * to save).
  */
 export async function saveWallet(
   client: PoolClient,
   before: WalletState,
   events: readonly WalletEvent[],
   stored?: { claim: IdempotencyClaim; response: StoredResponse },
-): Promise<WalletState> {
+  outbox?: OutboxInsert,
+): Promise<boolean> {
   const after = events.reduce(evolve, before);
   if (events.length === 0) {
     if (stored) await storeResponse(client, stored.claim, stored.response);
-    return after;
+    return false;
   }
-  if (after.status !== 'open') return after;
+  if (after.status !== 'open') return false;
   const values: unknown[] = [];
   const $ = (v: unknown) => `$${values.push(v)}`;
   const now = new Date(events.at(-1)!.data.occurredAt);
@@ -184,10 +190,14 @@ export async function saveWallet(
         WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND EXISTS (SELECT 1 FROM w))`,
     );
   }
+  if (outbox) {
+    shape += 'O';
+    ctes.push(`o AS (${outbox($, 'EXISTS (SELECT 1 FROM w)')})`);
+  }
   const text = `WITH ${ctes.join(',\n')}\nSELECT count(*)::int AS n FROM w`;
   const { rows } = await client.query<{ n: number }>({ name: statementName(shape, text), text, values });
   if (rows[0]?.n !== 1) throw new VersionConflict(after.walletId);
-  return after;
+  return outbox !== undefined;
 }
 
 /** One prepared statement per command shape (deposit with key, withdrawal failure, …); the name tracks the text. */
