@@ -91,6 +91,7 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
   const admin = kafka.admin();
   const sink = await connectSink(config, kafka);
+  metrics.info.set({ mode: config.RELAY_MODE, kafka_client: sink.client }, 1);
   await admin.connect();
 
   const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics);

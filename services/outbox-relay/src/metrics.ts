@@ -97,5 +97,11 @@ export function createRelayMetrics(registry: Registry) {
       help: 'Rows waiting in the outbox table (polling mode)',
       registers,
     }),
+    info: new Gauge({
+      name: 'sluice_relay_info',
+      help: 'Always 1; the labels say how this relay runs (mode, Kafka client)',
+      labelNames: ['mode', 'kafka_client'],
+      registers,
+    }),
   };
 }

@@ -46,6 +46,9 @@ describe.each(['kafkajs', 'platformatic'] as const)(
       await h.setUp({ RELAY_KAFKA_CLIENT: client, RELAY_MAX_BATCH_RECORDS: String(BATCH), RELAY_MAX_RECORDS_IN_FLIGHT: '1000' });
       relay = startService('outbox-relay', { ...h.env, LOG_LEVEL: 'info' }, await freePort());
       await relay.waitReady();
+      // The relay under test produces with the client this suite is for.
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      expect(metrics.split('\n').find((l) => l.startsWith('sluice_relay_info{'))).toContain(`kafka_client="${client}"`);
     });
 
     afterAll(async () => {
