@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { HttpTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
+import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
 import { writeResult } from '../results';
 import { printTable } from '../stats';
 import { benchEnv, option } from './harness';
@@ -16,7 +16,9 @@ import { benchEnv, option } from './harness';
  * as many connections as the API's pool) against the same database, so the
  * ratio says what the HTTP layer, validation, the domain and the Avro encoding
  * cost on top of the database work.
- *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10]
+ *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10] [--replicas 1]
+ * With --replicas N, N API processes share the load round-robin, each with a pool of pool/N
+ * connections, so PostgreSQL sees the same connection count as pgbench's.
  * The API's outbox runs in WAL mode without a slot (no relay here): the WAL is
  * written as in production and nothing retains it.
  */
@@ -29,6 +31,8 @@ const WALLETS = option('wallets', 1_000);
 const POOL = option('pool', 10);
 const P99_TARGET_MS = option('p99-ms', 25);
 const CONNECTIONS = option('connections', 128);
+/** API processes sharing the work (as replicas behind a load balancer); the pool is split between them. */
+const REPLICAS = option('replicas', 1);
 
 const walletId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
@@ -49,6 +53,10 @@ async function apiCpuSeconds(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+}
+
+async function apisCpuSeconds(apis: readonly { url: string }[]): Promise<number> {
+  return (await Promise.all(apis.map((a) => apiCpuSeconds(a.url)))).reduce((x, y) => x + y, 0);
 }
 
 /** CPU seconds of every process named postgres (the server and its backends, live or ended), from /proc; NaN off Linux. */
@@ -74,8 +82,9 @@ function postgresCpuSeconds(): number {
 async function main(): Promise<void> {
   const bench = await benchEnv('throughput', { WALLET_COMMANDS_ENABLED: 'false' });
   try {
-    const api = await bench.start('command-api', {
-      DB_POOL_MAX: String(POOL),
+    if (POOL % REPLICAS !== 0) throw new Error(`--pool ${POOL} does not split evenly over ${REPLICAS} replicas`);
+    const apiEnv = {
+      DB_POOL_MAX: String(POOL / REPLICAS),
       OUTBOX_ENSURE_SLOT: 'false',
       SHED_RELAY_LAG_BYTES: '0',
       SHED_RETAINED_WAL_BYTES: '0',
@@ -83,9 +92,11 @@ async function main(): Promise<void> {
       INGRESS_BURST: '100000',
       CLIENT_RATE_PER_SEC: '1000000',
       CLIENT_BURST: '100000',
-    });
+    };
+    const apis = [];
+    for (let i = 0; i < REPLICAS; i++) apis.push(await bench.start('command-api', apiEnv));
     await seedWallets(bench.db.url);
-    const target = new HttpTarget(api.url, CONNECTIONS);
+    const target = new RoundRobinTarget(apis.map((a) => new HttpTarget(a.url, Math.ceil(CONNECTIONS / REPLICAS))));
     const deposit = (i: number) => ({
       method: 'POST',
       path: `/v1/wallets/${walletId(1 + (i % WALLETS))}/deposits`,
@@ -100,7 +111,7 @@ async function main(): Promise<void> {
     const steps: StepResult[] = [];
     for (let rate = START; rate <= MAX; rate += STEP) {
       process.stderr.write(`offered ${rate} deposits/s for ${STEP_SEC} s\n`);
-      const cpuBefore = { api: await apiCpuSeconds(api.url), pg: postgresCpuSeconds() };
+      const cpuBefore = { api: await apisCpuSeconds(apis), pg: postgresCpuSeconds() };
       const rec = await runOpenModel(target, [{ name: String(rate), ratePerSec: rate, durationSec: STEP_SEC }], {
         request: (i) => deposit(i + rate * 1_000_000),
       });
@@ -110,7 +121,7 @@ async function main(): Promise<void> {
       const achieved = Math.round(ok.length / STEP_SEC);
       const keptUp = errors === 0 && achieved >= rate * 0.95;
       const pass = keptUp && latency.p99 <= P99_TARGET_MS;
-      const apiCpuMs = (((await apiCpuSeconds(api.url)) - cpuBefore.api) * 1000) / ok.length;
+      const apiCpuMs = (((await apisCpuSeconds(apis)) - cpuBefore.api) * 1000) / ok.length;
       const pgCpuMs = ((postgresCpuSeconds() - cpuBefore.pg) * 1000) / ok.length;
       steps.push({ offered: rate, achieved, ok: ok.length, errors, latency, pass, apiCpuMs, pgCpuMs });
       // Past saturation every step fails the same way; below it a noisy step may fail and the next pass.
@@ -124,7 +135,7 @@ async function main(): Promise<void> {
     const pg = await runPgbench(bench.db.url, pgbenchSec);
     const pgbenchPgCpuMs = ((postgresCpuSeconds() - pgCpuBefore) * 1000) / (pg.tps * pgbenchSec);
     printTable(
-      `command API deposits, open model, ${STEP_SEC} s per step, pool ${POOL} (latency in ms from intended send)`,
+      `command API deposits, open model, ${STEP_SEC} s per step, ${REPLICAS} API process(es), pool ${POOL} in all (latency in ms from intended send)`,
       [
         'offered/s',
         'achieved/s',
@@ -156,7 +167,7 @@ async function main(): Promise<void> {
       ['system', 'connections', 'tx/s', 'p50 ms', 'p99 ms', 'PG CPU ms/tx'],
       [
         [
-          'command API (HTTP)',
+          `command API (HTTP, ${REPLICAS} process${REPLICAS > 1 ? 'es' : ''})`,
           POOL,
           apiRate,
           best?.latency.p50 ?? NaN,
@@ -173,6 +184,7 @@ async function main(): Promise<void> {
     const file = writeResult('command-api-throughput', {
       stepSec: STEP_SEC,
       pool: POOL,
+      replicas: REPLICAS,
       wallets: WALLETS,
       steps,
       apiDepositsPerSec: apiRate,

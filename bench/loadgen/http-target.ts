@@ -14,12 +14,18 @@ export interface LoadResponse {
   body: string;
 }
 
+/** Where a load model sends its requests. */
+export interface LoadTarget {
+  send(req: LoadRequest): Promise<LoadResponse>;
+  close(): void;
+}
+
 /**
  * A keep-alive HTTP/1.1 client for one origin. node:http rather than fetch:
  * it costs the generator less CPU per request, which on a small machine is
  * CPU the server under test keeps. Status 0 is a transport failure.
  */
-export class HttpTarget {
+export class HttpTarget implements LoadTarget {
   private readonly agent: Agent;
   private readonly url: URL;
 
@@ -89,5 +95,27 @@ export class HttpTarget {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/**
+ * Several replicas of one service, as a load balancer would spread them:
+ * request i goes to replica i mod n, each over its own keep-alive pool.
+ */
+export class RoundRobinTarget implements LoadTarget {
+  private next = 0;
+
+  constructor(private readonly targets: readonly HttpTarget[]) {
+    if (targets.length === 0) throw new Error('RoundRobinTarget needs at least one target');
+  }
+
+  send(req: LoadRequest): Promise<LoadResponse> {
+    const target = this.targets[this.next]!;
+    this.next = (this.next + 1) % this.targets.length;
+    return target.send(req);
+  }
+
+  close(): void {
+    for (const t of this.targets) t.close();
   }
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HttpTarget, LoadRequest, LoadResponse } from './http-target';
+import type { LoadRequest, LoadResponse, LoadTarget } from './http-target';
 import { problemCode, Recorder } from './recorder';
 
 /** A stretch of an open-model run: arrivals per second for so long. */
@@ -26,7 +26,7 @@ export interface RunHooks {
  * generator) falls behind, the queueing shows in the numbers instead of
  * silently lowering the offered load (coordinated omission).
  */
-export async function runOpenModel(target: HttpTarget, phases: readonly Phase[], hooks: RunHooks): Promise<Recorder> {
+export async function runOpenModel(target: LoadTarget, phases: readonly Phase[], hooks: RunHooks): Promise<Recorder> {
   const rec = new Recorder();
   const start = performance.now();
   const inFlight = new Set<Promise<void>>();
@@ -76,7 +76,7 @@ export async function runOpenModel(target: HttpTarget, phases: readonly Phase[],
  * rises, which is why bursts are tested with the open model.
  */
 export async function runClosedModel(
-  target: HttpTarget,
+  target: LoadTarget,
   options: { users: number; durationSec: number; thinkMs?: number; phase?: string },
   hooks: RunHooks,
 ): Promise<Recorder> {
