@@ -6,6 +6,7 @@ import {
   createSlot,
   currentLsn,
   dropDatabase,
+  dropSlots,
   deleteTopics,
   freshDatabase,
   samplePayload,
@@ -36,8 +37,16 @@ const LABELS: Record<RelayName, string> = {
   debezium: 'Debezium embedded',
 };
 
-async function startRelay(db: BenchDb, pattern: string, slot: string, publication: string, client: 'kafkajs' | 'platformatic') {
+async function startRelay(
+  db: BenchDb,
+  pattern: string,
+  slot: string,
+  publication: string,
+  client: 'kafkajs' | 'platformatic',
+  mode: 'wal' | 'polling' = 'wal',
+) {
   const env = {
+    RELAY_MODE: mode,
     RELAY_KAFKA_CLIENT: client,
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
@@ -72,6 +81,7 @@ async function drainBench(): Promise<{
   sluice: DrainResult;
   platformatic: DrainResult;
   debezium: DrainResult;
+  polling: DrainResult;
   recvlogical: { seconds: number; eventsPerSecond: number };
 }> {
   const pattern = `${uniqueName('bench_relay')}.\${routedByValue}`;
@@ -117,9 +127,41 @@ async function drainBench(): Promise<{
   const dbz = await startDebeziumOn(db, dbzPattern, 'bench_debezium');
   const debezium = await timeDrain('debezium', dbzTopic, EVENTS, dbzStarted);
   await dbz.stop();
+
+  // The polling relay reads the table itself: the same backlog again, its rows kept.
+  await dropSlots(db.pool);
+  const pollPattern = `${uniqueName('bench_poll')}.\${routedByValue}`;
+  const pollTopic = await createTopic(pollPattern, false);
+  process.stderr.write(`writing ${EVENTS.toLocaleString()} outbox rows for the polling relay (kept in the table)\n`);
+  shown = 0;
+  await writeBacklog(
+    db.pool,
+    payload,
+    EVENTS,
+    PER_TXN,
+    KEYS,
+    (n) => {
+      if (n - shown >= EVENTS / 10 || n === EVENTS) {
+        process.stderr.write(`  backlog: ${n.toLocaleString()}\n`);
+        shown = n;
+      }
+    },
+    true,
+  );
+  process.stderr.write("Sluice's relay, polling mode (@platformatic/kafka)\n");
+  const pollStarted = performance.now();
+  const pollRelay = await startRelay(db, pollPattern, 'unused', 'unused', 'platformatic', 'polling');
+  const polling = await timeDrain('sluice/polling', pollTopic, EVENTS, pollStarted);
+  await pollRelay.kill('SIGTERM');
   await db.pool.end();
-  await deleteTopics([topic, pfTopic, dbzTopic]);
-  return { sluice, platformatic, debezium, recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds } };
+  await deleteTopics([topic, pfTopic, dbzTopic, pollTopic]);
+  return {
+    sluice,
+    platformatic,
+    debezium,
+    polling,
+    recvlogical: { seconds: ceiling.seconds, eventsPerSecond: EVENTS / ceiling.seconds },
+  };
 }
 
 async function latencyBench(): Promise<(LatencyResult & { relay: RelayName })[]> {
@@ -180,6 +222,7 @@ async function main(): Promise<void> {
       row(`${LABELS.sluice} → Kafka`, drain.sluice),
       row(`${LABELS['sluice-platformatic']} → Kafka`, drain.platformatic),
       row(`${LABELS.debezium} → Kafka`, drain.debezium),
+      row("Sluice's relay, polling mode (@platformatic/kafka) → Kafka", drain.polling),
     ],
   );
   const ratio = (r: DrainResult) => (r.eventsPerSecond / drain.debezium.eventsPerSecond).toFixed(2);

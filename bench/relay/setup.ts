@@ -32,6 +32,11 @@ export async function dropDatabase(): Promise<void> {
   }
 }
 
+/** Drops the bench database's replication slots (their WAL readers are done). */
+export async function dropSlots(pool: Pool): Promise<void> {
+  await pool.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()');
+}
+
 /** A fresh database with the real outbox table; schemas registered under the bench's own topics. */
 export async function freshDatabase(pattern: string): Promise<BenchDb> {
   await dropDatabase();
@@ -89,6 +94,8 @@ export async function writeBacklog(
   perTxn: number,
   keys: number,
   progress: (n: number) => void,
+  /** Leave the rows in the table, as writers for the polling relay do (OUTBOX_MODE=polling). */
+  keep = false,
 ): Promise<void> {
   for (let written = 0; written < total; written += perTxn) {
     const n = Math.min(perTxn, total - written);
@@ -100,7 +107,7 @@ export async function writeBacklog(
          SELECT gen_random_uuid(), 'wallet', 'key-' || ((i + $2) % $3), 'FundsDeposited', $1::bytea FROM generate_series(1, $4) AS i`,
         [payload, written, keys, n],
       );
-      await client.query('DELETE FROM outbox');
+      if (!keep) await client.query('DELETE FROM outbox');
       await client.query('COMMIT');
     } finally {
       client.release();
