@@ -16,4 +16,10 @@ describe('uuidv7', () => {
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it('draws fresh random bits for every id across refills of its entropy pool', () => {
+    // 1,000 ids over many milliseconds cross several 256-id refills: the random tails never repeat.
+    const tails = Array.from({ length: 1000 }, (_, i) => uuidv7(Date.UTC(2030, 0, 1) + i * 5).slice(19));
+    expect(new Set(tails).size).toBe(tails.length);
+  });
 });

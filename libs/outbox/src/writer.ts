@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { UUID_PATTERN } from '@sluice/core';
 import { deferUntilCommit } from '@sluice/db';
 import type { AvroEventCodec } from '@sluice/messaging';
 
@@ -12,7 +13,6 @@ export interface OutboxEvent {
 }
 
 const COLUMNS = '(id, aggregatetype, aggregateid, type, payload, traceparent)';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Appends events to the outbox inside the caller's transaction. Each payload is
@@ -60,7 +60,7 @@ export class OutboxWriter {
     if (this.mode !== 'wal' || events.length === 0) return;
     const ids = events.map((e) => {
       const id = e.event.data.eventId;
-      if (!UUID.test(id)) throw new Error(`outbox event id ${JSON.stringify(id)} is not a UUID`);
+      if (!UUID_PATTERN.test(id)) throw new Error(`outbox event id ${JSON.stringify(id)} is not a UUID`);
       return `'${id}'`;
     });
     deferUntilCommit(client, `DELETE FROM outbox WHERE id IN (${ids.join(', ')})`);
