@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { metricValue } from '@sluice/testing';
 import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
 import { writeResult } from '../results';
 import { printTable } from '../stats';
@@ -50,9 +51,7 @@ interface StepResult {
 
 /** The API process's CPU seconds so far, from its own metrics (prom-client's process collector). */
 async function apiCpuSeconds(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+  return metricValue(await (await fetch(`${url}/metrics`)).text(), 'process_cpu_seconds_total');
 }
 
 async function apisCpuSeconds(apis: readonly { url: string }[]): Promise<number> {

@@ -77,6 +77,17 @@ async function startDebeziumOn(db: BenchDb, pattern: string, slot: string) {
   });
 }
 
+/** A progress line every tenth of the backlog written. */
+function backlogProgress(): (n: number) => void {
+  let shown = 0;
+  return (n) => {
+    if (n - shown >= EVENTS / 10 || n === EVENTS) {
+      process.stderr.write(`  backlog: ${n.toLocaleString()}\n`);
+      shown = n;
+    }
+  };
+}
+
 async function drainBench(): Promise<{
   sluice: DrainResult;
   platformatic: DrainResult;
@@ -99,13 +110,7 @@ async function drainBench(): Promise<{
   process.stderr.write(
     `writing a backlog of ${EVENTS.toLocaleString()} outbox events (${payload.length}-byte values, ${PER_TXN} per transaction)\n`,
   );
-  let shown = 0;
-  await writeBacklog(db.pool, payload, EVENTS, PER_TXN, KEYS, (n) => {
-    if (n - shown >= EVENTS / 10 || n === EVENTS) {
-      process.stderr.write(`  backlog: ${n.toLocaleString()}\n`);
-      shown = n;
-    }
-  });
+  await writeBacklog(db.pool, payload, EVENTS, PER_TXN, KEYS, backlogProgress());
   const endLsn = await currentLsn(db.pool);
 
   process.stderr.write('pg_recvlogical (decode ceiling)\n');
@@ -133,21 +138,7 @@ async function drainBench(): Promise<{
   const pollPattern = `${uniqueName('bench_poll')}.\${routedByValue}`;
   const pollTopic = await createTopic(pollPattern, false);
   process.stderr.write(`writing ${EVENTS.toLocaleString()} outbox rows for the polling relay (kept in the table)\n`);
-  shown = 0;
-  await writeBacklog(
-    db.pool,
-    payload,
-    EVENTS,
-    PER_TXN,
-    KEYS,
-    (n) => {
-      if (n - shown >= EVENTS / 10 || n === EVENTS) {
-        process.stderr.write(`  backlog: ${n.toLocaleString()}\n`);
-        shown = n;
-      }
-    },
-    true,
-  );
+  await writeBacklog(db.pool, payload, EVENTS, PER_TXN, KEYS, backlogProgress(), true);
   process.stderr.write("Sluice's relay, polling mode (@platformatic/kafka)\n");
   const pollStarted = performance.now();
   const pollRelay = await startRelay(db, pollPattern, 'unused', 'unused', 'platformatic', 'polling');

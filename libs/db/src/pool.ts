@@ -155,7 +155,6 @@ export async function withTransaction<T>(
       work().then(resolve, reject);
     });
   } catch (err) {
-    deferred.delete(client);
     if (!timedOut) {
       try {
         await client.query('ROLLBACK');

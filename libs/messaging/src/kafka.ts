@@ -40,6 +40,9 @@ export function createKafka(options: KafkaOptions): Kafka {
   });
 }
 
+/** How a producer retries a send: from 100 ms, doubling, at most 2 s apart, without end. */
+export const PRODUCER_RETRY = { initialMs: 100, maxMs: 2_000 } as const;
+
 /**
  * An idempotent producer (acks=all, sequence numbers per partition), so a
  * retried request never duplicates or reorders a partition. Callers set the
@@ -54,7 +57,7 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: Number.MAX_SAFE_INTEGER },
+    retry: { initialRetryTime: PRODUCER_RETRY.initialMs, maxRetryTime: PRODUCER_RETRY.maxMs, retries: Number.MAX_SAFE_INTEGER },
   });
 }
 

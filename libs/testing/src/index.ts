@@ -5,3 +5,4 @@ export * from './wait';
 export * from './kafka';
 export * from './processes';
 export * from './debezium';
+export * from './metrics';

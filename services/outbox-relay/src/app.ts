@@ -62,7 +62,7 @@ function createSource(
   );
 }
 
-/** The producer behind the publisher: kafkajs (the default) or @platformatic/kafka. */
+/** The producer behind the publisher: @platformatic/kafka (the default) or kafkajs. */
 async function connectSink(config: RelayConfig, kafka: Kafka): Promise<KafkaSink> {
   if (config.RELAY_KAFKA_CLIENT === 'platformatic') return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay');
   const producer = createIdempotentProducer(kafka);

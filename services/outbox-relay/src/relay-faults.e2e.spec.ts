@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { uuidv7 } from '@sluice/core';
-import { consumeRecords, freePort, startService, waitFor, type ServiceProcess } from '@sluice/testing';
+import { consumeRecords, freePort, metricValue, startService, waitFor, type ServiceProcess } from '@sluice/testing';
 import { RelayHarness } from './relay-harness';
 
 /**
@@ -23,11 +23,6 @@ interface Written {
   id: string;
   key: string;
   version: number;
-}
-
-function gauge(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
 }
 
 describe.each(['kafkajs', 'platformatic'] as const)(
@@ -143,8 +138,8 @@ describe.each(['kafkajs', 'platformatic'] as const)(
       // Meanwhile: the command side kept committing, and the relay stopped reading the WAL at its cap.
       expect(committed.length - before).toBeGreaterThan(1_000);
       const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-      expect(gauge(metrics, 'sluice_relay_wal_reading_paused')).toBe(1);
-      expect(gauge(metrics, 'sluice_relay_records_in_flight')).toBeLessThanOrEqual(1_000 + 300);
+      expect(metricValue(metrics, 'sluice_relay_wal_reading_paused')).toBe(1);
+      expect(metricValue(metrics, 'sluice_relay_records_in_flight')).toBeLessThanOrEqual(1_000 + 300);
       await sleep(5_000);
       await run(join(ROOT, 'deploy/local/kafka.sh'), ['start']);
       await sleep(2_000);

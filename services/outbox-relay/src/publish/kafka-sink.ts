@@ -1,5 +1,6 @@
 import type { Producer as PlatformaticProducer, MessageToProduce } from '@platformatic/kafka';
 import type { Producer, TopicMessages } from 'kafkajs';
+import { PRODUCER_RETRY } from '@sluice/messaging';
 import type { OutboxRecord } from './outbox-record';
 
 /** Which Kafka client sends the relay's records (RELAY_KAFKA_CLIENT). */
@@ -97,7 +98,7 @@ export class PlatformaticSink implements KafkaSink {
 /**
  * The platformatic producer, loaded on demand (the package is an ES module,
  * which Node 20.19+ loads through require): idempotent, acks=all, retried
- * without end with a capped backoff as kafkajs's is, so a broker outage
+ * without end with the same capped backoff as kafkajs's (PRODUCER_RETRY), so a broker outage
  * stalls the relay instead of failing records.
  */
 export function createPlatformaticSink(brokers: readonly string[], clientId: string): PlatformaticSink {
@@ -110,7 +111,8 @@ export function createPlatformaticSink(brokers: readonly string[], clientId: str
     acks: -1,
     autocreateTopics: false,
     retries: true,
-    retryDelay: (_client, _operation, attempt) => Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)),
+    retryDelay: (_client, _operation, attempt) =>
+      Math.min(PRODUCER_RETRY.maxMs, PRODUCER_RETRY.initialMs * 2 ** Math.min(attempt, 5)),
   });
   return new PlatformaticSink(producer);
 }
