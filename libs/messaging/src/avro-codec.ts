@@ -1,6 +1,7 @@
 import { SchemaRegistry, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { SluiceError } from '@sluice/core';
+import { retry } from '@sluice/resilience';
 import { fullName, type EventCatalog, type RecordSchema } from '@sluice/schemas';
 import { routeTopic, subjectFor } from './routing';
 import { frame, unframe } from './wire-format';
@@ -60,18 +61,26 @@ export class AvroEventCodec {
       const topic = routeTopic(this.topicPattern, catalog.aggregateType);
       for (const [eventType, schema] of Object.entries<RecordSchema>(catalog.schemas)) {
         const subject = subjectFor(topic, fullName(schema));
-        let schemaId: number;
-        try {
-          ({ id: schemaId } = await this.registry.register(
-            { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-            { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE },
-          ));
-        } catch (cause) {
-          throw new CodecError('registry_unavailable', `registering ${subject} failed: ${String(cause)}`, {
-            cause,
-            retriable: true,
-          });
-        }
+        // A registry that just lost its database (a PostgreSQL restart) fails a few requests while
+        // its pool replaces the dead connections: tried again with backoff. A refusal (4xx, such as
+        // an incompatible schema) is final.
+        const { id: schemaId } = await retry(
+          async () => {
+            try {
+              return await this.registry.register(
+                { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+                { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE },
+              );
+            } catch (cause) {
+              const status = (cause as { status?: unknown }).status;
+              throw new CodecError('registry_unavailable', `registering ${subject} failed: ${String(cause)}`, {
+                cause,
+                retriable: !(typeof status === 'number' && status >= 400 && status < 500),
+              });
+            }
+          },
+          { retries: 5, baseMs: 200, maxMs: 2_000 },
+        );
         this.writers.set(`${catalog.aggregateType}/${eventType}`, {
           type: avro.Type.forSchema(schema as avro.Schema),
           schemaId,
