@@ -12,6 +12,12 @@ export interface PoolOptions {
   /** Server-side cap on an idle open transaction (a stuck client holding locks). */
   idleInTransactionTimeoutMs?: number;
   connectionTimeoutMs?: number;
+  /**
+   * Plan prepared statements once, for any parameters (plan_cache_mode = force_generic_plan).
+   * For pools whose statements are primary-key lookups and writes, where a custom plan per
+   * execution buys nothing, and large ones (a batch's statement) cost milliseconds to replan.
+   */
+  genericPlans?: boolean;
 }
 
 export function createPool(options: PoolOptions): Pool {
@@ -26,6 +32,7 @@ export function createPool(options: PoolOptions): Pool {
     ...(options.idleInTransactionTimeoutMs !== undefined && {
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
     }),
+    ...(options.genericPlans && { options: '-c plan_cache_mode=force_generic_plan' }),
   };
   const pool = new Pool(config);
   // An idle client that loses its connection must not crash the process; the

@@ -36,6 +36,7 @@ beforeAll(async () => {
       CLIENT_BURST: '20',
       DB_POOL_MAX: '2',
       DB_ADMISSION_MIN_LIMIT: '1',
+      DB_ADMISSION_MAX_LIMIT: '2',
       DB_ADMISSION_QUEUE_DEPTH: '2',
       DB_ADMISSION_QUEUE_WAIT_MS: '100',
       REQUEST_BUDGET_MS: '300',

@@ -17,8 +17,11 @@ export const amountField = z
   .positive('must be greater than zero')
   .max(Number.MAX_SAFE_INTEGER, `must not exceed ${Number.MAX_SAFE_INTEGER}`);
 
+// Built once: a zod schema costs more to construct than to run.
+const walletId = z.string().regex(UUID_PATTERN, 'must be a UUID');
+
 export function walletIdParam(value: unknown): string {
-  return parseOrProblem(z.string().regex(UUID_PATTERN, 'must be a UUID'), value, 'path.walletId').toLowerCase();
+  return parseOrProblem(walletId, value, 'path.walletId').toLowerCase();
 }
 
 /**

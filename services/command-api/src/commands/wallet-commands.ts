@@ -1,16 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '@sluice/core';
+import { Counter, type Registry } from 'prom-client';
 import { TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
-import type { OutboxWriter } from '@sluice/outbox';
+import type { OutboxEvent, OutboxWriter } from '@sluice/outbox';
 import { deadlineExceeded, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
 import { decide, evolve, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
 import { storedResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
 import { claimInbox, type InboxClaim } from '../internal/inbox';
+import { CommitGroups } from './commit-groups';
 import { WalletLanes } from './wallet-lanes';
-import { loadWallet, saveWallet, VersionConflict } from './wallet-store';
+import { loadWallets, saveWallets, VersionConflict, type HeldClaim, type WalletWrite } from './wallet-store';
 
 export interface CommandRequest {
   command: WalletCommand;
@@ -53,74 +55,226 @@ export function isDatabaseCongestion(err: unknown): boolean {
   return err instanceof Error && err.message.includes('timeout exceeded when trying to connect');
 }
 
+export interface WalletCommandsOptions {
+  /** Retries of a command whose wallet another process changed meanwhile. */
+  conflictRetries: number;
+  /** Command transactions running at once (the rest of the pool serves reads). */
+  transactions: number;
+  /** Commands in one transaction, at most. */
+  maxBatch: number;
+  /** A command with less time left than this runs alone, so its budget never cuts its batch short. */
+  minBatchBudgetMs?: number;
+  clock?: () => number;
+  registry?: Registry;
+}
+
+interface Pending {
+  request: CommandRequest;
+  resolve: (result: CommandResult) => void;
+  reject: (err: unknown) => void;
+  conflicts: number;
+  /** Runs in a batch of its own (after its batch failed as a whole). */
+  solo: boolean;
+}
+
+type Outcome = { kind: 'done'; result: CommandResult } | { kind: 'failed'; error: unknown } | { kind: 'conflict' };
+
+/** Thrown out of a batch's transaction to roll it back when no command in it writes anything. */
+class NothingToCommit extends Error {
+  constructor(readonly outcomes: Outcome[]) {
+    super('no command in the batch writes anything');
+  }
+}
+
 /**
- * Runs a wallet command: in one transaction it claims the idempotency key (or
- * the inbox entry), loads the wallet, lets the pure domain decide, writes the
- * new state, appends the events to the outbox and stores the response.
- * Nothing is written when any step fails. Commands on one wallet queue in its
- * lane; the transaction runs under the database's admission control and
- * within the request's deadline.
+ * Runs wallet commands. Each command: claims its idempotency key (or inbox
+ * entry), loads the wallet, lets the pure domain decide, writes the new
+ * state, appends the events to the outbox and stores the response, all in
+ * one transaction; nothing of it is written when any step fails.
+ *
+ * Commands on one wallet queue in its lane. Commands on different wallets
+ * that are admitted while the database is busy share a transaction (group
+ * commit, see CommitGroups): a batch is still two statements and a commit,
+ * so its costs are paid once for all of them. One command's refusal or
+ * version conflict releases only its own claim and leaves the others'
+ * effects; a batch that fails as a whole (a deadlock between processes, a
+ * bad row) runs again one command per transaction, so no command fails for
+ * another's sake.
  */
 export class WalletCommands {
   private readonly lanes = new WalletLanes();
+  private readonly groups: CommitGroups<Pending>;
+  private readonly clock: () => number;
+  private readonly minBatchBudgetMs: number;
+  private readonly reruns?: Counter;
 
   constructor(
     private readonly pool: Pool,
     private readonly outbox: OutboxWriter,
     private readonly admission: AdmissionController,
-    private readonly conflictRetries: number,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly options: WalletCommandsOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.minBatchBudgetMs = options.minBatchBudgetMs ?? 20;
+    this.groups = new CommitGroups<Pending>({
+      transactions: options.transactions,
+      maxBatch: options.maxBatch,
+      keysOf: keysOf,
+      solo: (p) => p.solo || (p.request.deadline?.remainingMs() ?? Infinity) < this.minBatchBudgetMs,
+      run: (batch) => this.runBatch(batch),
+      ...(options.registry && { registry: options.registry }),
+    });
+    if (options.registry) {
+      this.reruns = new Counter({
+        name: 'sluice_command_group_reruns_total',
+        help: 'Command batches that failed as a whole and ran again one command per transaction',
+        registers: [options.registry],
+      });
+    }
+  }
 
   async execute(request: CommandRequest): Promise<CommandResult> {
     const { deadline } = request;
     try {
       return await this.lanes.run(request.command.walletId, deadline, () =>
-        this.admission.run(() => this.withRetries(request), deadline),
+        this.admission.run(
+          () =>
+            new Promise<CommandResult>((resolve, reject) =>
+              this.groups.submit({ request, resolve, reject, conflicts: 0, solo: false }),
+            ),
+          deadline,
+        ),
       );
     } catch (err) {
       throw toProblem(err);
     }
   }
 
-  private async withRetries(request: CommandRequest): Promise<CommandResult> {
-    for (let attempt = 0; ; attempt++) {
-      const timeoutMs = request.deadline?.remainingMs();
-      if (timeoutMs === 0) throw deadlineExceeded('before the database transaction');
-      try {
-        return await withTransaction(this.pool, (client) => this.attempt(client, request), {
-          ...(timeoutMs !== undefined && { timeoutMs }),
-        });
-      } catch (err) {
-        if (!(err instanceof VersionConflict) || attempt >= this.conflictRetries) throw err;
-        // Another process wrote the wallet: spread the retries of contending writers.
-        const pause = Math.random() * 2 ** Math.min(attempt, 5);
-        if ((request.deadline?.remainingMs() ?? Infinity) <= pause) throw err;
-        await sleep(pause);
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const live = batch.filter((p) => {
+      if (p.request.deadline?.remainingMs() !== 0) return true;
+      p.reject(deadlineExceeded('before the database transaction'));
+      return false;
+    });
+    if (live.length === 0) return;
+    const budgets = live.flatMap((p) => (p.request.deadline ? [p.request.deadline.remainingMs()] : []));
+    let outcomes: Outcome[];
+    try {
+      outcomes = await withTransaction(this.pool, (client) => this.attempt(client, live), {
+        ...(budgets.length > 0 && { timeoutMs: Math.min(...budgets) }),
+      });
+    } catch (err) {
+      if (err instanceof NothingToCommit) {
+        outcomes = err.outcomes;
+      } else if (live.length > 1 && !isDatabaseCongestion(err)) {
+        this.reruns?.inc();
+        for (const p of live) this.groups.submit({ ...p, solo: true });
+        return;
+      } else {
+        for (const p of live) p.reject(err);
+        return;
       }
     }
+    outcomes.forEach((outcome, i) => {
+      const p = live[i]!;
+      if (outcome.kind === 'done') p.resolve(outcome.result);
+      else if (outcome.kind === 'failed') p.reject(outcome.error);
+      else this.retryConflict(p);
+    });
   }
 
-  private async attempt(client: PoolClient, request: CommandRequest): Promise<CommandResult> {
-    if (request.inbox) {
-      const seen = await claimInbox(client, request.inbox);
-      if (seen) return { response: seen, replayed: true };
+  /** Another process wrote the wallet: run the command again on fresh state, spreading contending writers. */
+  private retryConflict(p: Pending): void {
+    const pause = Math.random() * 2 ** Math.min(p.conflicts, 5);
+    if (p.conflicts >= this.options.conflictRetries || (p.request.deadline?.remainingMs() ?? Infinity) <= pause) {
+      p.reject(new VersionConflict(p.request.command.walletId));
+      return;
     }
-    const { command, idempotency } = request;
-    const { state: before, claimed } = await loadWallet(client, command.walletId, withdrawalIdsOf(command), idempotency);
-    if (!claimed && idempotency) return { response: await storedResponse(client, idempotency), replayed: true };
-    const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
-    const after = events.reduce(evolve, before);
-    const response = request.respond(after, events);
-    const outboxEvents = events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event }));
-    // The outbox rows go in the save statement and their delete with COMMIT: no round trip of their own.
-    const inlined = await saveWallet(client, before, events, idempotency && { claim: idempotency, response }, (param, onlyIf) =>
-      this.outbox.insertStatement(outboxEvents, param, onlyIf),
-    );
-    if (inlined) this.outbox.deleteWithCommit(client, outboxEvents);
-    else await this.outbox.append(client, outboxEvents);
-    return { response, replayed: false };
+    void sleep(pause).then(() => this.groups.submit({ ...p, conflicts: p.conflicts + 1 }));
   }
+
+  /** One batch's transaction body: per command, what became of it. */
+  private async attempt(client: PoolClient, batch: readonly Pending[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    const held: (HeldClaim | undefined)[] = [];
+    const toLoad: number[] = [];
+    for (const [i, { request }] of batch.entries()) {
+      if (request.inbox) {
+        // Internal commands claim their inbox row first; one handled before replays what it led to.
+        const seen = await claimInbox(client, request.inbox);
+        if (seen) {
+          outcomes[i] = { kind: 'done', result: { response: seen, replayed: true } };
+          continue;
+        }
+        held[i] = { kind: 'inbox', claim: request.inbox };
+      } else if (request.idempotency) {
+        held[i] = { kind: 'idempotency', claim: request.idempotency };
+      }
+      toLoad.push(i);
+    }
+    const loaded = await loadWallets(
+      client,
+      toLoad.map((i) => {
+        const { command, idempotency } = batch[i]!.request;
+        return {
+          walletId: command.walletId,
+          withdrawalIds: withdrawalIdsOf(command),
+          ...(idempotency && { claim: idempotency }),
+        };
+      }),
+    );
+    const writes: WalletWrite[] = [];
+    const written: { index: number; events: OutboxEvent[]; response: StoredResponse }[] = [];
+    const released: HeldClaim[] = [];
+    for (const [k, i] of toLoad.entries()) {
+      const { request } = batch[i]!;
+      const { command, idempotency } = request;
+      const { state: before, claimed } = loaded[k]!;
+      try {
+        if (!claimed && idempotency) {
+          outcomes[i] = { kind: 'done', result: { response: await storedResponse(client, idempotency), replayed: true } };
+          continue;
+        }
+        const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
+        const response = request.respond(events.reduce(evolve, before), events);
+        const outboxEvents = events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event }));
+        // The outbox rows go in the save statement and their delete with COMMIT: no round trip of their own.
+        writes.push({
+          walletId: command.walletId,
+          before,
+          events,
+          ...(idempotency && { stored: { claim: idempotency, response } }),
+          outbox: (param, onlyIf) => this.outbox.insertStatement(outboxEvents, param, onlyIf),
+          ...(held[i] && { claim: held[i] }),
+        });
+        written.push({ index: i, events: outboxEvents, response });
+      } catch (error) {
+        outcomes[i] = { kind: 'failed', error };
+        if (held[i]) released.push(held[i]);
+      }
+    }
+    if (writes.length === 0) throw new NothingToCommit(outcomes);
+    const took = await saveWallets(client, writes, released);
+    const committed: OutboxEvent[] = [];
+    took.forEach((ok, w) => {
+      const { index, events, response } = written[w]!;
+      if (!ok) {
+        outcomes[index] = { kind: 'conflict' };
+        return;
+      }
+      committed.push(...events);
+      outcomes[index] = { kind: 'done', result: { response, replayed: false } };
+    });
+    this.outbox.deleteWithCommit(client, committed);
+    return outcomes;
+  }
+}
+
+function keysOf({ request }: Pending): string[] {
+  const keys = [`wallet ${request.command.walletId}`];
+  if (request.idempotency) keys.push(`key ${request.idempotency.clientId}\n${request.idempotency.key}`);
+  if (request.inbox) keys.push(`inbox ${request.inbox.consumer}\n${request.inbox.messageId}`);
+  return keys;
 }
 
 function withdrawalIdsOf(command: WalletCommand): string[] {

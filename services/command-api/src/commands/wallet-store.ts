@@ -2,14 +2,17 @@ import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { WalletEvent } from '@sluice/schemas';
 import { assertNever, evolve, initialWalletState, type WalletState, type WithdrawalStatus } from '@sluice/wallet-domain';
-import { storeResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
+import type { IdempotencyClaim, StoredResponse } from '../idempotency/idempotency';
+import type { InboxClaim } from '../internal/inbox';
 
 /*
- * The command side's tables, written with hand-written SQL as named prepared
- * statements: a command is two statements (load; write state, child rows,
- * stored response and outbox rows together), so a deposit costs four round
- * trips with BEGIN and COMMIT (which carries the outbox's delete). The
- * tables are declared for migrations in ../db/schema.ts.
+ * The command side's tables, written with hand-written SQL as prepared
+ * statements. Commands run in batches (see CommitGroups), one transaction
+ * per batch of two statements: load (claims and wallets of the whole batch);
+ * write (state, child rows, stored responses and outbox rows of the whole
+ * batch). A batch, of one deposit or of thirty, costs four round trips with
+ * BEGIN and COMMIT (which carries the outbox's delete). The tables are
+ * declared for migrations in ../db/schema.ts.
  */
 
 export class VersionConflict extends Error {
@@ -18,13 +21,11 @@ export class VersionConflict extends Error {
   }
 }
 
-interface WalletRow {
-  claimed?: number;
-  id: string | null;
-  currency: string | null;
-  balance: string | null;
-  held: string | null;
-  version: number | null;
+/** What one command of a batch loads: its wallet, the withdrawals it touches and, with a key, its idempotency claim. */
+export interface LoadRequest {
+  walletId: string;
+  withdrawalIds: readonly string[];
+  claim?: IdempotencyClaim;
 }
 
 export interface Loaded {
@@ -33,114 +34,193 @@ export interface Loaded {
   claimed: boolean;
 }
 
-const LOAD = `SELECT NULL::int AS claimed, w.id, w.currency, w.balance::text, w.held::text, w.version
-  FROM (SELECT 1) one LEFT JOIN wallets w ON w.id = $1`;
+interface LoadRow {
+  claimed: boolean;
+  id: string | null;
+  currency: string | null;
+  balance: string | null;
+  held: string | null;
+  version: number | null;
+}
 
 /**
- * Claims the Idempotency-Key and reads the wallet in one statement. A
- * concurrent request holding the same key makes the insert wait until it
- * commits (then this one replays) or rolls back (then this one claims it).
+ * Claims the batch's Idempotency-Keys (in key order, so two batches wanting
+ * the same keys wait for each other instead of deadlocking) and reads their
+ * wallets: one statement, the same text for any batch size, one row per
+ * command in the batch's order. A concurrent transaction holding one of the
+ * keys makes the insert wait until it commits (then that command replays) or
+ * rolls back (then the key is claimed here).
  */
-const CLAIM_AND_LOAD = `WITH claim AS (
+const CLAIM_AND_LOAD = `WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(wallet_id, client_id, key, fingerprint, n)
+  ), claim AS (
     INSERT INTO idempotency_keys (client_id, key, fingerprint, status_code, response_body, response_headers)
-    VALUES ($2, $3, $4, 0, '', '{}'::jsonb) ON CONFLICT (client_id, key) DO NOTHING RETURNING 1
+    SELECT client_id, key, fingerprint, 0, '', '{}'::jsonb FROM input WHERE key IS NOT NULL ORDER BY client_id, key
+    ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key
   )
-  SELECT (SELECT count(*) FROM claim)::int AS claimed, w.id, w.currency, w.balance::text, w.held::text, w.version
-  FROM (SELECT 1) one LEFT JOIN wallets w ON w.id = $1`;
+  SELECT i.key IS NULL OR EXISTS (SELECT 1 FROM claim c WHERE c.client_id = i.client_id AND c.key = i.key) AS claimed,
+         w.id, w.currency, w.balance::text, w.held::text, w.version
+    FROM input i LEFT JOIN wallets w ON w.id = i.wallet_id ORDER BY i.n`;
 
 /**
- * Loads the wallet with the withdrawals the command touches (none for a
- * deposit, so the common command reads once), claiming the idempotency key in
- * the same statement when there is one.
+ * Loads the wallets of a batch of commands with the withdrawals they touch
+ * (none for deposits, so a batch of deposits reads once), claiming their
+ * idempotency keys in the same statement. The wallets must be distinct.
  */
-export async function loadWallet(
-  client: PoolClient,
-  walletId: string,
-  withdrawalIds: readonly string[],
-  claim?: IdempotencyClaim,
-): Promise<Loaded> {
-  const { rows } = claim
-    ? await client.query<WalletRow>({
-        name: 'sluice_claim_load_wallet',
-        text: CLAIM_AND_LOAD,
-        values: [walletId, claim.clientId, claim.key, claim.fingerprint],
-      })
-    : await client.query<WalletRow>({ name: 'sluice_load_wallet', text: LOAD, values: [walletId] });
-  const row = rows[0]!;
-  const claimed = claim ? row.claimed === 1 : true;
-  if (!claimed || row.id === null) return { state: initialWalletState, claimed };
+export async function loadWallets(client: PoolClient, requests: readonly LoadRequest[]): Promise<Loaded[]> {
+  const { rows } = await client.query<LoadRow>({
+    name: 'sluice_claim_load_wallets',
+    text: CLAIM_AND_LOAD,
+    values: [
+      requests.map((r) => r.walletId),
+      requests.map((r) => r.claim?.clientId ?? null),
+      requests.map((r) => r.claim?.key ?? null),
+      requests.map((r) => r.claim?.fingerprint ?? null),
+    ],
+  });
+  const withdrawalIds = requests.flatMap((r) => r.withdrawalIds);
   const withdrawals =
     withdrawalIds.length === 0
       ? []
       : (
-          await client.query<{ id: string; amount: string; status: WithdrawalStatus }>({
+          await client.query<{ wallet_id: string; id: string; amount: string; status: WithdrawalStatus }>({
             name: 'sluice_load_withdrawals',
-            text: 'SELECT id, amount::text, status FROM withdrawals WHERE wallet_id = $1 AND id = ANY($2::uuid[])',
-            values: [walletId, withdrawalIds],
+            text: 'SELECT wallet_id, id, amount::text, status FROM withdrawals WHERE id = ANY($1::uuid[])',
+            values: [withdrawalIds],
           })
         ).rows;
-  return {
-    claimed,
-    state: {
-      status: 'open',
-      walletId: row.id,
-      currency: row.currency!,
-      balance: Number(row.balance),
-      held: Number(row.held),
-      version: row.version!,
-      withdrawals: new Map(withdrawals.map((w) => [w.id, { amount: Number(w.amount), status: w.status }])),
-    },
-  };
+  return requests.map((r, i) => {
+    const row = rows[i]!;
+    if (!row.claimed || row.id === null) return { state: initialWalletState, claimed: row.claimed };
+    const wanted = new Set(r.withdrawalIds.map((id) => id.toLowerCase()));
+    const own = withdrawals.filter((w) => w.wallet_id === row.id && wanted.has(w.id));
+    return {
+      claimed: true,
+      state: {
+        status: 'open',
+        walletId: row.id,
+        currency: row.currency!,
+        balance: Number(row.balance),
+        held: Number(row.held),
+        version: row.version!,
+        withdrawals: new Map(own.map((w) => [w.id, { amount: Number(w.amount), status: w.status }])),
+      },
+    };
+  });
 }
 
 /** The outbox insert as a part of the save statement: `param` binds a value, `onlyIf` is the SQL condition to insert under. */
 export type OutboxInsert = (param: (value: unknown) => string, onlyIf: string) => string;
 
+/** A claim a command holds in its transaction (its Idempotency-Key or its inbox row), deleted again when the command writes nothing. */
+export type HeldClaim = { kind: 'idempotency'; claim: IdempotencyClaim } | { kind: 'inbox'; claim: InboxClaim };
+
+/** What one command of a batch leads to. */
+export interface WalletWrite {
+  walletId: string;
+  before: WalletState;
+  events: readonly WalletEvent[];
+  /** The response to store under the command's Idempotency-Key, with its effect. */
+  stored?: { claim: IdempotencyClaim; response: StoredResponse };
+  /** Its events' outbox rows, inserted in the same statement. */
+  outbox?: OutboxInsert;
+  /** Its claim, released when the wallet's version check fails (the command is retried on fresh state). */
+  claim?: HeldClaim;
+}
+
 /**
- * Writes what the events lead to in one statement: the wallet row (inserted,
- * or updated only if its version is still the one read: optimistic
- * concurrency), the deposit and withdrawal rows, the stored response of
- * the idempotency key and, given `outbox`, the events' outbox rows. Every
- * part hangs on the wallet write, so a version conflict writes nothing and
- * throws VersionConflict; the command is then retried on fresh state.
- * Resolves whether the outbox rows were written (not when there was nothing
- * to save).
+ * Writes what a batch of commands (on distinct wallets) leads to, in one
+ * statement. Per command: the wallet row (inserted, or updated only if its
+ * version is still the one read: optimistic concurrency), its deposit and
+ * withdrawal rows, the stored response of its idempotency key and its outbox
+ * rows. Every part of a command hangs on its own wallet write, so a version
+ * conflict writes nothing of that command (and releases its claim) while the
+ * others take effect. `released` are the claims of commands the domain
+ * refused, deleted in the same statement. Resolves, per write, whether it
+ * took effect; false is a version conflict, to be retried on fresh state.
+ * The wallets are written in id order, so concurrent batches that share
+ * wallets (several processes) queue on them rather than deadlock.
  */
-export async function saveWallet(
+export async function saveWallets(
   client: PoolClient,
-  before: WalletState,
-  events: readonly WalletEvent[],
-  stored?: { claim: IdempotencyClaim; response: StoredResponse },
-  outbox?: OutboxInsert,
-): Promise<boolean> {
-  const after = events.reduce(evolve, before);
-  if (events.length === 0) {
-    if (stored) await storeResponse(client, stored.claim, stored.response);
-    return false;
-  }
-  if (after.status !== 'open') return false;
+  writes: readonly WalletWrite[],
+  released: readonly HeldClaim[] = [],
+): Promise<boolean[]> {
   const values: unknown[] = [];
   const $ = (v: unknown) => `$${values.push(v)}`;
-  const now = new Date(events.at(-1)!.data.occurredAt);
   const ctes: string[] = [];
+  const shapes: string[] = [];
+  const versioned: number[] = [];
+  const order = writes.map((_, j) => j).sort((a, b) => (writes[a]!.walletId < writes[b]!.walletId ? -1 : 1));
+  for (const j of order) {
+    const built = writeCtes(writes[j]!, `_${j}`, $);
+    ctes.push(...built.ctes);
+    shapes.push(built.shape);
+    if (built.versioned) versioned.push(j);
+  }
+  released.forEach((held, i) => {
+    shapes.push(held.kind === 'idempotency' ? 'X' : 'Y');
+    ctes.push(`x${i} AS (${deleteClaim(held, $)})`);
+  });
+  if (ctes.length === 0) return writes.map(() => true);
+  const select =
+    versioned.length === 0
+      ? 'SELECT NULL::int AS n WHERE false'
+      : versioned.map((j) => `SELECT ${j} AS n FROM w_${j}`).join('\nUNION ALL ');
+  const text = `WITH ${ctes.join(',\n')}\n${select}`;
+  // Batches of one shape (deposits, say) reuse a prepared statement per size; a mixed batch is planned once.
+  const homogeneous = shapes.every((shape) => shape === shapes[0]);
+  const { rows } = await client.query<{ n: number }>(
+    homogeneous ? { name: statementName(`${shapes.length}${shapes[0]}`, text), text, values } : { text, values },
+  );
+  const written = new Set(rows.map((r) => r.n));
+  return writes.map((_, j) => !versioned.includes(j) || written.has(j));
+}
+
+function deleteClaim(held: HeldClaim, $: (v: unknown) => string): string {
+  return held.kind === 'idempotency'
+    ? `DELETE FROM idempotency_keys WHERE client_id = ${$(held.claim.clientId)} AND key = ${$(held.claim.key)}`
+    : `DELETE FROM inbox WHERE consumer = ${$(held.claim.consumer)} AND message_id = ${$(held.claim.messageId)}`;
+}
+
+/**
+ * One command's part of the save statement, its CTE names ending in
+ * `suffix`: `versioned` when it hangs on a wallet write (w<suffix>).
+ */
+function writeCtes(
+  write: WalletWrite,
+  suffix: string,
+  $: (v: unknown) => string,
+): { ctes: string[]; shape: string; versioned: boolean } {
+  const { before, events, stored, outbox, claim } = write;
+  const after = events.reduce(evolve, before);
+  const ctes: string[] = [];
+  if (events.length === 0 || after.status !== 'open') {
+    if (!stored) return { ctes, shape: '', versioned: false };
+    ctes.push(`k${suffix} AS (${updateStored(stored, $, 'true')})`);
+    return { ctes, shape: 'k', versioned: false };
+  }
+  const w = `w${suffix}`;
+  const written = `EXISTS (SELECT 1 FROM ${w})`;
+  const now = new Date(events.at(-1)!.data.occurredAt);
   let shape = '';
   if (before.status === 'absent') {
     shape += 'I';
     ctes.push(
-      `w AS (INSERT INTO wallets (id, currency, balance, held, version, created_at, updated_at)
+      `${w} AS (INSERT INTO wallets (id, currency, balance, held, version, created_at, updated_at)
         VALUES (${$(after.walletId)}::uuid, ${$(after.currency)}, ${$(after.balance)}::bigint, ${$(after.held)}::bigint, ${$(after.version)}::int, ${$(now)}::timestamptz, ${$(now)}::timestamptz)
         ON CONFLICT (id) DO NOTHING RETURNING id)`,
     );
   } else {
     shape += 'U';
     ctes.push(
-      `w AS (UPDATE wallets SET balance = ${$(after.balance)}::bigint, held = ${$(after.held)}::bigint, version = ${$(after.version)}::int, updated_at = ${$(now)}::timestamptz
+      `${w} AS (UPDATE wallets SET balance = ${$(after.balance)}::bigint, held = ${$(after.held)}::bigint, version = ${$(after.version)}::int, updated_at = ${$(now)}::timestamptz
         WHERE id = ${$(after.walletId)}::uuid AND version = ${$(before.version)}::int RETURNING id)`,
     );
   }
   // A withdrawal changed twice by one command (failed, then compensated) is written once, in its last state.
   const statusOf = new Map<string, { status: WithdrawalStatus; at: Date }>();
-  for (const event of events) {
+  events.forEach((event, e) => {
     const at = new Date(event.data.occurredAt);
     switch (event.type) {
       case 'WalletOpened':
@@ -148,15 +228,15 @@ export async function saveWallet(
       case 'FundsDeposited':
         shape += 'D';
         ctes.push(
-          `d${ctes.length} AS (INSERT INTO deposits (id, wallet_id, amount, currency, created_at)
-            SELECT ${$(event.data.depositId)}::uuid, w.id, ${$(event.data.amount)}::bigint, ${$(event.data.currency)}, ${$(at)}::timestamptz FROM w)`,
+          `d${e}${suffix} AS (INSERT INTO deposits (id, wallet_id, amount, currency, created_at)
+            SELECT ${$(event.data.depositId)}::uuid, ${w}.id, ${$(event.data.amount)}::bigint, ${$(event.data.currency)}, ${$(at)}::timestamptz FROM ${w})`,
         );
         break;
       case 'WithdrawalRequested':
         shape += 'R';
         ctes.push(
-          `r${ctes.length} AS (INSERT INTO withdrawals (id, wallet_id, amount, currency, status, created_at, updated_at)
-            SELECT ${$(event.data.withdrawalId)}::uuid, w.id, ${$(event.data.amount)}::bigint, ${$(event.data.currency)}, 'requested', ${$(at)}::timestamptz, ${$(at)}::timestamptz FROM w)`,
+          `r${e}${suffix} AS (INSERT INTO withdrawals (id, wallet_id, amount, currency, status, created_at, updated_at)
+            SELECT ${$(event.data.withdrawalId)}::uuid, ${w}.id, ${$(event.data.amount)}::bigint, ${$(event.data.currency)}, 'requested', ${$(at)}::timestamptz, ${$(at)}::timestamptz FROM ${w})`,
         );
         break;
       case 'WithdrawalSubmitted':
@@ -174,30 +254,38 @@ export async function saveWallet(
       default:
         assertNever(event);
     }
-  }
+  });
+  let s = 0;
   for (const [id, { status, at }] of statusOf) {
     shape += 'S';
     ctes.push(
-      `s${ctes.length} AS (UPDATE withdrawals SET status = ${$(status)}, updated_at = ${$(at)}::timestamptz
-        WHERE id = ${$(id)}::uuid AND EXISTS (SELECT 1 FROM w))`,
+      `s${s++}${suffix} AS (UPDATE withdrawals SET status = ${$(status)}, updated_at = ${$(at)}::timestamptz
+        WHERE id = ${$(id)}::uuid AND ${written})`,
     );
   }
   if (stored) {
     shape += 'K';
-    const { claim, response } = stored;
-    ctes.push(
-      `k AS (UPDATE idempotency_keys SET status_code = ${$(response.status)}::int, response_body = ${$(response.body)}, response_headers = ${$(JSON.stringify(response.headers))}::jsonb
-        WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND EXISTS (SELECT 1 FROM w))`,
-    );
+    ctes.push(`k${suffix} AS (${updateStored(stored, $, written)})`);
   }
   if (outbox) {
     shape += 'O';
-    ctes.push(`o AS (${outbox($, 'EXISTS (SELECT 1 FROM w)')})`);
+    ctes.push(`o${suffix} AS (${outbox($, written)})`);
   }
-  const text = `WITH ${ctes.join(',\n')}\nSELECT count(*)::int AS n FROM w`;
-  const { rows } = await client.query<{ n: number }>({ name: statementName(shape, text), text, values });
-  if (rows[0]?.n !== 1) throw new VersionConflict(after.walletId);
-  return outbox !== undefined;
+  if (claim) {
+    shape += claim.kind === 'idempotency' ? 'x' : 'y';
+    ctes.push(`x${suffix} AS (${deleteClaim(claim, $)} AND NOT ${written})`);
+  }
+  return { ctes, shape, versioned: true };
+}
+
+function updateStored(
+  stored: { claim: IdempotencyClaim; response: StoredResponse },
+  $: (v: unknown) => string,
+  onlyIf: string,
+): string {
+  const { claim, response } = stored;
+  return `UPDATE idempotency_keys SET status_code = ${$(response.status)}::int, response_body = ${$(response.body)}, response_headers = ${$(JSON.stringify(response.headers))}::jsonb
+        WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND ${onlyIf}`;
 }
 
 /** One prepared statement per command shape (deposit with key, withdrawal failure, …); the name tracks the text. */

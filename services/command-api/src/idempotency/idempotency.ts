@@ -39,7 +39,7 @@ export interface IdempotencyClaim {
 
 /**
  * The response stored under a key the caller failed to claim (see
- * loadWallet, which claims it in the command's first statement): the same
+ * loadWallets, which claims it in the batch's first statement): the same
  * request gets it again, another request under the same key gets 422.
  */
 export async function storedResponse(client: PoolClient, claim: IdempotencyClaim): Promise<StoredResponse> {
@@ -63,13 +63,4 @@ export async function storedResponse(client: PoolClient, claim: IdempotencyClaim
     );
   }
   return { status: row.status_code, body: row.response_body, headers: row.response_headers };
-}
-
-/** Stores the response on its own (the usual path stores it with the wallet write, see saveWallet). */
-export async function storeResponse(client: PoolClient, claim: IdempotencyClaim, response: StoredResponse): Promise<void> {
-  await client.query({
-    name: 'sluice_idempotency_store',
-    text: 'UPDATE idempotency_keys SET status_code = $3, response_body = $4, response_headers = $5::jsonb WHERE client_id = $1 AND key = $2',
-    values: [claim.clientId, claim.key, response.status, response.body, JSON.stringify(response.headers)],
-  });
 }

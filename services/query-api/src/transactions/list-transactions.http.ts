@@ -11,6 +11,7 @@ import { TransactionReader } from './transaction-reader';
 
 export const HISTORY_PAGE = { default: 20, max: 100 };
 const Limit = z.coerce.number().int().min(1).max(HISTORY_PAGE.max).default(HISTORY_PAGE.default);
+const CursorParam = z.string().min(1).max(512).optional();
 
 export interface TransactionItemResponse {
   /** The event's id. */
@@ -51,7 +52,7 @@ export class ListTransactionsHttp {
   ): Promise<void> {
     const walletId = idParam(rawWalletId, 'walletId');
     const limit = parseOrProblem(Limit, rawLimit === '' ? undefined : rawLimit, 'query.limit');
-    const cursor = parseOrProblem(z.string().min(1).max(512).optional(), rawCursor, 'query.cursor');
+    const cursor = parseOrProblem(CursorParam, rawCursor, 'query.cursor');
     const minVersion = minVersionParam(rawMinVersion);
     const beforeVersion = cursor === undefined ? undefined : decodeCursor(cursor, walletId);
     const stale =

@@ -1,0 +1,231 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Client } from 'pg';
+import { uuidv7 } from '@sluice/core';
+import { loadConfig } from '@sluice/config';
+import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
+import { createTestDatabase, metricValue, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import { decide } from '@sluice/wallet-domain';
+import { buildCommandApi, type CommandApi } from '../app';
+import { commandApiConfig } from '../config';
+import { loadWallets, saveWallets } from './wallet-store';
+
+/*
+ * Group commit against the real PostgreSQL and schema registry: one command
+ * transaction at a time, so commands sent together travel in shared
+ * transactions, and each must still get exactly its own effect and answer.
+ */
+
+let db: TestDatabase;
+let api: CommandApi;
+let http: FastifyInstance;
+let registry: Registry;
+let wal: Client;
+const WAL_SLOT = 'group_commit_test_decoding';
+
+beforeAll(async () => {
+  db = await createTestDatabase('group_commit');
+  const config = loadConfig(commandApiConfig, {
+    DATABASE_URL: db.url,
+    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+    OUTBOX_TOPIC_PATTERN: `${uniqueName('gc')}.\${routedByValue}`,
+    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+    LOG_LEVEL: 'warn',
+    EVENT_LOOP_MAX_DELAY_MS: '0',
+    WALLET_COMMANDS_ENABLED: 'false',
+    COMMAND_GROUP_TRANSACTIONS: '1',
+    COMMAND_GROUP_MAX: '16',
+    REQUEST_BUDGET_MS: '10000',
+  });
+  registry = createMetricsRegistry('t', false);
+  api = await buildCommandApi(config, createLogger('group-commit-test', 'warn'), registry);
+  await api.app.init();
+  http = api.app.getHttpAdapter().getInstance();
+  await http.ready();
+  wal = new Client({ connectionString: db.url });
+  await wal.connect();
+  await wal.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [WAL_SLOT]);
+});
+
+afterAll(async () => {
+  await wal?.end();
+  await api?.close();
+  await db?.drop();
+});
+
+/** Transactions written since the last call, each as its row changes (test_decoding's lines between BEGIN and COMMIT). */
+async function walTransactions(): Promise<string[][]> {
+  const { rows } = await wal.query<{ data: string }>(`SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, [WAL_SLOT]);
+  const transactions: string[][] = [];
+  for (const { data } of rows) {
+    if (data.startsWith('BEGIN')) transactions.push([]);
+    else if (data.startsWith('table ')) transactions.at(-1)!.push(data);
+  }
+  return transactions.filter((t) => t.length > 0);
+}
+
+function post(url: string, body: unknown, key = uniqueName('k')): Promise<LightMyRequestResponse> {
+  return http.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    payload: JSON.stringify(body),
+  });
+}
+
+async function openWallets(n: number, currency = 'EUR'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await post('/v1/wallets', { currency });
+    expect(res.statusCode).toBe(201);
+    ids.push(res.json<{ walletId: string }>().walletId);
+  }
+  return ids;
+}
+
+async function groups(): Promise<{ transactions: number; commands: number }> {
+  const text = await registry.metrics();
+  return {
+    transactions: metricValue(text, 'sluice_command_group_size_count'),
+    commands: metricValue(text, 'sluice_command_group_size_sum'),
+  };
+}
+
+async function balances(ids: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await api.pool.query<{ id: string; balance: string }>(
+    'SELECT id, balance::text FROM wallets WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, Number(r.balance)]));
+}
+
+describe('group commit (real PostgreSQL)', () => {
+  it('deposits sent together share transactions; each gets its own balance, deposit row, stored response and event', async () => {
+    const wallets = await openWallets(24);
+    await walTransactions();
+    const before = await groups();
+    const responses = await Promise.all(
+      wallets.map((w, i) => post(`/v1/wallets/${w}/deposits`, { amount: 100 + i, currency: 'EUR' })),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(24).fill(201));
+    responses.forEach((r, i) => expect(r.json()).toMatchObject({ walletId: wallets[i], balance: 100 + i, version: 2 }));
+    const after = await groups();
+    expect(after.commands - before.commands).toBe(24);
+    expect(after.transactions - before.transactions).toBeLessThan(24);
+
+    const transactions = await walTransactions();
+    expect(transactions.length).toBe(after.transactions - before.transactions);
+    expect(transactions.some((t) => t.filter((c) => c.startsWith('table public.deposits: INSERT')).length > 1)).toBe(true);
+    const changes = transactions.flat();
+    for (const [i, w] of wallets.entries()) {
+      expect(changes.filter((c) => c.startsWith('table public.outbox: INSERT') && c.includes(`'${w}'`))).toHaveLength(1);
+      expect(
+        changes.filter((c) => c.startsWith('table public.deposits: INSERT') && c.includes(`amount[bigint]:${100 + i} `)),
+      ).toHaveLength(1);
+    }
+    expect(Object.fromEntries(await balances(wallets))).toEqual(Object.fromEntries(wallets.map((w, i) => [w, 100 + i])));
+    const { rows } = await api.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM idempotency_keys WHERE status_code = 201 AND response_body LIKE '{"depositId"%'`,
+    );
+    expect(Number(rows[0]!.n)).toBeGreaterThanOrEqual(24);
+  });
+
+  it('a refused command in a shared transaction fails alone: the others take effect and its key is released for a later retry', async () => {
+    const wallets = await openWallets(12);
+    const [poor, ...rich] = wallets;
+    await Promise.all(rich.map((w) => post(`/v1/wallets/${w}/deposits`, { amount: 1_000, currency: 'EUR' })));
+    const before = await groups();
+    const refusedKey = uniqueName('refused');
+    // The first request finds the transaction free and runs alone; the rest arrive while it runs and share the next.
+    const [first, refused, mismatch, ...others] = await Promise.all([
+      post(`/v1/wallets/${rich[1]}/withdrawals`, { amount: 300, currency: 'EUR' }),
+      post(`/v1/wallets/${poor}/withdrawals`, { amount: 500, currency: 'EUR' }, refusedKey),
+      post(`/v1/wallets/${rich[0]}/deposits`, { amount: 5, currency: 'USD' }),
+      ...rich.slice(2).map((w) => post(`/v1/wallets/${w}/withdrawals`, { amount: 300, currency: 'EUR' })),
+    ]);
+    const accepted = [first, ...others];
+    const after = await groups();
+    expect(after.transactions - before.transactions).toBeLessThan(after.commands - before.commands);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ code: 'insufficient_funds' });
+    expect(mismatch.statusCode).toBe(422);
+    expect(mismatch.json()).toMatchObject({ code: 'currency_mismatch' });
+    expect(accepted.map((r) => r.statusCode)).toEqual(Array(rich.length - 1).fill(202));
+    const { rows } = await api.pool.query<{ held: string }>('SELECT held::text FROM wallets WHERE id = ANY($1::uuid[])', [
+      rich.slice(1),
+    ]);
+    expect(rows.map((r) => r.held)).toEqual(Array(rich.length - 1).fill('300'));
+    expect(Object.fromEntries(await balances([rich[0]!]))).toEqual({ [rich[0]!]: 1_000 });
+
+    // The refusal stored nothing under its key: once the funds are there, the same request succeeds.
+    expect((await post(`/v1/wallets/${poor}/deposits`, { amount: 800, currency: 'EUR' })).statusCode).toBe(201);
+    const retried = await post(`/v1/wallets/${poor}/withdrawals`, { amount: 500, currency: 'EUR' }, refusedKey);
+    expect(retried.statusCode).toBe(202);
+    expect(retried.headers['idempotent-replayed']).toBe('false');
+  });
+
+  it('a batch that fails as a whole runs again one command per transaction, so only the bad command fails', async () => {
+    const wallets = await openWallets(10);
+    // A fault only one deposit trips: the database refuses its row outright.
+    await api.pool.query(`CREATE FUNCTION refuse_13131() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.amount = 13131 THEN RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $$`);
+    await api.pool.query('CREATE TRIGGER refuse_13131 BEFORE INSERT ON deposits FOR EACH ROW EXECUTE FUNCTION refuse_13131()');
+    try {
+      const reruns = () => registry.metrics().then((t) => metricValue(t, 'sluice_command_group_reruns_total'));
+      const rerunsBefore = await reruns();
+      const responses = await Promise.all(
+        wallets.map((w, i) => post(`/v1/wallets/${w}/deposits`, { amount: i === 5 ? 13131 : 10 + i, currency: 'EUR' })),
+      );
+      expect(responses.map((r) => r.statusCode)).toEqual(wallets.map((_, i) => (i === 5 ? 500 : 201)));
+      expect(await reruns()).toBeGreaterThan(rerunsBefore);
+      const got = await balances(wallets);
+      wallets.forEach((w, i) => expect(got.get(w)).toBe(i === 5 ? 0 : 10 + i));
+    } finally {
+      await api.pool.query('DROP TRIGGER refuse_13131 ON deposits; DROP FUNCTION refuse_13131()');
+    }
+  });
+
+  it('a version conflict in a batch writes nothing of that command and releases its key; the others commit', async () => {
+    const [stale, fresh] = await openWallets(2);
+    const claims = [stale!, fresh!].map((w) => ({ clientId: 'group-commit-test', key: uniqueName(w), fingerprint: 'f' }));
+    const client = await api.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const loaded = await loadWallets(
+        client,
+        [stale!, fresh!].map((walletId, i) => ({ walletId, withdrawalIds: [], claim: claims[i]! })),
+      );
+      expect(loaded.map((l) => l.claimed)).toEqual([true, true]);
+      // Another process writes the first wallet after it was read.
+      await api.pool.query('UPDATE wallets SET version = version + 1 WHERE id = $1', [stale]);
+      const writes = loaded.map(({ state }, i) => {
+        const walletId = [stale!, fresh!][i]!;
+        const events = decide({ type: 'DepositFunds', walletId, depositId: uuidv7(), amount: 70, currency: 'EUR' }, state, {
+          now: Date.now(),
+          newId: uuidv7,
+        });
+        return {
+          walletId,
+          before: state,
+          events,
+          stored: { claim: claims[i]!, response: { status: 201, body: '{}', headers: {} } },
+          claim: { kind: 'idempotency' as const, claim: claims[i]! },
+        };
+      });
+      expect(await saveWallets(client, writes)).toEqual([false, true]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await api.pool.query<{ key: string; status_code: number }>(
+      'SELECT key, status_code FROM idempotency_keys WHERE client_id = $1 ORDER BY key',
+      ['group-commit-test'],
+    );
+    expect(rows).toEqual([{ key: claims[1]!.key, status_code: 201 }]);
+    expect(Object.fromEntries(await balances([stale!, fresh!]))).toEqual({ [stale!]: 0, [fresh!]: 70 });
+    const deposits = await api.pool.query<{ wallet_id: string }>(
+      'SELECT wallet_id FROM deposits WHERE wallet_id = ANY($1::uuid[])',
+      [[stale, fresh]],
+    );
+    expect(deposits.rows).toEqual([{ wallet_id: fresh }]);
+  });
+});
