@@ -6,6 +6,17 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** Smallest and largest of any number of values (spreading a long array into Math.min overflows the stack). */
+export function extent(values: Iterable<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
 export function summarize(values: readonly number[]): {
   n: number;
   min: number;

@@ -54,6 +54,8 @@ interface StepResult {
   overTargetServer: number;
   /** Commands per transaction (group commit). */
   perTransaction: number;
+  /** How late the generator itself sent its requests (p99): its own share of the latency. */
+  sendLagP99: number;
 }
 
 /** Accepted deposits the API has timed so far: all, and those within the p99 target (its latency histogram). */
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
         overTargetClient,
         overTargetServer,
         perTransaction: serverCount / (timed.batches - timedBefore.batches),
+        sendLagP99: summarizeLatencies(rec.sendLag).p99,
       });
       // Past saturation every step fails the same way; below it a noisy step may fail and the next pass.
       if (!keptUp || latency.p99 > 20 * P99_TARGET_MS) break;
@@ -198,6 +201,7 @@ async function main(): Promise<void> {
         `> ${P99_TARGET_MS} ms client`,
         `> ${P99_TARGET_MS} ms in API`,
         'deposits/tx',
+        'send lag p99',
       ],
       steps.map((s) => [
         s.offered,
@@ -214,6 +218,7 @@ async function main(): Promise<void> {
         `${(s.overTargetClient * 100).toFixed(2)}%`,
         `${(s.overTargetServer * 100).toFixed(2)}%`,
         Number(s.perTransaction.toFixed(1)),
+        s.sendLagP99,
       ]),
     );
     const apiRate = best?.achieved ?? 0;

@@ -29,10 +29,15 @@ export class HttpTarget implements LoadTarget {
   private readonly agent: Agent;
   private readonly url: URL;
 
+  /**
+   * With `stampRequestStart`, each request carries X-Request-Start (t=<epoch ms> when it left),
+   * as an edge proxy in front of the service would add it.
+   */
   constructor(
     origin: string,
     readonly connections: number,
     private readonly timeoutMs = 30_000,
+    private readonly stampRequestStart = false,
   ) {
     this.url = new URL(origin);
     this.agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
@@ -55,6 +60,7 @@ export class HttpTarget implements LoadTarget {
           timeout: this.timeoutMs,
           headers: {
             ...(body && { 'content-type': 'application/json', 'content-length': String(body.length) }),
+            ...(this.stampRequestStart && { 'x-request-start': `t=${Date.now()}` }),
             ...req.headers,
           },
         },

@@ -1,6 +1,6 @@
 import type { Recorder } from './recorder';
 import { summarizeLatencies } from './recorder';
-import { printTable } from '../stats';
+import { extent, printTable } from '../stats';
 
 const is2xx = (status: number) => status >= 200 && status < 300;
 
@@ -9,8 +9,7 @@ export function reportRun(title: string, rec: Recorder): Record<string, unknown>
   const phases = [...new Set(rec.samples.map((s) => s.phase))];
   const rows = phases.flatMap((phase) => {
     const inPhase = rec.filter((s) => s.phase === phase);
-    const first = Math.min(...inPhase.map((s) => s.intendedAt));
-    const last = Math.max(...inPhase.map((s) => s.intendedAt));
+    const { min: first, max: last } = extent(inPhase.map((s) => s.intendedAt));
     const seconds = Math.max(0.001, (last - first) / 1000);
     const ok = inPhase.filter((s) => is2xx(s.status));
     const all = summarizeLatencies(inPhase.map((s) => s.latencyMs));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Deadline, type IngressLimiter, type LagShedder } from '@sluice/resilience';
+import type { Registry } from 'prom-client';
+import { backpressureDrops, Deadline, deadlineExceeded, type IngressLimiter, type LagShedder } from '@sluice/resilience';
 import { sendProblem } from './error-handler';
 import type { EventLoopGuardOptions } from './event-loop-guard';
 import { ProblemError, problems } from './problem';
@@ -25,6 +26,8 @@ export interface FrontDoorOptions {
   eventLoop?: EventLoopGuardOptions;
   /** Paths never limited: health checks and metrics must answer under any load. */
   exempt?: readonly string[];
+  /** Counts requests refused at the door (sluice_backpressure_drops_total). */
+  registry?: Registry;
 }
 
 export const DEFAULT_EXEMPT_PATHS: readonly string[] = ['/health/live', '/health/ready', '/metrics'];
@@ -55,18 +58,47 @@ export function clientIdOf(headers: Record<string, unknown>): string {
 }
 
 /**
+ * When the edge proxy received the request, from its X-Request-Start stamp
+ * (`t=<epoch>` as nginx's `$msec` and Heroku's router write it, in seconds
+ * with a fraction, milliseconds or microseconds; the `t=` is optional).
+ * Undefined without a readable stamp.
+ */
+export function requestStartOf(headers: Record<string, unknown>): number | undefined {
+  const raw = headers['x-request-start'];
+  if (typeof raw !== 'string') return undefined;
+  const value = Number(raw.startsWith('t=') ? raw.slice(2) : raw);
+  if (!Number.isFinite(value) || value <= 0) return undefined;
+  if (value < 1e11) return value * 1000; // seconds
+  if (value < 1e14) return value; // milliseconds
+  return value / 1000; // microseconds
+}
+
+/**
  * The first stages of every request, before its body is parsed: the deadline
- * starts, the client is identified, the ingress token buckets admit or refuse
- * it (429 with Retry-After and RateLimit headers), and writes are shed while
- * the pipeline behind the service lags (503 with Retry-After).
+ * starts (at the edge proxy's X-Request-Start stamp when there is one, so
+ * time the request queued before this process read it counts, and one that
+ * has already waited out its budget is refused at once with 503
+ * deadline_exceeded: under a burst that is the cheapest answer there is); the
+ * client is identified; the ingress token buckets admit or refuse it (429
+ * with Retry-After and RateLimit headers); and writes are shed while the
+ * pipeline behind the service lags (503 with Retry-After). A stamp later than
+ * now counts as now: a client can only shorten its own budget.
  */
 export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOptions): void {
   const exempt = new Set(options.exempt ?? DEFAULT_EXEMPT_PATHS);
+  const drops = options.registry && backpressureDrops(options.registry);
   fastify.decorateRequest('deadline', null);
   fastify.decorateRequest('clientId', 'anonymous');
   fastify.addHook('onRequest', (request, reply, done) => {
-    request.deadline = Deadline.after(options.requestBudgetMs);
+    const startedAt = requestStartOf(request.headers);
+    request.deadline =
+      startedAt === undefined ? Deadline.after(options.requestBudgetMs) : Deadline.since(startedAt, options.requestBudgetMs);
     if (exempt.has(pathOf(request))) return done();
+    if (request.deadline.expired) {
+      drops?.inc({ stage: 'ingress', reason: 'queued_past_deadline' });
+      sendProblem(reply, request, resilienceProblem(deadlineExceeded('queued before this service read the request')));
+      return;
+    }
     try {
       request.clientId = clientIdOf(request.headers);
       if (options.ingress) {

@@ -69,7 +69,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       new Set(frontDoor.exempt ?? DEFAULT_EXEMPT_PATHS),
     );
   }
-  installFrontDoor(fastify, frontDoor);
+  installFrontDoor(fastify, { registry: options.registry, ...frontDoor });
   // JSON is the only body type; anything else is answered 415 by fastify.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {

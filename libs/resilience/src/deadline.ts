@@ -15,6 +15,11 @@ export class Deadline {
     return new Deadline(clock() + budgetMs, clock);
   }
 
+  /** A budget that began at `startedAt` (epoch ms), never later than now: time already waited is spent. */
+  static since(startedAt: number, budgetMs: number, clock: () => number = Date.now): Deadline {
+    return new Deadline(Math.min(startedAt, clock()) + budgetMs, clock);
+  }
+
   /** Milliseconds left, never negative. */
   remainingMs(): number {
     return Math.max(0, this.expiresAt - this.clock());

@@ -110,6 +110,36 @@ describe('front door (real PostgreSQL)', () => {
     expect(await registry.getSingleMetricAsString('sluice_rate_limited_total')).toMatch(/scope="client"[^}]*\} [1-9]/);
   });
 
+  it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded with Retry-After and writes nothing", async () => {
+    const walletId = await openWallet('stamped');
+    const send = (stamp: string) =>
+      http.inject({
+        method: 'POST',
+        url: `/v1/wallets/${walletId}/deposits`,
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': uniqueName('k'),
+          'x-client-id': 'stamped',
+          'x-request-start': stamp,
+        },
+        payload: JSON.stringify({ amount: 10, currency: 'EUR' }),
+      });
+    // Stamped 2 s ago (nginx's $msec form: seconds with milliseconds) with a 300 ms budget: already spent.
+    const late = await send(`t=${((Date.now() - 2_000) / 1000).toFixed(3)}`);
+    expect(late.statusCode).toBe(503);
+    expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(late.json()).toMatchObject({ code: 'deadline_exceeded' });
+    expect(Number(late.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Stamped just now, or in the future (which counts as now): served.
+    expect((await send(`t=${Date.now()}`)).statusCode).toBe(201);
+    expect((await send(`t=${Date.now() + 60_000}`)).statusCode).toBe(201);
+    const { rows } = await api.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [walletId]);
+    expect(rows[0]!.balance).toBe('20');
+    expect(await registry.getSingleMetricAsString('sluice_backpressure_drops_total')).toMatch(
+      /reason="queued_past_deadline"[^}]*\} [1-9]/,
+    );
+  });
+
   it('under a database that stalls: admits the pool limit, queues a bounded few, refuses the rest at once, and every refusal is a 503 with Retry-After', async () => {
     const wallets: string[] = [];
     for (let i = 0; i < 5; i++) wallets.push(await openWallet(`c${i}`));

@@ -23,16 +23,27 @@ export interface CommitGroupsOptions<T> {
  * load, and the per-transaction costs (round trips, the commit's WAL flush)
  * are paid once per batch instead of once per item.
  */
+interface Queued<T> {
+  item: T;
+  at: number;
+}
+
+interface Metrics {
+  sizes: Histogram;
+  waits: Histogram;
+  durations: Histogram;
+}
+
 export class CommitGroups<T> {
-  private pending: T[] = [];
+  private pending: Queued<T>[] = [];
   private running = 0;
-  private readonly sizes?: Histogram;
+  private readonly metrics?: Metrics;
 
   constructor(private readonly options: CommitGroupsOptions<T>) {
     if (!(options.transactions >= 1 && options.maxBatch >= 1)) {
       throw new RangeError('commit groups need transactions >= 1 and maxBatch >= 1');
     }
-    if (options.registry) this.sizes = this.createMetrics(options.registry);
+    if (options.registry) this.metrics = this.createMetrics(options.registry);
   }
 
   get queued(): number {
@@ -44,46 +55,51 @@ export class CommitGroups<T> {
   }
 
   submit(item: T): void {
-    this.pending.push(item);
+    this.pending.push({ item, at: performance.now() });
     this.pump();
   }
 
   private pump(): void {
     while (this.running < this.options.transactions && this.pending.length > 0) {
       const batch = this.take();
+      const started = performance.now();
       this.running++;
-      this.sizes?.observe(batch.length);
-      void this.options.run(batch).finally(() => {
+      if (this.metrics) {
+        this.metrics.sizes.observe(batch.length);
+        for (const { at } of batch) this.metrics.waits.observe((started - at) / 1000);
+      }
+      void this.options.run(batch.map((q) => q.item)).finally(() => {
         this.running--;
+        this.metrics?.durations.observe((performance.now() - started) / 1000);
         this.pump();
       });
     }
   }
 
   /** The oldest item and, unless it runs alone, every later one that fits beside it. */
-  private take(): T[] {
+  private take(): Queued<T>[] {
     const [first, ...rest] = this.pending;
-    if (this.options.solo(first!)) {
+    if (this.options.solo(first!.item)) {
       this.pending = rest;
       return [first!];
     }
-    const batch: T[] = [];
+    const batch: Queued<T>[] = [];
     const used = new Set<string>();
-    const left: T[] = [];
-    for (const item of this.pending) {
-      const keys = this.options.keysOf(item);
-      if (batch.length >= this.options.maxBatch || this.options.solo(item) || keys.some((k) => used.has(k))) {
-        left.push(item);
+    const left: Queued<T>[] = [];
+    for (const queued of this.pending) {
+      const keys = this.options.keysOf(queued.item);
+      if (batch.length >= this.options.maxBatch || this.options.solo(queued.item) || keys.some((k) => used.has(k))) {
+        left.push(queued);
         continue;
       }
       for (const k of keys) used.add(k);
-      batch.push(item);
+      batch.push(queued);
     }
     this.pending = left;
     return batch;
   }
 
-  private createMetrics(registry: Registry): Histogram {
+  private createMetrics(registry: Registry): Metrics {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     new Gauge({
@@ -110,11 +126,26 @@ export class CommitGroups<T> {
         this.set(self.options.transactions);
       },
     });
-    return new Histogram({
-      name: 'sluice_command_group_size',
-      help: 'Commands per transaction (group commit batch size)',
-      buckets: [1, 2, 4, 8, 16, 32, 64],
-      registers: [registry],
-    });
+    const seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
+    return {
+      sizes: new Histogram({
+        name: 'sluice_command_group_size',
+        help: 'Commands per transaction (group commit batch size)',
+        buckets: [1, 2, 4, 8, 16, 32, 64],
+        registers: [registry],
+      }),
+      waits: new Histogram({
+        name: 'sluice_command_group_wait_seconds',
+        help: 'Time a command waited for its batch to start',
+        buckets: seconds,
+        registers: [registry],
+      }),
+      durations: new Histogram({
+        name: 'sluice_command_group_transaction_seconds',
+        help: 'Time a batch took, from its start to every command in it settled',
+        buckets: seconds,
+        registers: [registry],
+      }),
+    };
   }
 }

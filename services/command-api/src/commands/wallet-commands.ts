@@ -175,8 +175,11 @@ export class WalletCommands {
         return;
       }
     }
-    outcomes.forEach((outcome, i) => {
-      const p = live[i]!;
+    live.forEach((p, i) => {
+      const outcome: Outcome = outcomes[i] ?? {
+        kind: 'failed',
+        error: new Error('the batch left this command without an outcome'),
+      };
       if (outcome.kind === 'done') p.resolve(outcome.result);
       else if (outcome.kind === 'failed') p.reject(outcome.error);
       else this.retryConflict(p);
