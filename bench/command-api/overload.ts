@@ -1,7 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setPriority } from 'node:os';
 import { Client } from 'pg';
-import { errorMessage } from '@sluice/core';
 import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { walletCatalog, type FundsDeposited } from '@sluice/schemas';
@@ -10,7 +8,7 @@ import { HttpTarget, runClosedModel, runOpenModel, type Recorder } from '../load
 import { reportRun } from '../loadgen/report';
 import { writeResult } from '../results';
 import { extent, printTable } from '../stats';
-import { benchEnv, option } from './harness';
+import { benchEnv, generatorFirst, option } from './harness';
 
 /**
  * Overload: an open-model burst at 3× the measured capacity against the whole
@@ -31,24 +29,6 @@ const POOL = option('pool', 10);
 /** Users of the capacity probe: as many requests as the API admits to its database stage at once (DB_ADMISSION_MAX_LIMIT). */
 const USERS = option('users', 64);
 const CLIENTS = 50;
-
-/**
- * The generator stands in for clients on other machines, so it must send on
- * schedule even when the services saturate the cores they share with it:
- * its thread runs at a higher priority than theirs (nice -10; the services
- * were started before, so they keep the default). Without it a 3× burst
- * measures the generator falling behind, not the server shedding. Needs
- * root or CAP_SYS_NICE; without them the run goes on and says so.
- */
-function generatorFirst(): void {
-  try {
-    setPriority(-10);
-  } catch (err) {
-    process.stderr.write(
-      `could not raise the generator's priority (${errorMessage(err)}); its send lag will show in the figures\n`,
-    );
-  }
-}
 
 interface Accepted {
   depositId: string;
