@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { backpressureDrops, Deadline, deadlineExceeded, type IngressLimiter, type LagShedder } from '@sluice/resilience';
+import {
+  backpressureDrops,
+  Deadline,
+  deadlineExceeded,
+  ResilienceError,
+  type IngressLimiter,
+  type LagShedder,
+} from '@sluice/resilience';
 import { sendProblem } from './error-handler';
 import type { EventLoopGuardOptions } from './event-loop-guard';
 import { ProblemError, problems } from './problem';
@@ -26,6 +33,12 @@ export interface FrontDoorOptions {
   eventLoop?: EventLoopGuardOptions;
   /** Paths never limited: health checks and metrics must answer under any load. */
   exempt?: readonly string[];
+  /**
+   * Longest a request may have queued in front of this process (from its X-Request-Start stamp
+   * to being read) and still be started; longer is refused with 503 overloaded. The queue in
+   * front of the process is bounded in time like every other. Unset: only the budget bounds it.
+   */
+  maxQueuedMs?: number;
   /** Counts requests refused at the door (sluice_backpressure_drops_total). */
   registry?: Registry;
 }
@@ -94,10 +107,23 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
     request.deadline =
       startedAt === undefined ? Deadline.after(options.requestBudgetMs) : Deadline.since(startedAt, options.requestBudgetMs);
     if (exempt.has(pathOf(request))) return done();
-    if (request.deadline.expired) {
-      drops?.inc({ stage: 'ingress', reason: 'queued_past_deadline' });
-      sendProblem(reply, request, resilienceProblem(deadlineExceeded('queued before this service read the request')));
-      return;
+    if (startedAt !== undefined) {
+      const queuedMs = Date.now() - startedAt;
+      if (request.deadline.expired) {
+        drops?.inc({ stage: 'ingress', reason: 'queued_past_deadline' });
+        sendProblem(reply, request, resilienceProblem(deadlineExceeded('queued before this service read the request')));
+        return;
+      }
+      if (options.maxQueuedMs !== undefined && queuedMs > options.maxQueuedMs) {
+        drops?.inc({ stage: 'ingress', reason: 'queued_too_long' });
+        const message = `the request queued ${Math.round(queuedMs)} ms before this service read it (at most ${options.maxQueuedMs} ms): it is behind; retry later`;
+        sendProblem(
+          reply,
+          request,
+          resilienceProblem(new ResilienceError('overloaded', message, 1_000, { queuedMs: Math.round(queuedMs) })),
+        );
+        return;
+      }
     }
     try {
       request.clientId = clientIdOf(request.headers);

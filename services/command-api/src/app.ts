@@ -136,6 +136,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
       frontDoor: {
         requestBudgetMs: config.REQUEST_BUDGET_MS,
+        ...(config.REQUEST_MAX_QUEUED_MS > 0 && { maxQueuedMs: config.REQUEST_MAX_QUEUED_MS }),
         ingress,
         shedder,
         eventLoop: {

@@ -110,7 +110,7 @@ describe('front door (real PostgreSQL)', () => {
     expect(await registry.getSingleMetricAsString('sluice_rate_limited_total')).toMatch(/scope="client"[^}]*\} [1-9]/);
   });
 
-  it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded with Retry-After and writes nothing", async () => {
+  it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded, one queued over 100 ms 503 overloaded, each with Retry-After, and neither writes", async () => {
     const walletId = await openWallet('stamped');
     const send = (stamp: string) =>
       http.inject({
@@ -130,14 +130,19 @@ describe('front door (real PostgreSQL)', () => {
     expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(late.json()).toMatchObject({ code: 'deadline_exceeded' });
     expect(Number(late.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Stamped 200 ms ago: within its budget, but it queued longer than REQUEST_MAX_QUEUED_MS (100 ms).
+    const behind = await send(`t=${Date.now() - 200}`);
+    expect(behind.statusCode).toBe(503);
+    expect(behind.json()).toMatchObject({ code: 'overloaded' });
+    expect(behind.headers['retry-after']).toBe('1');
     // Stamped just now, or in the future (which counts as now): served.
     expect((await send(`t=${Date.now()}`)).statusCode).toBe(201);
     expect((await send(`t=${Date.now() + 60_000}`)).statusCode).toBe(201);
     const { rows } = await api.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [walletId]);
     expect(rows[0]!.balance).toBe('20');
-    expect(await registry.getSingleMetricAsString('sluice_backpressure_drops_total')).toMatch(
-      /reason="queued_past_deadline"[^}]*\} [1-9]/,
-    );
+    const drops = await registry.getSingleMetricAsString('sluice_backpressure_drops_total');
+    expect(drops).toMatch(/reason="queued_past_deadline"[^}]*\} [1-9]/);
+    expect(drops).toMatch(/reason="queued_too_long"[^}]*\} [1-9]/);
   });
 
   it('under a database that stalls: admits the pool limit, queues a bounded few, refuses the rest at once, and every refusal is a 503 with Retry-After', async () => {
