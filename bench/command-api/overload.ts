@@ -30,6 +30,20 @@ const POOL = option('pool', 10);
 const USERS = option('users', 64);
 const CLIENTS = 50;
 
+/** Why the API refused what it refused: its drop and admission-reject counters, from /metrics. */
+async function refusalsByStage(url: string): Promise<{ metric: string; labels: string; count: number }[]> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => /^sluice_(backpressure_drops|admission_rejects|rate_limited)_total\{/.test(l))
+    .map((l) => ({
+      metric: l.slice(0, l.indexOf('{')),
+      labels: l.slice(l.indexOf('{') + 1, l.lastIndexOf('}')).replace(/,?service="[^"]*"/, ''),
+      count: Number(l.slice(l.lastIndexOf(' ') + 1)),
+    }))
+    .filter((r) => r.count > 0);
+}
+
 interface Accepted {
   depositId: string;
   walletId: string;
@@ -110,6 +124,12 @@ async function main(): Promise<void> {
     );
     target.close();
     const report = reportRun(`overload at ${FACTOR}× capacity (${burst}/s)`, rec);
+    const refusals = await refusalsByStage(api.url);
+    printTable(
+      'refusals by the API, by stage and reason (its own counters)',
+      ['metric', 'labels', 'count'],
+      refusals.map((r) => [r.metric, r.labels, r.count]),
+    );
     const checks = await verify(
       rec,
       accepted,
@@ -133,6 +153,7 @@ async function main(): Promise<void> {
       burstSec: BURST_SEC,
       factor: FACTOR,
       checks,
+      refusals,
       ...report,
     });
     console.log(`\nwrote ${file}`);

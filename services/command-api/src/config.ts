@@ -33,9 +33,10 @@ export const commandApiConfig = z
     REQUEST_BUDGET_MS: env.int(400, 10, 60_000),
     /**
      * Behind an edge proxy that stamps X-Request-Start: a request that queued longer than this in
-     * front of the process is refused (503 overloaded) instead of started late. 0 = only the budget.
+     * front of the process is refused (503 overloaded) instead of started late; as long as the
+     * admission queue's wait (DB_ADMISSION_QUEUE_WAIT_MS). 0 = only the budget.
      */
-    REQUEST_MAX_QUEUED_MS: env.int(100, 0, 60_000),
+    REQUEST_MAX_QUEUED_MS: env.int(50, 0, 60_000),
     /** Ingress token buckets: the whole service, and each client (X-Client-Id or API key). */
     INGRESS_RATE_PER_SEC: env.number(20_000, 1),
     INGRESS_BURST: env.int(2_000, 1),

@@ -110,7 +110,7 @@ describe('front door (real PostgreSQL)', () => {
     expect(await registry.getSingleMetricAsString('sluice_rate_limited_total')).toMatch(/scope="client"[^}]*\} [1-9]/);
   });
 
-  it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded, one queued over 100 ms 503 overloaded, each with Retry-After, and neither writes", async () => {
+  it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded, one queued over 50 ms 503 overloaded, each with Retry-After, and neither writes", async () => {
     const walletId = await openWallet('stamped');
     const send = (stamp: string) =>
       http.inject({
@@ -130,7 +130,7 @@ describe('front door (real PostgreSQL)', () => {
     expect(late.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(late.json()).toMatchObject({ code: 'deadline_exceeded' });
     expect(Number(late.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    // Stamped 200 ms ago: within its budget, but it queued longer than REQUEST_MAX_QUEUED_MS (100 ms).
+    // Stamped 200 ms ago: within its budget, but it queued longer than REQUEST_MAX_QUEUED_MS (50 ms).
     const behind = await send(`t=${Date.now() - 200}`);
     expect(behind.statusCode).toBe(503);
     expect(behind.json()).toMatchObject({ code: 'overloaded' });
