@@ -54,6 +54,28 @@ describe('outbox relay, WAL mode specifics (real PostgreSQL and Kafka)', () => {
     expect(parseLsn((start[0] as { lsn: string }).lsn)).toBeLessThan(parseLsn(now[0]!.lsn));
   });
 
+  it('while idle, writes its checkpoint about once per status interval, not once per keepalive (its own write moves the WAL)', async () => {
+    const { app } = await h.startRelay({ RELAY_STATUS_INTERVAL_MS: '200', RELAY_HEARTBEAT_INTERVAL_MS: '0' });
+    await waitFor('streaming', () => app.relay.state === 'streaming');
+    await h.commit([h.deposited(uuidv7(), 3)]);
+    await sleep(500);
+    // Each checkpoint write is a transaction of its own: the WAL written while nothing else
+    // happens shows how often the relay writes (a few per second here; a loop, thousands).
+    const walNow = async () =>
+      parseLsn((await h.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+    const before = await walNow();
+    await sleep(2_000);
+    expect(Number((await walNow()) - before)).toBeLessThan(256 * 1024);
+    // ...and the slot still follows the WAL: other databases' writes do not pile up behind it.
+    await h.pool.query('CREATE TABLE IF NOT EXISTS idle_noise (v text)');
+    await h.pool.query(`INSERT INTO idle_noise SELECT repeat('x', 100) FROM generate_series(1, 1000)`);
+    const { rows: now } = await h.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    await waitFor('the slot to confirm past the idle writes', async () => {
+      const { rows } = await slotSql('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1');
+      return parseLsn((rows[0] as { lsn: string }).lsn) >= parseLsn(now[0]!.lsn);
+    });
+  });
+
   it('stops with slot_recreated when the slot was dropped and created again, and names the operator command', async () => {
     const { app } = await h.startRelay();
     await waitFor('streaming', () => app.relay.state === 'streaming');

@@ -106,7 +106,11 @@ export class WalPipeline {
       // or unacknowledged, everything up to it is done, and confirming it lets
       // PostgreSQL recycle WAL while the outbox is quiet.
       if (this.idle() && frame.walEnd > this.confirmed) this.confirmed = frame.walEnd;
-      if (frame.replyRequested || this.confirmed > this.saved.confirmed) void this.report(frame.replyRequested);
+      // Answered at once when asked, with what is saved; the periodic tick saves and confirms the
+      // rest. Saving here would never stop: the checkpoint's own write moves the WAL on, and
+      // PostgreSQL reports that in its next keepalive (it skips the empty transaction but says
+      // how far it got).
+      if (frame.replyRequested) void this.report(true, false);
       return;
     }
     if (frame.walEnd > this.received) this.received = frame.walEnd;
@@ -254,12 +258,15 @@ export class WalPipeline {
     return moved;
   }
 
-  /** Saves the checkpoint if it moved, then confirms to PostgreSQL; one report at a time, in order. */
-  private report(replyNow: boolean): Promise<void> {
+  /**
+   * Saves the checkpoint if it moved (unless `save` is false), then confirms
+   * the saved position to PostgreSQL; one report at a time, in order.
+   */
+  private report(replyNow: boolean, save = true): Promise<void> {
     this.reporting = this.reporting.then(async () => {
       const position = this.lastAcked;
       const confirmed = this.confirmed;
-      if (position !== this.saved.position || confirmed !== this.saved.confirmed) {
+      if (save && (position !== this.saved.position || confirmed !== this.saved.confirmed)) {
         await this.ports.saveCheckpoint({ ...position, confirmedLsn: confirmed });
         this.saved = { position, confirmed };
       }
