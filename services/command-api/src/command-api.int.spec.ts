@@ -1,58 +1,35 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { Client } from 'pg';
-import { loadConfig } from '@sluice/config';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import { uniqueName } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from './app';
-import { commandApiConfig, type CommandApiConfig } from './config';
+import type { CommandApiConfig } from './config';
+import { startTestCommandApi, WalChanges, type TestCommandApi } from './test-support/command-api-fixture';
 
-let db: TestDatabase;
+let t: TestCommandApi;
 let api: CommandApi;
 let http: FastifyInstance;
-let wal: Client;
+let wal: WalChanges;
 let config: CommandApiConfig;
 let registry: Registry;
-const WAL_SLOT = 'cmd_api_test_decoding';
 
 beforeAll(async () => {
-  db = await createTestDatabase('command_api');
-  config = loadConfig(commandApiConfig, {
-    DATABASE_URL: db.url,
-    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-    OUTBOX_TOPIC_PATTERN: `${uniqueName('cmd')}.\${routedByValue}`,
-    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
-    LOG_LEVEL: 'warn',
-    // The test shares the service's event loop: its own bursts must not read as saturation.
-    EVENT_LOOP_MAX_DELAY_MS: '0',
-    WALLET_COMMANDS_ENABLED: 'false',
+  t = await startTestCommandApi('command_api', {
     // The hot-wallet test sends 100 requests at once from one client.
     DB_ADMISSION_QUEUE_DEPTH: '500',
     DB_ADMISSION_QUEUE_WAIT_MS: '5000',
     REQUEST_BUDGET_MS: '10000',
   });
-  registry = createMetricsRegistry('t', false);
-  api = await buildCommandApi(config, createLogger('command-api-test', 'warn'), registry);
-  await api.app.init();
-  http = api.app.getHttpAdapter().getInstance();
-  await http.ready();
-  // A test_decoding slot shows every row change the requests make, outbox inserts included
-  // (in WAL mode the outbox row is deleted in the same transaction, so the table itself stays empty).
-  wal = new Client({ connectionString: db.url });
-  await wal.connect();
-  await wal.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [WAL_SLOT]);
+  ({ api, http, config, registry } = t);
+  wal = await WalChanges.open(t.db.url, 'cmd_api_test_decoding');
 });
 
 afterAll(async () => {
-  await wal?.end();
-  await api?.close();
-  await db?.drop();
+  await wal?.close();
+  await t?.close();
 });
 
-/** Row changes written since the last call, as test_decoding prints them ("table public.x: INSERT: ..."). */
-async function walChanges(): Promise<string[]> {
-  const { rows } = await wal.query<{ data: string }>(`SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, [WAL_SLOT]);
-  return rows.map((r) => r.data).filter((d) => d.startsWith('table '));
-}
+/** Row changes written since the last call, as test_decoding prints them. */
+const walChanges = () => wal.changes();
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return http.inject({

@@ -1,10 +1,9 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Client } from 'pg';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
-import { buildCommandApi, type CommandApi } from './app';
-import { commandApiConfig, type CommandApiConfig } from './config';
+import { createMetricsRegistry, type Registry } from '@sluice/observability';
+import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import type { CommandApi } from './app';
+import { startCommandApi, testCommandApiEnv } from './test-support/command-api-fixture';
 
 /**
  * The backpressure stages against the real database: ingress token buckets,
@@ -19,16 +18,7 @@ let base: Record<string, string>;
 
 beforeAll(async () => {
   db = await createTestDatabase('front_door');
-  base = {
-    DATABASE_URL: db.url,
-    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-    OUTBOX_TOPIC_PATTERN: `${uniqueName('fd')}.\${routedByValue}`,
-    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
-    LOG_LEVEL: 'warn',
-    // The test shares the service's event loop: its own bursts must not read as saturation.
-    EVENT_LOOP_MAX_DELAY_MS: '0',
-    WALLET_COMMANDS_ENABLED: 'false',
-  };
+  base = testCommandApiEnv(db, 'fd');
   registry = createMetricsRegistry('t', false);
   api = await build(
     {
@@ -54,11 +44,7 @@ afterAll(async () => {
 });
 
 async function build(env: Record<string, string>, reg: Registry): Promise<CommandApi> {
-  const config: CommandApiConfig = loadConfig(commandApiConfig, { ...base, ...env });
-  const built = await buildCommandApi(config, createLogger('front-door-test', 'warn'), reg);
-  await built.app.init();
-  await built.app.getHttpAdapter().getInstance().ready();
-  return built;
+  return (await startCommandApi({ ...base, ...env }, 'front-door-test', reg)).api;
 }
 
 function post(target: FastifyInstance, url: string, body: unknown, client = 'tester'): Promise<LightMyRequestResponse> {

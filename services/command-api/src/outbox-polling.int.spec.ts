@@ -1,40 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry } from '@sluice/observability';
-import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
-import { buildCommandApi, type CommandApi } from './app';
-import { commandApiConfig } from './config';
+import { uniqueName } from '@sluice/testing';
+import type { CommandApi } from './app';
+import { startTestCommandApi, type TestCommandApi } from './test-support/command-api-fixture';
 
 /**
  * The command API writing its outbox for the polling relay (OUTBOX_MODE=polling): the rows the
  * save statement inserts stay in the table, numbered in commit order per wallet, for the relay to
  * publish and delete; a refused command leaves none.
  */
-let db: TestDatabase;
+let t: TestCommandApi;
 let api: CommandApi;
 let http: FastifyInstance;
 
 beforeAll(async () => {
-  db = await createTestDatabase('command_api_polling');
-  const config = loadConfig(commandApiConfig, {
-    DATABASE_URL: db.url,
-    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-    OUTBOX_TOPIC_PATTERN: `${uniqueName('cmd_polling')}.\${routedByValue}`,
-    OUTBOX_MODE: 'polling',
-    LOG_LEVEL: 'warn',
-    EVENT_LOOP_MAX_DELAY_MS: '0',
-    WALLET_COMMANDS_ENABLED: 'false',
-  });
-  api = await buildCommandApi(config, createLogger('command-api-polling-test', 'warn'), createMetricsRegistry('t', false));
-  await api.app.init();
-  http = api.app.getHttpAdapter().getInstance();
-  await http.ready();
+  t = await startTestCommandApi('command_api_polling', { OUTBOX_MODE: 'polling' });
+  ({ api, http } = t);
 });
 
-afterAll(async () => {
-  await api?.close();
-  await db?.drop();
-});
+afterAll(() => t?.close());
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await http.inject({

@@ -1,12 +1,10 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { Client } from 'pg';
 import { uuidv7 } from '@sluice/core';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { createTestDatabase, metricValue, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import type { Registry } from '@sluice/observability';
+import { metricValue, uniqueName } from '@sluice/testing';
 import { decide } from '@sluice/wallet-domain';
-import { buildCommandApi, type CommandApi } from '../app';
-import { commandApiConfig } from '../config';
+import type { CommandApi } from '../app';
+import { startTestCommandApi, WalChanges, type TestCommandApi } from '../test-support/command-api-fixture';
 import { loadWallets, saveWallets } from './wallet-store';
 
 /*
@@ -15,53 +13,26 @@ import { loadWallets, saveWallets } from './wallet-store';
  * transactions, and each must still get exactly its own effect and answer.
  */
 
-let db: TestDatabase;
+let t: TestCommandApi;
 let api: CommandApi;
 let http: FastifyInstance;
 let registry: Registry;
-let wal: Client;
-const WAL_SLOT = 'group_commit_test_decoding';
+let wal: WalChanges;
 
 beforeAll(async () => {
-  db = await createTestDatabase('group_commit');
-  const config = loadConfig(commandApiConfig, {
-    DATABASE_URL: db.url,
-    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-    OUTBOX_TOPIC_PATTERN: `${uniqueName('gc')}.\${routedByValue}`,
-    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
-    LOG_LEVEL: 'warn',
-    EVENT_LOOP_MAX_DELAY_MS: '0',
-    WALLET_COMMANDS_ENABLED: 'false',
+  t = await startTestCommandApi('group_commit', {
     COMMAND_GROUP_TRANSACTIONS: '1',
     COMMAND_GROUP_MAX: '16',
     REQUEST_BUDGET_MS: '10000',
   });
-  registry = createMetricsRegistry('t', false);
-  api = await buildCommandApi(config, createLogger('group-commit-test', 'warn'), registry);
-  await api.app.init();
-  http = api.app.getHttpAdapter().getInstance();
-  await http.ready();
-  wal = new Client({ connectionString: db.url });
-  await wal.connect();
-  await wal.query(`SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, [WAL_SLOT]);
+  ({ api, http, registry } = t);
+  wal = await WalChanges.open(t.db.url, 'group_commit_test_decoding');
 });
 
 afterAll(async () => {
-  await wal?.end();
-  await api?.close();
-  await db?.drop();
+  await wal?.close();
+  await t?.close();
 });
-
-/** Transactions written since the last call, each as its row changes (test_decoding's lines between BEGIN and COMMIT). */
-async function walTransactions(): Promise<string[][]> {
-  const { rows } = await wal.query<{ data: string }>(`SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, [WAL_SLOT]);
-  const transactions: string[][] = [];
-  for (const { data } of rows) {
-    if (data.startsWith('BEGIN')) transactions.push([]);
-    else if (data.startsWith('table ')) transactions.at(-1)!.push(data);
-  }
-  return transactions.filter((t) => t.length > 0);
-}
 
 function post(url: string, body: unknown, key = uniqueName('k')): Promise<LightMyRequestResponse> {
   return http.inject({
@@ -101,7 +72,7 @@ async function balances(ids: readonly string[]): Promise<Map<string, number>> {
 describe('group commit (real PostgreSQL)', () => {
   it('deposits sent together share transactions; each gets its own balance, deposit row, stored response and event', async () => {
     const wallets = await openWallets(24);
-    await walTransactions();
+    await wal.transactions();
     const before = await groups();
     const responses = await Promise.all(
       wallets.map((w, i) => post(`/v1/wallets/${w}/deposits`, { amount: 100 + i, currency: 'EUR' })),
@@ -112,7 +83,7 @@ describe('group commit (real PostgreSQL)', () => {
     expect(after.commands - before.commands).toBe(24);
     expect(after.transactions - before.transactions).toBeLessThan(24);
 
-    const transactions = await walTransactions();
+    const transactions = await wal.transactions();
     expect(transactions.length).toBe(after.transactions - before.transactions);
     expect(transactions.some((t) => t.filter((c) => c.startsWith('table public.deposits: INSERT')).length > 1)).toBe(true);
     const changes = transactions.flat();

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { loadConfig } from '@sluice/config';
 import { uuidv7 } from '@sluice/core';
 import { createKafka } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
-import { buildCommandApi, type CommandApi } from '../app';
-import { commandApiConfig } from '../config';
+import type { CommandApi } from '../app';
+import { startCommandApi, testCommandApiEnv } from '../test-support/command-api-fixture';
 import type { WalletCommandMessage } from './wallet-command-message';
 
 const logger = createLogger('internal-commands-test', 'warn');
@@ -24,25 +23,21 @@ const group = uniqueName('command_api');
 beforeAll(async () => {
   db = await createTestDatabase('internal_cmds');
   registry = createMetricsRegistry('t', false);
-  const config = loadConfig(commandApiConfig, {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
-    SCHEMA_REGISTRY_URL: testEnv.registryUrl,
-    OUTBOX_TOPIC_PATTERN: `${uniqueName('ic')}.\${routedByValue}`,
-    OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
-    LOG_LEVEL: 'warn',
-    // The test shares the service's event loop: its own bursts must not read as saturation.
-    EVENT_LOOP_MAX_DELAY_MS: '0',
-    WALLET_COMMANDS_TOPIC: topic,
-    WALLET_COMMANDS_DLQ_TOPIC: dlq,
-    WALLET_COMMANDS_GROUP_ID: group,
-    WALLET_COMMANDS_PARTITIONS: '3',
-  });
-  api = await buildCommandApi(config, logger, registry);
-  await api.app.init();
+  const started = await startCommandApi(
+    {
+      ...testCommandApiEnv(db, 'ic'),
+      WALLET_COMMANDS_ENABLED: 'true',
+      WALLET_COMMANDS_TOPIC: topic,
+      WALLET_COMMANDS_DLQ_TOPIC: dlq,
+      WALLET_COMMANDS_GROUP_ID: group,
+      WALLET_COMMANDS_PARTITIONS: '3',
+    },
+    'internal-commands-test',
+    registry,
+  );
+  api = started.api;
+  http = started.http;
   await api.startInternalCommands();
-  http = api.app.getHttpAdapter().getInstance();
-  await http.ready();
   kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'internal-commands-test', logger });
   admin = kafka.admin();
   await admin.connect();
