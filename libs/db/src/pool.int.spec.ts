@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
-import { createPool, deferUntilCommit, withTransaction, type Pool } from './pool';
+import type { Socket } from 'node:net';
+import { commitBehind, createPool, deferUntilCommit, withTransaction, type Pool, type PoolClient } from './pool';
 
 let db: TestDatabase;
 let pool: Pool;
@@ -67,5 +68,72 @@ describe('withTransaction', () => {
     } finally {
       client.release();
     }
+  });
+
+  describe('in a pipelined pool', () => {
+    let piped: Pool;
+    beforeAll(() => {
+      piped = createPool({ url: db.url, applicationName: 'pool-test-pipelined', max: 1, pipeline: true });
+    });
+    afterAll(() => piped.end());
+
+    /** Counts the writes on the client's socket (each is a system call and a packet to the server). */
+    function countWrites(client: PoolClient): { count: number } {
+      const stream = (client as unknown as { connection: { stream: Socket } }).connection.stream as Socket & {
+        _write: (...a: unknown[]) => void;
+        _writev: (...a: unknown[]) => void;
+      };
+      const counter = { count: 0 };
+      for (const method of ['_write', '_writev'] as const) {
+        const original = stream[method].bind(stream);
+        stream[method] = (...args: unknown[]) => {
+          counter.count++;
+          original(...args);
+        };
+      }
+      return counter;
+    }
+
+    it('sends BEGIN with the first statement and COMMIT with the last: a two-statement transaction is two writes', async () => {
+      let writes = 0;
+      await withTransaction(piped, async (client) => {
+        const counter = countWrites(client);
+        await client.query("INSERT INTO notes VALUES (30, 'first statement')");
+        deferUntilCommit(client, "UPDATE notes SET body = 'updated at commit' WHERE id = 30");
+        const last = client.query("INSERT INTO notes VALUES (31, 'last statement')");
+        commitBehind(client);
+        await last;
+        writes = counter.count;
+      });
+      expect(writes).toBe(2);
+      const { rows } = await pool.query<{ id: number; body: string }>(
+        'SELECT id, body FROM notes WHERE id IN (30, 31) ORDER BY id',
+      );
+      expect(rows).toEqual([
+        { id: 30, body: 'updated at commit' },
+        { id: 31, body: 'last statement' },
+      ]);
+    });
+
+    it('a last statement that fails commits nothing: not the first statement (it ran after BEGIN), not the deferred one', async () => {
+      const outcome = await withTransaction(piped, async (client) => {
+        await client.query("INSERT INTO notes VALUES (40, 'first statement')");
+        deferUntilCommit(client, "INSERT INTO notes VALUES (41, 'deferred')");
+        const last = client.query("INSERT INTO notes VALUES (40, 'duplicate key')");
+        commitBehind(client);
+        await last;
+      }).catch((err: unknown) => err);
+      expect(outcome).toMatchObject({ code: '23505' });
+      expect((await pool.query('SELECT 1 FROM notes WHERE id IN (40, 41)')).rowCount).toBe(0);
+      // The pool's one connection was rolled back and serves the next transaction.
+      expect(await withTransaction(piped, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
+    });
+
+    it('without commitBehind the transaction commits after the callback, as in any pool', async () => {
+      await withTransaction(piped, async (client) => {
+        await client.query("INSERT INTO notes VALUES (50, 'committed after the callback')");
+      });
+      expect((await pool.query('SELECT 1 FROM notes WHERE id = 50')).rowCount).toBe(1);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 
 export type { Pool, PoolClient };
@@ -18,6 +18,39 @@ export interface PoolOptions {
    * execution buys nothing, and large ones (a batch's statement) cost milliseconds to replan.
    */
   genericPlans?: boolean;
+  /**
+   * Send statements without waiting for the answers to those before them
+   * (node-postgres pipeline mode; each statement still has its own result and
+   * error). withTransaction then sends BEGIN with a transaction's first
+   * statement, and COMMIT with its last (commitBehind). Cursors, COPY and
+   * custom query objects are refused on such a pool.
+   */
+  pipeline?: boolean;
+}
+
+/**
+ * A pipelined client whose statements sent within one turn of the event loop
+ * leave in one write: BEGIN with a transaction's first statement, the last
+ * statement with COMMIT. Each write to a socket is a system call (and wakes
+ * the server's backend once); on small virtual machines that is a large part
+ * of a statement's cost on both sides.
+ */
+class TickBatchingClient extends Client {
+  private corked = false;
+
+  // @ts-expect-error one override for pg's overloads: the arguments are passed through as they are
+  override query(...args: unknown[]): unknown {
+    const stream = this.connection.stream;
+    if (!this.corked) {
+      this.corked = true;
+      stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        stream.uncork();
+      });
+    }
+    return (super.query as (...a: unknown[]) => unknown)(...args);
+  }
 }
 
 export function createPool(options: PoolOptions): Pool {
@@ -33,6 +66,7 @@ export function createPool(options: PoolOptions): Pool {
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
     }),
     ...(options.genericPlans && { options: '-c plan_cache_mode=force_generic_plan' }),
+    ...(options.pipeline && { pipeline: true, Client: TickBatchingClient as unknown as new () => Client }),
   };
   const pool = new Pool(config);
   // An idle client that loses its connection must not crash the process; the
@@ -95,8 +129,23 @@ export class TransactionTimeout extends Error {
   }
 }
 
-/** Clients inside withTransaction, with the statements deferred to their COMMIT. */
-const deferred = new WeakMap<PoolClient, string[]>();
+/** A transaction in withTransaction: its deferred statements, and its BEGIN and COMMIT when they went out pipelined. */
+interface OpenTransaction {
+  pipelined: boolean;
+  deferred: string[];
+  /** Settles with BEGIN's outcome (pipelined pools: BEGIN is not waited for before the first statement). */
+  begun?: Promise<unknown>;
+  /** Set once COMMIT is on its way (commitBehind or withTransaction's own). */
+  commit?: Promise<unknown>;
+}
+
+const open = new WeakMap<PoolClient, OpenTransaction>();
+
+function openTransaction(client: PoolClient, caller: string): OpenTransaction {
+  const tx = open.get(client);
+  if (!tx || tx.commit) throw new Error(`${caller} needs a client inside withTransaction, before its commit`);
+  return tx;
+}
 
 /**
  * Sends `sql` in the same round trip as the transaction's COMMIT (simple
@@ -105,9 +154,35 @@ const deferred = new WeakMap<PoolClient, string[]>();
  * whose only purpose is to run before the commit, such as the outbox's delete.
  */
 export function deferUntilCommit(client: PoolClient, sql: string): void {
-  const list = deferred.get(client);
-  if (!list) throw new Error('deferUntilCommit needs a client inside withTransaction');
-  list.push(sql);
+  openTransaction(client, 'deferUntilCommit').deferred.push(sql);
+}
+
+/**
+ * In a pipelined pool (PoolOptions.pipeline), sends the deferred statements
+ * and COMMIT now, right behind the statements already sent, without waiting
+ * for their results: the transaction's last round trip carries its last
+ * statement and its commit. PostgreSQL runs them in order; when a statement
+ * before them fails, the transaction is aborted, the deferred statements fail
+ * and nothing commits (withTransaction then rejects). Call it only once
+ * nothing the callback still has to decide could undo the transaction; a
+ * callback that throws afterwards still gets its error to its caller, though
+ * the commit may have happened. In other pools it does nothing, and
+ * withTransaction commits after the callback as usual.
+ */
+export function commitBehind(client: PoolClient): void {
+  const tx = openTransaction(client, 'commitBehind');
+  if (!tx.pipelined) return;
+  tx.commit = settled(client.query(commitStatement(tx)));
+}
+
+function commitStatement(tx: OpenTransaction): string {
+  return tx.deferred.length > 0 ? `${tx.deferred.join(';\n')};\nCOMMIT` : 'COMMIT';
+}
+
+/** The promise, with its rejection handled for now: it is awaited later, or dropped with the transaction. */
+function settled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 /**
@@ -115,6 +190,12 @@ export function deferUntilCommit(client: PoolClient, sql: string): void {
  * failed mid-way is destroyed rather than returned, so a connection in an
  * unknown state never serves another request. Statements deferred with
  * deferUntilCommit go in the COMMIT's round trip.
+ *
+ * In a pipelined pool, BEGIN is sent without waiting for its answer, so it
+ * shares a round trip with fn's first statement, and fn may send COMMIT
+ * behind its last statement (commitBehind): a transaction of two statements
+ * then costs two round trips, not four. BEGIN is one simple query that can
+ * fail only with its connection, and then the statements behind it fail too.
  */
 export async function withTransaction<T>(
   pool: Pool,
@@ -134,27 +215,28 @@ export async function withTransaction<T>(
     broken ??= err;
   };
   client.on('error', onError);
-  let committing = false;
+  const tx: OpenTransaction = { pipelined: (pool.options as { pipeline?: boolean }).pipeline === true, deferred: [] };
   // Never looser than the pool's own per-statement cap.
   const cap = (pool.options as PoolConfig).statement_timeout;
   const statementMs =
     timeoutMs === undefined ? undefined : Math.ceil(typeof cap === 'number' && cap > 0 ? Math.min(cap, timeoutMs) : timeoutMs);
   const work = async (): Promise<T> => {
-    deferred.set(client, []);
-    await client.query(statementMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${statementMs}`);
+    open.set(client, tx);
+    const begin = client.query(statementMs === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${statementMs}`);
+    if (tx.pipelined) tx.begun = settled(begin);
+    else await begin;
     const result = await fn(client);
+    await tx.begun;
     if (timedOut) throw broken ?? new TransactionTimeout(timeoutMs ?? 0);
-    committing = true;
-    const before = deferred.get(client) ?? [];
-    deferred.delete(client);
-    await client.query(before.length > 0 ? `${before.join(';\n')};\nCOMMIT` : 'COMMIT');
+    tx.commit ??= client.query(commitStatement(tx));
+    await tx.commit;
     return result;
   };
   try {
     if (timeoutMs === undefined) return await work();
     return await new Promise<T>((resolve, reject) => {
       timer = setTimeout(() => {
-        if (committing) return;
+        if (tx.commit) return;
         timedOut = true;
         broken = new TransactionTimeout(timeoutMs);
         reject(broken);
@@ -171,7 +253,7 @@ export async function withTransaction<T>(
     }
     throw err;
   } finally {
-    deferred.delete(client);
+    open.delete(client);
     clearTimeout(timer);
     client.off('error', onError);
     // release(err) ends the connection: the server rolls the transaction back when the socket closes.

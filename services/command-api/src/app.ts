@@ -47,6 +47,8 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     // A batch's save statement has a few CTEs per command: replanning it on every execution
     // (PostgreSQL's first five of each prepared statement) costs milliseconds at 16 commands.
     genericPlans: true,
+    // BEGIN travels with a batch's first statement and COMMIT with its last: two round trips a batch.
+    pipeline: true,
   });
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '@sluice/core';
 import { Counter, type Registry } from 'prom-client';
-import { TransactionTimeout, withTransaction } from '@sluice/db';
+import { commitBehind, TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
 import type { OutboxEvent, OutboxWriter } from '@sluice/outbox';
 import { deadlineExceeded, type AdmissionController, type Deadline } from '@sluice/resilience';
@@ -257,18 +257,20 @@ export class WalletCommands {
       }
     }
     if (writes.length === 0) throw new NothingToCommit(outcomes);
-    const took = await saveWallets(client, writes, released);
-    const committed: OutboxEvent[] = [];
+    // The outbox rows' delete and COMMIT go out right behind the save, in its round trip: nothing
+    // after it can undo the batch. A command whose version check fails inserted no outbox rows,
+    // so deleting its event ids too is a no-op.
+    this.outbox.deleteWithCommit(
+      client,
+      written.flatMap((w) => w.events),
+    );
+    const saved = saveWallets(client, writes, released);
+    commitBehind(client);
+    const took = await saved;
     took.forEach((ok, w) => {
-      const { index, events, response } = written[w]!;
-      if (!ok) {
-        outcomes[index] = { kind: 'conflict' };
-        return;
-      }
-      committed.push(...events);
-      outcomes[index] = { kind: 'done', result: { response, replayed: false } };
+      const { index, response } = written[w]!;
+      outcomes[index] = ok ? { kind: 'done', result: { response, replayed: false } } : { kind: 'conflict' };
     });
-    this.outbox.deleteWithCommit(client, committed);
     return outcomes;
   }
 }

@@ -10,9 +10,10 @@ import type { InboxClaim } from '../internal/inbox';
  * statements. Commands run in batches (see CommitGroups), one transaction
  * per batch of two statements: load (claims and wallets of the whole batch);
  * write (state, child rows, stored responses and outbox rows of the whole
- * batch). A batch, of one deposit or of thirty, costs four round trips with
- * BEGIN and COMMIT (which carries the outbox's delete). The tables are
- * declared for migrations in ../db/schema.ts.
+ * batch). The command pool is pipelined: BEGIN goes out with the load, and
+ * COMMIT (which carries the outbox's delete) with the write, so a batch, of
+ * one deposit or of sixteen, costs two round trips. The tables are declared
+ * for migrations in ../db/schema.ts.
  */
 
 export class VersionConflict extends Error {
@@ -139,9 +140,11 @@ export interface WalletWrite {
  * refused, deleted in the same statement. Resolves, per write, whether it
  * took effect; false is a version conflict, to be retried on fresh state.
  * The wallets are written in id order, so concurrent batches that share
- * wallets (several processes) queue on them rather than deadlock.
+ * wallets (several processes) queue on them rather than deadlock. The
+ * statement is sent before this returns, so the caller may send its COMMIT
+ * right behind it (commitBehind) before waiting for the answer.
  */
-export async function saveWallets(
+export function saveWallets(
   client: PoolClient,
   writes: readonly WalletWrite[],
   released: readonly HeldClaim[] = [],
@@ -162,7 +165,7 @@ export async function saveWallets(
     shapes.push(held.kind === 'idempotency' ? 'X' : 'Y');
     ctes.push(`x${i} AS (${deleteClaim(held, $)})`);
   });
-  if (ctes.length === 0) return writes.map(() => true);
+  if (ctes.length === 0) return Promise.resolve(writes.map(() => true));
   const select =
     versioned.length === 0
       ? 'SELECT NULL::int AS n WHERE false'
@@ -170,11 +173,13 @@ export async function saveWallets(
   const text = `WITH ${ctes.join(',\n')}\n${select}`;
   // Batches of one shape (deposits, say) reuse a prepared statement per size; a mixed batch is planned once.
   const homogeneous = shapes.every((shape) => shape === shapes[0]);
-  const { rows } = await client.query<{ n: number }>(
+  const sent = client.query<{ n: number }>(
     homogeneous ? { name: statementName(`${shapes.length}${shapes[0]}`, text), text, values } : { text, values },
   );
-  const written = new Set(rows.map((r) => r.n));
-  return writes.map((_, j) => !versioned.includes(j) || written.has(j));
+  return sent.then(({ rows }) => {
+    const written = new Set(rows.map((r) => r.n));
+    return writes.map((_, j) => !versioned.includes(j) || written.has(j));
+  });
 }
 
 function deleteClaim(held: HeldClaim, $: (v: unknown) => string): string {
