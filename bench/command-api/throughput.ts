@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type La
 import { writeResult } from '../results';
 import { printTable } from '../stats';
 import { benchEnv, generatorFirst, option } from './harness';
+import { pipelinedScript } from './pgbench-script';
 
 /**
  * Deposits per second the command API sustains with p99 <= 25 ms (the highest
@@ -16,7 +17,9 @@ import { benchEnv, generatorFirst, option } from './harness';
  * pgbench running the same SQL transaction (deposit.pgbench.sql, -M prepared,
  * as many connections as the API's pool) against the same database, so the
  * ratio says what the HTTP layer, validation, the domain and the Avro encoding
- * cost on top of the database work.
+ * cost on top of the database work. A second pgbench run groups the same
+ * statements into pipelines as the API's pipelined pool does (pgbench-script.ts),
+ * for the comparison with the round trips alike.
  *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10] [--replicas 1]
  * With --replicas N, N API processes share the load round-robin, each with a pool of pool/N
  * connections, so PostgreSQL sees the same connection count as pgbench's.
@@ -185,8 +188,11 @@ async function main(): Promise<void> {
     generatorEven();
     const pgbenchSec = Math.max(STEP_SEC, 5);
     const pgCpuBefore = postgresCpuSeconds();
-    const pg = await runPgbench(bench.db.url, pgbenchSec);
+    const pg = await runPgbench(bench.db.url, pgbenchSec, false);
     const pgbenchPgCpuMs = ((postgresCpuSeconds() - pgCpuBefore) * 1000) / (pg.tps * pgbenchSec);
+    const pipedCpuBefore = postgresCpuSeconds();
+    const piped = await runPgbench(bench.db.url, pgbenchSec, true);
+    const pipedPgCpuMs = ((postgresCpuSeconds() - pipedCpuBefore) * 1000) / (piped.tps * pgbenchSec);
     printTable(
       `command API deposits, open model, ${STEP_SEC} s per step, ${REPLICAS} API process(es), pool ${POOL} in all (latency in ms from intended send)`,
       [
@@ -238,11 +244,20 @@ async function main(): Promise<void> {
           Number((best?.pgCpuMs ?? NaN).toFixed(3)),
         ],
         ['pgbench -M prepared', POOL, pg.tps, pg.latency.p50, pg.latency.p99, Number(pgbenchPgCpuMs.toFixed(3))],
+        [
+          'pgbench -M prepared, pipelined as the API sends',
+          POOL,
+          piped.tps,
+          piped.latency.p50,
+          piped.latency.p99,
+          Number(pipedPgCpuMs.toFixed(3)),
+        ],
       ],
     );
     const ratio = pg.tps > 0 ? apiRate / pg.tps : 0;
+    const pipedRatio = piped.tps > 0 ? apiRate / piped.tps : 0;
     console.log(
-      `\nratio API / pgbench = ${ratio.toFixed(2)} (target >= 0.6); API at p99 <= ${P99_TARGET_MS} ms: ${apiRate}/s (target >= 3000)`,
+      `\nratio API / pgbench = ${ratio.toFixed(2)} (target >= 0.6; ${pipedRatio.toFixed(2)} against pipelined pgbench); API at p99 <= ${P99_TARGET_MS} ms: ${apiRate}/s (target >= 3000)`,
     );
     const file = writeResult('command-api-throughput', {
       stepSec: STEP_SEC,
@@ -252,7 +267,9 @@ async function main(): Promise<void> {
       steps,
       apiDepositsPerSec: apiRate,
       pgbench: { ...pg, pgCpuMs: pgbenchPgCpuMs },
+      pgbenchPipelined: { ...piped, pgCpuMs: pipedPgCpuMs },
       ratio,
+      pipelinedRatio: pipedRatio,
     });
     console.log(`wrote ${file}`);
   } finally {
@@ -275,11 +292,17 @@ async function seedWallets(url: string): Promise<void> {
   }
 }
 
-async function runPgbench(url: string, seconds: number): Promise<{ tps: number; latency: LatencySummary; output: string }> {
-  const script = resolve(__dirname, '../../../bench/command-api/deposit.pgbench.sql');
+async function runPgbench(
+  url: string,
+  seconds: number,
+  pipelined: boolean,
+): Promise<{ tps: number; latency: LatencySummary; output: string }> {
+  const source = resolve(__dirname, '../../../bench/command-api/deposit.pgbench.sql');
   const u = new URL(url);
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-pgbench-'));
-  process.stderr.write(`pgbench: ${POOL} connections for ${seconds} s\n`);
+  const script = pipelined ? join(logDir, 'deposit.pipelined.sql') : source;
+  if (pipelined) writeFileSync(script, pipelinedScript(readFileSync(source, 'utf8')));
+  process.stderr.write(`pgbench${pipelined ? ' (pipelined)' : ''}: ${POOL} connections for ${seconds} s\n`);
   try {
     const { stdout } = await execFileP(
       'pgbench',
@@ -314,7 +337,7 @@ async function runPgbench(url: string, seconds: number): Promise<{ tps: number; 
       /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? /tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0,
     );
     const latencies: number[] = [];
-    for (const f of readdirSync(logDir)) {
+    for (const f of readdirSync(logDir).filter((name) => name.startsWith('tx'))) {
       for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
         const micros = Number(line.split(' ')[2]);
         if (Number.isFinite(micros) && line) latencies.push(micros / 1000);
