@@ -35,6 +35,63 @@ interface Metrics {
 }
 
 /**
+ * The admission metrics of one registry, shared by every controller on it
+ * (prom-client registers a name once): each controller's series carry its
+ * dependency label, and the gauges read every controller at scrape time.
+ */
+const registries = new WeakMap<Registry, { metrics: Metrics; controllers: Map<string, AdmissionController> }>();
+
+function metricsFor(registry: Registry, controller: AdmissionController): Metrics {
+  let shared = registries.get(registry);
+  if (!shared) {
+    const controllers = new Map<string, AdmissionController>();
+    const gauge = (name: string, help: string, read: (c: AdmissionController) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['dependency'],
+        registers: [registry],
+        collect() {
+          for (const [dependency, c] of controllers) this.set({ dependency }, read(c));
+        },
+      });
+    shared = {
+      controllers,
+      metrics: {
+        inFlight: gauge('sluice_admission_in_flight', 'Calls running against the dependency', (c) => c.inFlight),
+        queueDepth: gauge('sluice_admission_queue_depth', 'Callers waiting for a slot', (c) => c.queueDepth),
+        limit: gauge('sluice_admission_limit', 'The current adaptive concurrency limit', (c) => c.limit),
+        rejects: new Counter({
+          name: 'sluice_admission_rejects_total',
+          help: 'Callers refused by admission control, by reason (queue_full, queue_timeout, deadline)',
+          labelNames: ['dependency', 'reason'],
+          registers: [registry],
+        }),
+        congestion: new Counter({
+          name: 'sluice_admission_congestion_total',
+          help: 'Calls that failed with a sign of congestion (timeouts), each shrinking the limit',
+          labelNames: ['dependency'],
+          registers: [registry],
+        }),
+        wait: new Histogram({
+          name: 'sluice_admission_wait_seconds',
+          help: 'Time callers spent in the admission queue',
+          labelNames: ['dependency'],
+          buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4],
+          registers: [registry],
+        }),
+      },
+    };
+    registries.set(registry, shared);
+  }
+  if (shared.controllers.has(controller.dependency)) {
+    throw new Error(`an admission controller for ${controller.dependency} already reports to this registry`);
+  }
+  shared.controllers.set(controller.dependency, controller);
+  return shared.metrics;
+}
+
+/**
  * Admission control for one dependency: at most `limit` calls run at once, a
  * bounded FIFO queue holds a few more for a bounded time, and everything
  * beyond is refused at once with `overloaded` and a retry hint computed from
@@ -58,7 +115,11 @@ export class AdmissionController {
     this.clock = options.clock ?? Date.now;
     this.isCongestion = options.isCongestion ?? (() => false);
     this.lastCompletionAt = this.clock();
-    if (options.registry) this.metrics = this.createMetrics(options.registry);
+    if (options.registry) this.metrics = metricsFor(options.registry, this);
+  }
+
+  get dependency(): string {
+    return this.options.dependency;
   }
 
   get limit(): number {
@@ -167,59 +228,5 @@ export class AdmissionController {
 
   private observeWait(waiter: Waiter): void {
     this.metrics?.wait.observe({ dependency: this.options.dependency }, (this.clock() - waiter.enqueuedAt) / 1000);
-  }
-
-  private createMetrics(registry: Registry): Metrics {
-    const dependency = this.options.dependency;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
-    return {
-      inFlight: new Gauge({
-        name: 'sluice_admission_in_flight',
-        help: 'Calls running against the dependency',
-        labelNames: ['dependency'],
-        registers: [registry],
-        collect() {
-          this.set({ dependency }, self.running);
-        },
-      }),
-      queueDepth: new Gauge({
-        name: 'sluice_admission_queue_depth',
-        help: 'Callers waiting for a slot',
-        labelNames: ['dependency'],
-        registers: [registry],
-        collect() {
-          this.set({ dependency }, self.queue.length);
-        },
-      }),
-      limit: new Gauge({
-        name: 'sluice_admission_limit',
-        help: 'The current adaptive concurrency limit',
-        labelNames: ['dependency'],
-        registers: [registry],
-        collect() {
-          this.set({ dependency }, self.aimd.limit);
-        },
-      }),
-      rejects: new Counter({
-        name: 'sluice_admission_rejects_total',
-        help: 'Callers refused by admission control, by reason (queue_full, queue_timeout, deadline)',
-        labelNames: ['dependency', 'reason'],
-        registers: [registry],
-      }),
-      congestion: new Counter({
-        name: 'sluice_admission_congestion_total',
-        help: 'Calls that failed with a sign of congestion (timeouts), each shrinking the limit',
-        labelNames: ['dependency'],
-        registers: [registry],
-      }),
-      wait: new Histogram({
-        name: 'sluice_admission_wait_seconds',
-        help: 'Time callers spent in the admission queue',
-        labelNames: ['dependency'],
-        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4],
-        registers: [registry],
-      }),
-    };
   }
 }

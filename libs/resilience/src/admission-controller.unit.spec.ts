@@ -42,6 +42,30 @@ describe('AdmissionController', () => {
     expect(metrics).toContain('sluice_admission_in_flight{dependency="db"} 0');
   });
 
+  it('reports several controllers to one registry, each under its dependency label; a second controller of one dependency is refused', async () => {
+    const registry = new Registry();
+    const writes = new AdmissionController({ dependency: 'db', limit, maxQueueDepth: 2, maxQueueWaitMs: 5_000, registry });
+    const reads = new AdmissionController({
+      dependency: 'db_reads',
+      limit: { ...limit, initial: 3 },
+      maxQueueDepth: 2,
+      maxQueueWaitMs: 5_000,
+      registry,
+    });
+    const g = gate();
+    const running = writes.run(() => g.promise);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('sluice_admission_in_flight{dependency="db"} 1');
+    expect(metrics).toContain('sluice_admission_in_flight{dependency="db_reads"} 0');
+    expect(metrics).toContain('sluice_admission_limit{dependency="db_reads"} 3');
+    expect(reads.limit).toBe(3);
+    expect(() => new AdmissionController({ dependency: 'db', limit, maxQueueDepth: 1, maxQueueWaitMs: 1, registry })).toThrow(
+      'already reports to this registry',
+    );
+    g.open();
+    await running;
+  });
+
   it('never runs more than the limit, even with callers arriving while queued ones resume', async () => {
     const ac = new AdmissionController({ dependency: 'db', limit, maxQueueDepth: 1_000, maxQueueWaitMs: 5_000 });
     let running = 0;

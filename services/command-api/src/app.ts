@@ -27,7 +27,10 @@ export interface CommandApi {
   app: NestFastifyApplication;
   pool: Pool;
   health: Health;
+  /** Admission of commands to the database stage. */
   admission: AdmissionController;
+  /** Admission of status reads (withdrawal polls), apart from commands'. */
+  readAdmission: AdmissionController;
   shedder: LagShedder;
   /** Starts the internal command consumer, when enabled (call after app.init or before listen). */
   startInternalCommands(): Promise<void>;
@@ -96,13 +99,32 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     registry,
   });
 
+  const transactions = config.COMMAND_GROUP_TRANSACTIONS ?? Math.min(2, config.DB_POOL_MAX);
   const commands = new WalletCommands(pool, new OutboxWriter(codec, config.OUTBOX_MODE), admission, {
     conflictRetries: config.COMMAND_CONFLICT_RETRIES,
-    transactions: config.COMMAND_GROUP_TRANSACTIONS ?? Math.min(2, config.DB_POOL_MAX),
+    transactions,
     maxBatch: config.COMMAND_GROUP_MAX,
     registry,
   });
-  const withdrawals = new WithdrawalStatusReader(pool, admission, registry);
+  // Status reads are admitted apart from commands: each holds a connection of the pool's rest (the
+  // connections the command transactions leave), and a burst of commands filling the commands'
+  // limit and queue must not refuse the polls clients make for the withdrawals already accepted,
+  // nor a burst of polls the commands.
+  const readSlots = Math.max(1, config.DB_POOL_MAX - transactions);
+  const readAdmission = new AdmissionController({
+    dependency: 'postgres_reads',
+    limit: {
+      initial: readSlots,
+      min: 1,
+      max: readSlots,
+      latencyThresholdMs: config.DB_ADMISSION_LATENCY_THRESHOLD_MS,
+    },
+    maxQueueDepth: config.DB_ADMISSION_QUEUE_DEPTH,
+    maxQueueWaitMs: config.DB_ADMISSION_QUEUE_WAIT_MS,
+    isCongestion: isDatabaseCongestion,
+    registry,
+  });
+  const withdrawals = new WithdrawalStatusReader(pool, readAdmission, registry);
 
   let producer: Producer | undefined;
   let internal: { handler: WalletCommandHandler; topic: string } | undefined;
@@ -155,6 +177,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     pool,
     health,
     admission,
+    readAdmission,
     shedder,
     startInternalCommands: async () => {
       if (internal) await startInternalCommands(app, config);

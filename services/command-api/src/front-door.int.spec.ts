@@ -179,6 +179,47 @@ describe('front door (real PostgreSQL)', () => {
     expect(after.json()).toMatchObject({ balance: 5, version: 2 });
   });
 
+  it("admits status reads apart from commands: with the commands' admission full, a deposit is refused at once and a withdrawal poll still answered", async () => {
+    const separateRegistry = createMetricsRegistry('t4', false);
+    const separate = await build(
+      {
+        DB_POOL_MAX: '3',
+        COMMAND_GROUP_TRANSACTIONS: '1',
+        DB_ADMISSION_MIN_LIMIT: '1',
+        DB_ADMISSION_MAX_LIMIT: '2',
+        DB_ADMISSION_QUEUE_DEPTH: '1',
+        DB_ADMISSION_QUEUE_WAIT_MS: '5000',
+        REQUEST_BUDGET_MS: '10000',
+      },
+      separateRegistry,
+    );
+    const target = separate.app.getHttpAdapter().getInstance();
+    const walletId = await openWallet('poller');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // Calls that hold every command slot and the one queue place, as a burst of slow commands would.
+    const holders = Array.from({ length: 3 }, () => separate.admission.run(() => held));
+    try {
+      await waitFor(
+        'the commands admission to fill',
+        () => separate.admission.inFlight === 2 && separate.admission.queueDepth === 1,
+      );
+      const deposit = await post(target, `/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' }, 'poller');
+      expect(deposit.statusCode).toBe(503);
+      expect(deposit.json()).toMatchObject({ code: 'overloaded' });
+      const poll = await target.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000002' });
+      expect(poll.statusCode).toBe(404);
+      expect(separate.readAdmission.limit).toBe(2); // the pool's three connections less the command transaction
+      const metrics = await separateRegistry.metrics();
+      expect(metrics).toMatch(/sluice_admission_queue_depth\{dependency="postgres"[^}]*\} 1/);
+      expect(metrics).toMatch(/sluice_admission_limit\{dependency="postgres_reads"[^}]*\} 2/);
+    } finally {
+      release();
+      await Promise.all(holders);
+      await separate.close();
+    }
+  });
+
   it('sheds writes (not reads) with 503 load_shed while the relay lags behind the WAL, read from the replication slot', async () => {
     const shedding = await build(
       { SHED_RELAY_LAG_BYTES: '4096', SHED_PROBE_INTERVAL_MS: '50' },
