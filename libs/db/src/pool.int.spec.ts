@@ -17,6 +17,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** One transaction's answer: the pool serves it (its connections were not left broken). */
+function servesNext(p: Pool): Promise<number> {
+  return withTransaction(p, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one);
+}
+
 describe('withTransaction', () => {
   it('regression: the server ending the connection between two statements (a PostgreSQL restart) fails the transaction instead of crashing the process', async () => {
     const killer = createPool({ url: db.url, applicationName: 'pool-test-killer', max: 1 });
@@ -29,7 +34,7 @@ describe('withTransaction', () => {
       }).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(Error);
       // The broken connection was not returned to the pool: the next transaction gets a working one.
-      expect(await withTransaction(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
+      expect(await servesNext(pool)).toBe(1);
     } finally {
       await killer.end();
     }
@@ -52,7 +57,7 @@ describe('withTransaction', () => {
     }).catch((err: unknown) => err);
     expect(outcome).toMatchObject({ code: '23505' });
     expect((await pool.query('SELECT 1 FROM notes WHERE id = 10')).rowCount).toBe(0);
-    expect(await withTransaction(pool, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
+    expect(await servesNext(pool)).toBe(1);
   });
 
   it('a rolled-back transaction drops its deferred statements; outside withTransaction deferring is refused', async () => {
@@ -126,7 +131,7 @@ describe('withTransaction', () => {
       expect(outcome).toMatchObject({ code: '23505' });
       expect((await pool.query('SELECT 1 FROM notes WHERE id IN (40, 41)')).rowCount).toBe(0);
       // The pool's one connection was rolled back and serves the next transaction.
-      expect(await withTransaction(piped, async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).toBe(1);
+      expect(await servesNext(piped)).toBe(1);
     });
 
     it('without commitBehind the transaction commits after the callback, as in any pool', async () => {

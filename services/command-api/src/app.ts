@@ -72,19 +72,16 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   // in the database stage (an adaptive limit, then a short bounded queue, then 503). Admitted
   // commands wait for their batch's transaction (CommitGroups), which holds one pooled connection
   // for the whole batch; COMMAND_GROUP_TRANSACTIONS of them run at once, the rest of the pool serves reads.
-  const admission = new AdmissionController({
-    dependency: 'postgres',
-    limit: {
-      initial: config.DB_ADMISSION_MAX_LIMIT,
-      min: config.DB_ADMISSION_MIN_LIMIT,
-      max: config.DB_ADMISSION_MAX_LIMIT,
-      latencyThresholdMs: config.DB_ADMISSION_LATENCY_THRESHOLD_MS,
-    },
-    maxQueueDepth: config.DB_ADMISSION_QUEUE_DEPTH,
-    maxQueueWaitMs: config.DB_ADMISSION_QUEUE_WAIT_MS,
-    isCongestion: isDatabaseCongestion,
-    registry,
-  });
+  const databaseAdmission = (dependency: string, limit: { min: number; max: number }) =>
+    new AdmissionController({
+      dependency,
+      limit: { initial: limit.max, ...limit, latencyThresholdMs: config.DB_ADMISSION_LATENCY_THRESHOLD_MS },
+      maxQueueDepth: config.DB_ADMISSION_QUEUE_DEPTH,
+      maxQueueWaitMs: config.DB_ADMISSION_QUEUE_WAIT_MS,
+      isCongestion: isDatabaseCongestion,
+      registry,
+    });
+  const admission = databaseAdmission('postgres', { min: config.DB_ADMISSION_MIN_LIMIT, max: config.DB_ADMISSION_MAX_LIMIT });
   const shedder = new LagShedder({
     probe: slotLagProbe(pool, config.OUTBOX_SLOT_NAME),
     thresholds: { relayLagBytes: config.SHED_RELAY_LAG_BYTES, retainedWalBytes: config.SHED_RETAINED_WAL_BYTES },
@@ -111,19 +108,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   // limit and queue must not refuse the polls clients make for the withdrawals already accepted,
   // nor a burst of polls the commands.
   const readSlots = Math.max(1, config.DB_POOL_MAX - transactions);
-  const readAdmission = new AdmissionController({
-    dependency: 'postgres_reads',
-    limit: {
-      initial: readSlots,
-      min: 1,
-      max: readSlots,
-      latencyThresholdMs: config.DB_ADMISSION_LATENCY_THRESHOLD_MS,
-    },
-    maxQueueDepth: config.DB_ADMISSION_QUEUE_DEPTH,
-    maxQueueWaitMs: config.DB_ADMISSION_QUEUE_WAIT_MS,
-    isCongestion: isDatabaseCongestion,
-    registry,
-  });
+  const readAdmission = databaseAdmission('postgres_reads', { min: 1, max: readSlots });
   const withdrawals = new WithdrawalStatusReader(pool, readAdmission, registry);
 
   let producer: Producer | undefined;
