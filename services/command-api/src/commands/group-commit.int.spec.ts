@@ -200,3 +200,50 @@ describe('group commit (real PostgreSQL)', () => {
     expect(deposits.rows).toEqual([{ wallet_id: fresh }]);
   });
 });
+
+describe('the save statement', () => {
+  it('is one prepared statement per batch shape, whatever order the wallets come in', async () => {
+    const wallets = await openWallets(3);
+    const [a, b, c] = wallets as [string, string, string];
+    const client = await api.pool.connect();
+    try {
+      const prepared = async () =>
+        (
+          await client.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'sluice_save_%'",
+          )
+        ).rows[0]!.n;
+      const before = await prepared();
+      // The same three wallets, deposited to as a batch in three different orders; in the second,
+      // the first wallet (last in the batch, first in wallet order) changes after it was read, so
+      // its answer must land at its own place in the batch.
+      const batches = [
+        { order: [a, b, c], stale: undefined, took: [true, true, true] },
+        { order: [c, b, a], stale: a, took: [true, true, false] },
+        { order: [b, c, a], stale: undefined, took: [true, true, true] },
+      ];
+      for (const { order, stale, took } of batches) {
+        await client.query('BEGIN');
+        const loaded = await loadWallets(
+          client,
+          order.map((walletId) => ({ walletId, withdrawalIds: [] })),
+        );
+        if (stale) await api.pool.query('UPDATE wallets SET version = version + 1 WHERE id = $1', [stale]);
+        const writes = loaded.map(({ state }, i) => {
+          const walletId = order[i]!;
+          const events = decide({ type: 'DepositFunds', walletId, depositId: uuidv7(), amount: 5, currency: 'EUR' }, state, {
+            now: Date.now(),
+            newId: uuidv7,
+          });
+          return { walletId, before: state, events };
+        });
+        expect(await saveWallets(client, writes)).toEqual(took);
+        await client.query('COMMIT');
+      }
+      expect((await prepared()) - before).toBe(1);
+    } finally {
+      client.release();
+    }
+    expect(Object.fromEntries(await balances(wallets))).toEqual({ [a]: 10, [b]: 15, [c]: 15 });
+  });
+});

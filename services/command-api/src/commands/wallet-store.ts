@@ -153,14 +153,16 @@ export function saveWallets(
   const $ = (v: unknown) => `$${values.push(v)}`;
   const ctes: string[] = [];
   const shapes: string[] = [];
+  // Positions in wallet order: the statement's text depends on the batch's shapes alone, not on
+  // the order its commands arrived in, so one prepared statement serves every batch of a shape.
   const versioned: number[] = [];
   const order = writes.map((_, j) => j).sort((a, b) => (writes[a]!.walletId < writes[b]!.walletId ? -1 : 1));
-  for (const j of order) {
-    const built = writeCtes(writes[j]!, `_${j}`, $);
+  order.forEach((j, k) => {
+    const built = writeCtes(writes[j]!, `_${k}`, $);
     ctes.push(...built.ctes);
     shapes.push(built.shape);
-    if (built.versioned) versioned.push(j);
-  }
+    if (built.versioned) versioned.push(k);
+  });
   released.forEach((held, i) => {
     shapes.push(held.kind === 'idempotency' ? 'X' : 'Y');
     ctes.push(`x${i} AS (${deleteClaim(held, $)})`);
@@ -169,7 +171,7 @@ export function saveWallets(
   const select =
     versioned.length === 0
       ? 'SELECT NULL::int AS n WHERE false'
-      : versioned.map((j) => `SELECT ${j} AS n FROM w_${j}`).join('\nUNION ALL ');
+      : versioned.map((k) => `SELECT ${k} AS n FROM w_${k}`).join('\nUNION ALL ');
   const text = `WITH ${ctes.join(',\n')}\n${select}`;
   // Batches of one shape (deposits, say) reuse a prepared statement per size; a mixed batch is planned once.
   const homogeneous = shapes.every((shape) => shape === shapes[0]);
@@ -178,7 +180,9 @@ export function saveWallets(
   );
   return sent.then(({ rows }) => {
     const written = new Set(rows.map((r) => r.n));
-    return writes.map((_, j) => !versioned.includes(j) || written.has(j));
+    const took = writes.map(() => true);
+    for (const k of versioned) took[order[k]!] = written.has(k);
+    return took;
   });
 }
 
@@ -293,7 +297,17 @@ function updateStored(
         WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND ${onlyIf}`;
 }
 
+/** Names of the save statements seen so far, by text; few, as a batch's text depends on its shapes alone. */
+const names = new Map<string, string>();
+const MAX_NAMES = 1_000;
+
 /** One prepared statement per command shape (deposit with key, withdrawal failure, …); the name tracks the text. */
 function statementName(shape: string, text: string): string {
-  return `sluice_save_${shape}_${createHash('sha1').update(text).digest('hex').slice(0, 8)}`;
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `sluice_save_${shape}_${createHash('sha1').update(text).digest('hex').slice(0, 8)}`;
+    if (names.size >= MAX_NAMES) names.clear();
+    names.set(text, name);
+  }
+  return name;
 }
