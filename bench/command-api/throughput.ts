@@ -13,9 +13,10 @@ import { pipelinedScript } from './pgbench-script';
 
 /**
  * Deposits per second the command API sustains with p99 <= 25 ms and no
- * errors (the highest passing step; steps go on until the API no longer keeps
- * up: under 95 % of the offered rate achieved, over 1 % refused, or a p99 over
- * 20 times the target), next to
+ * errors (the highest step with it and every step below it passing; the
+ * highest passing step is printed beside it; steps go on until the API no
+ * longer keeps up: under 95 % of the offered rate achieved, over 1 % refused,
+ * or a p99 over 20 times the target), next to
  * pgbench running the same SQL transaction (deposit.pgbench.sql, -M prepared,
  * as many connections as the API's pool) against the same database, so the
  * ratio says what the HTTP layer, validation, the domain and the Avro encoding
@@ -187,6 +188,10 @@ async function main(): Promise<void> {
       if (saturated) break;
     }
     target.close();
+    // The rate the API holds is the highest step below which no step failed: a step that passes
+    // above a failed one may have been spared the stalls, and is reported beside it, not as it.
+    const firstFailed = steps.findIndex((s) => !s.pass);
+    const held = (firstFailed === -1 ? steps : steps.slice(0, firstFailed)).at(-1);
     const best = [...steps].reverse().find((s) => s.pass);
 
     // pgbench is a client like the generator, but it is measured against the API: no priority for it.
@@ -231,7 +236,7 @@ async function main(): Promise<void> {
         s.sendLagP99,
       ]),
     );
-    const apiRate = best?.achieved ?? 0;
+    const apiRate = held?.achieved ?? 0;
     printTable(
       'same transaction: command API vs pgbench',
       ['system', 'connections', 'tx/s', 'p50 ms', 'p99 ms', 'PG CPU ms/tx'],
@@ -240,9 +245,9 @@ async function main(): Promise<void> {
           `command API (HTTP, ${REPLICAS} process${REPLICAS > 1 ? 'es' : ''})`,
           POOL,
           apiRate,
-          best?.latency.p50 ?? NaN,
-          best?.latency.p99 ?? NaN,
-          Number((best?.pgCpuMs ?? NaN).toFixed(3)),
+          held?.latency.p50 ?? NaN,
+          held?.latency.p99 ?? NaN,
+          Number((held?.pgCpuMs ?? NaN).toFixed(3)),
         ],
         ['pgbench -M prepared', POOL, pg.tps, pg.latency.p50, pg.latency.p99, Number(pg.pgCpuMs.toFixed(3))],
         [
@@ -258,7 +263,7 @@ async function main(): Promise<void> {
     const ratio = pg.tps > 0 ? apiRate / pg.tps : 0;
     const pipedRatio = piped.tps > 0 ? apiRate / piped.tps : 0;
     console.log(
-      `\nratio API / pgbench = ${ratio.toFixed(2)} (target >= 0.6; ${pipedRatio.toFixed(2)} against pipelined pgbench); API at p99 <= ${P99_TARGET_MS} ms: ${apiRate}/s (target >= 3000)`,
+      `\nratio API / pgbench = ${ratio.toFixed(2)} (target >= 0.6; ${pipedRatio.toFixed(2)} against pipelined pgbench); API at p99 <= ${P99_TARGET_MS} ms: ${apiRate}/s, every step up to it passing (target >= 3000); highest passing step ${best?.achieved ?? 0}/s`,
     );
     const file = writeResult('command-api-throughput', {
       stepSec: STEP_SEC,
@@ -267,6 +272,7 @@ async function main(): Promise<void> {
       wallets: WALLETS,
       steps,
       apiDepositsPerSec: apiRate,
+      highestPassingStep: best?.achieved ?? 0,
       pgbench: pg,
       pgbenchPipelined: piped,
       ratio,
