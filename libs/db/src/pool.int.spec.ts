@@ -142,3 +142,29 @@ describe('withTransaction', () => {
     });
   });
 });
+
+describe('createPool', () => {
+  it('keeps `min` connections open past the idle timeout and closes the rest', async () => {
+    const name = 'pool-test-min';
+    const backends = async () =>
+      (
+        await pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+          [name],
+        )
+      ).rows[0]!.n;
+    const kept = createPool({ url: db.url, applicationName: name, max: 3, min: 2, idleTimeoutMs: 50 });
+    try {
+      // Three transactions at once open three connections.
+      const clients = await Promise.all([kept.connect(), kept.connect(), kept.connect()]);
+      clients.forEach((c) => c.release());
+      expect(kept.totalCount).toBe(3);
+      await sleep(400);
+      expect(kept.totalCount).toBe(2);
+      expect(await backends()).toBe(2);
+      expect(await servesNext(kept)).toBe(1);
+    } finally {
+      await kept.end();
+    }
+  });
+});

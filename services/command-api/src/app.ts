@@ -41,10 +41,14 @@ export interface CommandApi {
 export async function buildCommandApi(config: CommandApiConfig, logger: Logger, registry: Registry): Promise<CommandApi> {
   const health = new Health();
   if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
+  const transactions = config.COMMAND_GROUP_TRANSACTIONS ?? Math.min(2, config.DB_POOL_MAX);
   const pool = createPool({
     url: config.DATABASE_URL,
     applicationName: 'sluice-command-api',
     max: config.DB_POOL_MAX,
+    // The command transactions' connections stay open through quiet spells: the first batch of a
+    // burst does not wait for a connection's start-up.
+    min: transactions,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     // A batch's save statement has a few CTEs per command: replanning it on every execution
@@ -96,7 +100,6 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     registry,
   });
 
-  const transactions = config.COMMAND_GROUP_TRANSACTIONS ?? Math.min(2, config.DB_POOL_MAX);
   const commands = new WalletCommands(pool, new OutboxWriter(codec, config.OUTBOX_MODE), admission, {
     conflictRetries: config.COMMAND_CONFLICT_RETRIES,
     transactions,
