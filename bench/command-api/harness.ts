@@ -19,6 +19,12 @@ export function option(name: string, def: number): number {
   return value;
 }
 
+/** Reads `--name value` options whose value is text (a path, say); undefined when absent. */
+export function textOption(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 export interface BenchEnv {
   db: TestDatabase;
   env: Record<string, string>;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +8,7 @@ import { metricValue } from '@sluice/testing';
 import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
 import { writeResult } from '../results';
 import { printTable } from '../stats';
-import { benchEnv, generatorFirst, option } from './harness';
+import { benchEnv, generatorFirst, option, textOption } from './harness';
 import { pipelinedScript } from './pgbench-script';
 
 /**
@@ -23,7 +23,7 @@ import { pipelinedScript } from './pgbench-script';
  * cost on top of the database work. A second pgbench run groups the same
  * statements into pipelines as the API's pipelined pool does (pgbench-script.ts),
  * for the comparison with the round trips alike.
- *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10] [--replicas 1]
+ *   node dist/bench/command-api/throughput.js [--step-sec 10] [--start 500] [--step 500] [--max 6000] [--wallets 1000] [--pool 10] [--replicas 1] [--samples dir]
  * With --replicas N, N API processes share the load round-robin, each with a pool of pool/N
  * connections, so PostgreSQL sees the same connection count as pgbench's.
  * The API's outbox runs in WAL mode without a slot (no relay here): the WAL is
@@ -40,6 +40,8 @@ const P99_TARGET_MS = option('p99-ms', 25);
 const CONNECTIONS = option('connections', 128);
 /** API processes sharing the work (as replicas behind a load balancer); the pool is split between them. */
 const REPLICAS = option('replicas', 1);
+/** Where to write each step's requests (samples-<rate>.csv), for bench/probes/correlate.ts. */
+const SAMPLES_DIR = textOption('samples');
 
 const walletId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
@@ -152,6 +154,10 @@ async function main(): Promise<void> {
       const rec = await runOpenModel(target, [{ name: String(rate), ratePerSec: rate, durationSec: STEP_SEC }], {
         request: (i) => deposit(i + rate * 1_000_000),
       });
+      if (SAMPLES_DIR) {
+        mkdirSync(SAMPLES_DIR, { recursive: true });
+        writeFileSync(join(SAMPLES_DIR, `samples-${rate}.csv`), rec.toCsv());
+      }
       const ok = rec.filter((s) => s.status === 201);
       const latency = summarizeLatencies(rec.samples.map((s) => s.latencyMs));
       const errors = rec.samples.length - ok.length;

@@ -29,6 +29,7 @@ export interface RunHooks {
 export async function runOpenModel(target: LoadTarget, phases: readonly Phase[], hooks: RunHooks): Promise<Recorder> {
   const rec = new Recorder();
   const start = performance.now();
+  rec.startedAtEpochMs = performance.timeOrigin + start;
   const inFlight = new Set<Promise<void>>();
   const progress = startProgress(rec, start, () => inFlight.size, hooks.progress);
   let i = 0;

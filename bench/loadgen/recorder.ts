@@ -41,8 +41,17 @@ export function summarizeLatencies(latencies: Float64Array | number[]): LatencyS
  */
 export class Recorder {
   readonly samples: Sample[] = [];
+  /** Wall-clock time (epoch ms) of the run's start, from which intendedAt counts. */
+  startedAtEpochMs = Date.now();
   /** Sends that left the generator later than intended (ms): how far the generator itself fell behind. */
   readonly sendLag: number[] = [];
+
+  /** One line per request, "<intended send, epoch ms>,<latency ms>,<status>" (for bench/probes/correlate.ts). */
+  toCsv(): string {
+    return this.samples
+      .map((s) => `${Math.round(this.startedAtEpochMs + s.intendedAt)},${s.latencyMs.toFixed(2)},${s.status}`)
+      .join('\n');
+  }
 
   add(sample: Sample): void {
     this.samples.push(sample);

@@ -23,4 +23,12 @@ describe('load generator recorder', () => {
     expect(rec.errorCodes()).toEqual({ '503 overloaded': 1 });
     expect(rec.statusCounts((s) => s.phase === 'a')).toEqual({ '201': 1, '503': 1 });
   });
+
+  it('writes each request as wall-clock intended send time, latency and status', () => {
+    const rec = new Recorder();
+    rec.startedAtEpochMs = 1_700_000_000_000.4;
+    rec.add({ intendedAt: 0.5, latencyMs: 3.456, status: 201, hasRetryAfter: false, phase: 'a' });
+    rec.add({ intendedAt: 250, latencyMs: 40, status: 503, hasRetryAfter: true, phase: 'a' });
+    expect(rec.toCsv()).toBe('1700000000001,3.46,201\n1700000000250,40.00,503');
+  });
 });
