@@ -12,8 +12,7 @@ import {
 
 /** Reads `--name value` options with defaults; benches take a handful each. */
 export function option(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? process.argv[i + 1] : undefined;
+  const raw = textOption(name);
   const value = raw === undefined ? def : Number(raw);
   if (!Number.isFinite(value)) throw new Error(`--${name} wants a number, got ${raw}`);
   return value;

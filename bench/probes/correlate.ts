@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeResult } from '../results';
-import { printTable } from '../stats';
+import { extent, printTable } from '../stats';
 
 /**
  * Lines up a bench's slow requests with what held the service up at the time
@@ -112,7 +112,7 @@ function main(): void {
   const i = process.argv.indexOf('--over');
   const overMs = i > 0 ? Number(process.argv[i + 1]) : 25;
   const samples = readSamples(samplesFile);
-  const start = Math.min(...samples.map((s) => s.at));
+  const start = extent(samples.map((s) => s.at)).min;
   const found = clusters(samples, readHolds(holdsDir), overMs);
   const describe = (h: Hold) =>
     `${h.kind}${h.type ? `:${h.type}` : ''}@${h.at - start} ${h.ms}${h.cpuMs === undefined ? '' : `/${h.cpuMs}cpu`}`;

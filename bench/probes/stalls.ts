@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 
@@ -29,8 +29,8 @@ const GC_TYPES: Record<number, string> = {
 const dir = process.env.SLUICE_STALL_LOG_DIR;
 if (dir) {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `stalls-${process.pid}.jsonl`);
-  const write = (entry: Record<string, unknown>) => appendFileSync(file, `${JSON.stringify(entry)}\n`);
+  const fd = openSync(join(dir, `stalls-${process.pid}.jsonl`), 'a');
+  const write = (entry: Record<string, unknown>) => writeSync(fd, `${JSON.stringify(entry)}\n`);
 
   let lastAt = performance.now();
   let lastCpu = process.cpuUsage();
