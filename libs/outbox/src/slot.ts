@@ -13,6 +13,9 @@ export type SlotErrorCode =
 
 export class SlotError extends SluiceError<SlotErrorCode> {}
 
+/** How long creating a slot may wait for the server's open transactions to end. */
+const SLOT_CREATION_TIMEOUT_MS = 60_000;
+
 export interface SlotState {
   confirmedFlushLsn: Lsn;
   restartLsn: Lsn;
@@ -97,15 +100,36 @@ export class OutboxSlot {
   private async ensureSlot(): Promise<SlotState> {
     let state = await this.read();
     if (!state) {
-      await this.pool
-        .query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot])
-        .catch((err: { code?: string }) => {
-          if (err.code !== '42710') throw err;
-        });
+      await this.createSlot();
       state = await this.read();
       if (!state) throw new SlotError('slot_invalid', `slot ${this.slot} vanished right after it was created`);
     }
     return state;
+  }
+
+  /**
+   * Creating a logical slot waits for every transaction open on the server to end (it builds a
+   * consistent snapshot), which on a busy server takes longer than an API pool's statement
+   * timeout allows. So it runs on a connection of its own with a longer timeout.
+   */
+  private async createSlot(): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`SET statement_timeout = ${SLOT_CREATION_TIMEOUT_MS}`);
+      await client
+        .query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot])
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42710') throw err; // created concurrently by another instance
+        });
+      await client.query('RESET statement_timeout');
+    } catch (err) {
+      broken = err as Error;
+      throw err;
+    } finally {
+      // A connection whose session setting may not have been reset leaves the pool.
+      client.release(broken);
+    }
   }
 
   /** The slot's state, or undefined when it does not exist. Throws when it exists but is unusable. */
