@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCAL_SERVICES } from './services';
+import { localServices } from './services';
 
 /**
  * Shows events travelling through the running platform: open a wallet,
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   }
   await withdrawal(walletId);
   console.log('\nSluice is running:');
-  for (const s of LOCAL_SERVICES) console.log(`  ${s.name.padEnd(13)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
+  for (const s of localServices()) console.log(`  ${s.name.padEnd(17)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
   console.log('  kafka         127.0.0.1:9092');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7');
   console.log('logs: .run/logs/    stop: make down');

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The Sluice services under the local supervisor (which restarts any that exits).
-#   deploy/local/platform.sh up|down|status
+#   [SLUICE_REPLICAS=2] deploy/local/platform.sh up|down|status
 COMPONENT=platform
 source "$(dirname "$0")/lib.sh"
 
 SUPERVISOR="$ROOT/dist/deploy/local/supervisor.js"
 
+# name:port of every process the supervisor runs (libs/platform's description; SLUICE_REPLICAS of each scalable service).
+processes() { node "$ROOT/dist/deploy/local/services.js" ports; }
+
 ready() {
-  local port
-  for port in 3000 3010 3011 3001 3020 3002 3030; do
-    curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || return 1
+  local entry
+  for entry in $(processes); do
+    curl -fsS "http://127.0.0.1:${entry##*:}/health/ready" >/dev/null || return 1
   done
 }
 
@@ -18,7 +21,8 @@ up() {
   if pid_alive supervisor; then
     log "already running (pid $(cat "$PID_DIR/supervisor.pid"))"
   else
-    for port in 3000 3001 3010 3011 3020 3002 3030; do
+    for entry in $(processes); do
+      port=${entry##*:}
       port_open 127.0.0.1 "$port" && die "port $port is taken by a process Sluice did not start (ss -ltnp 'sport = :$port')"
     done
     log "starting services (logs: $LOG_DIR/<service>.log)"
@@ -37,7 +41,7 @@ ready_or_dead() {
 status() {
   pid_alive supervisor || { log "not running"; return 1; }
   local port name
-  for entry in command-api:3000 outbox-relay:3010 projector:3011 query-api:3001 bonus-service:3020 psp-simulator:3002 payments-worker:3030; do
+  for entry in $(processes); do
     name=${entry%%:*}; port=${entry##*:}
     if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then log "$name ready on :$port"; else log "$name NOT ready on :$port"; fi
   done

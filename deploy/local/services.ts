@@ -1,20 +1,25 @@
+import { parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+
 /**
- * The Sluice services the local platform runs, in start order, with the port
- * each answers health on. The supervisor and the demo both read this list.
+ * The processes the local platform runs, in start order, with the port each
+ * answers health on: libs/platform's description (the platform benchmark runs
+ * the same), SLUICE_REPLICAS processes of each scalable service. The
+ * supervisor, the demo and platform.sh read this list.
  */
-export interface LocalService {
-  name: string;
-  /** Built entry point, relative to the repository root. */
-  entry: string;
-  port: number;
+export type LocalService = PlatformProcess;
+
+/** The services, one entry each with its first process's port (what deploy/k8s deploys). */
+export const LOCAL_SERVICES = PLATFORM_SERVICES;
+
+export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
+  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) });
 }
 
-export const LOCAL_SERVICES: readonly LocalService[] = [
-  { name: 'command-api', entry: 'dist/services/command-api/src/main.js', port: 3000 },
-  { name: 'outbox-relay', entry: 'dist/services/outbox-relay/src/main.js', port: 3010 },
-  { name: 'projector', entry: 'dist/services/projector/src/main.js', port: 3011 },
-  { name: 'query-api', entry: 'dist/services/query-api/src/main.js', port: 3001 },
-  { name: 'bonus-service', entry: 'dist/services/bonus-service/src/main.js', port: 3020 },
-  { name: 'psp-simulator', entry: 'dist/services/psp-simulator/src/main.js', port: 3002 },
-  { name: 'payments-worker', entry: 'dist/services/payments-worker/src/main.js', port: 3030 },
-];
+// `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).
+if (require.main === module && process.argv[2] === 'ports') {
+  process.stdout.write(
+    `${localServices()
+      .map((s) => `${s.name}:${s.port}`)
+      .join('\n')}\n`,
+  );
+}

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LOCAL_SERVICES, type LocalService } from './services';
+import { localServices, type LocalService } from './services';
 
 /**
  * Keeps the local Sluice services running, as Kubernetes would: a service that
@@ -37,9 +37,9 @@ function say(message: string): void {
 function start(entry: Running): void {
   const { service } = entry;
   const log = createWriteStream(join(logDir, `${service.name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['--enable-source-maps', join(root, service.entry)], {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(root, service.service.entry)], {
     cwd: root,
-    env: { ...process.env, PORT: String(service.port) },
+    env: { ...process.env, ...service.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);
@@ -94,7 +94,7 @@ async function stopAll(signal: string): Promise<void> {
 process.on('SIGTERM', () => void stopAll('SIGTERM'));
 process.on('SIGINT', () => void stopAll('SIGINT'));
 
-for (const service of LOCAL_SERVICES) {
+for (const service of localServices()) {
   const entry: Running = { service, child: undefined, startedAt: 0, restarts: 0, delayMs: MIN_RESTART_MS / 2 };
   running.set(service.name, entry);
   start(entry);

@@ -1,0 +1,51 @@
+import { namespaceEnv, parseReplicas, platformProcesses } from './layout';
+
+describe('platform layout', () => {
+  it('runs one process of every service on its default port, with nothing but ports set', () => {
+    const procs = platformProcesses();
+    expect(procs.map((p) => [p.name, p.port])).toEqual([
+      ['command-api', 3000],
+      ['outbox-relay', 3010],
+      ['projector', 3011],
+      ['query-api', 3001],
+      ['bonus-service', 3020],
+      ['psp-simulator', 3002],
+      ['payments-worker', 3030],
+    ]);
+    expect(procs[0]!.env).toEqual({
+      PORT: '3000',
+      PSP_URL: 'http://127.0.0.1:3002',
+      PSP_WEBHOOK_URL: 'http://127.0.0.1:3030/v1/psp/webhooks',
+    });
+  });
+
+  it('runs replica i of each scalable service 100·i ports up, and the PSP simulator once', () => {
+    const procs = platformProcesses({ replicas: 2 });
+    expect(procs).toHaveLength(13);
+    expect(procs.filter((p) => p.service.name === 'psp-simulator').map((p) => p.port)).toEqual([3002]);
+    expect(procs.filter((p) => p.service.name === 'command-api').map((p) => [p.name, p.port])).toEqual([
+      ['command-api', 3000],
+      ['command-api-2', 3100],
+    ]);
+  });
+
+  it('gives a namespace its own database, names and ports, and points services at each other there', () => {
+    const ns = { id: 'bench_x1', databaseUrl: 'postgres://postgres@127.0.0.1:5432/bench_x1', portOffset: 10_000 };
+    const worker = platformProcesses({ namespace: ns }).find((p) => p.name === 'payments-worker')!;
+    expect(worker.port).toBe(13_030);
+    expect(worker.env).toMatchObject({
+      ...namespaceEnv(ns),
+      PSP_URL: 'http://127.0.0.1:13002',
+      PSP_WEBHOOK_URL: 'http://127.0.0.1:13030/v1/psp/webhooks',
+    });
+    expect(namespaceEnv(ns).OUTBOX_SLOT_NAME).toBe('bench_x1_outbox');
+    expect(() => namespaceEnv({ ...ns, id: 'Bench-1' })).toThrow(RangeError);
+  });
+
+  it('reads SLUICE_REPLICAS as 1..9, unset as 1', () => {
+    expect(parseReplicas(undefined)).toBe(1);
+    expect(parseReplicas('2')).toBe(2);
+    expect(() => parseReplicas('0')).toThrow(RangeError);
+    expect(() => parseReplicas('two')).toThrow(RangeError);
+  });
+});
