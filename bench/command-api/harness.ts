@@ -72,6 +72,25 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
 }
 
 /**
+ * The command API alone, as the throughput bench runs it (start it in a
+ * benchEnv with WALLET_COMMANDS_ENABLED=false): the outbox in WAL mode without
+ * a slot (no relay: the WAL is written as in production and nothing retains
+ * it), no lag shedding, rate limits out of the way; `pool` connections.
+ */
+export function aloneApiEnv(pool: number): Record<string, string> {
+  return {
+    DB_POOL_MAX: String(pool),
+    OUTBOX_ENSURE_SLOT: 'false',
+    SHED_RELAY_LAG_BYTES: '0',
+    SHED_RETAINED_WAL_BYTES: '0',
+    INGRESS_RATE_PER_SEC: '1000000',
+    INGRESS_BURST: '100000',
+    CLIENT_RATE_PER_SEC: '1000000',
+    CLIENT_BURST: '100000',
+  };
+}
+
+/**
  * The load generator stands in for clients on other machines, so it must send
  * on schedule and read answers at once even when the services saturate the
  * cores they share with it: call this once they are started (they keep the

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { Client } from 'pg';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { metricValue } from '@sluice/testing';
 import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type LatencySummary } from '../loadgen';
 import { writeResult } from '../results';
 import { printTable } from '../stats';
-import { benchEnv, generatorFirst, option, textOption } from './harness';
-import { pipelinedScript } from './pgbench-script';
+import { aloneApiEnv, benchEnv, generatorFirst, option, textOption } from './harness';
+import { postgresCpuSeconds, runPgbench, seedWallets, walletId } from './pgbench';
 
 /**
  * Deposits per second the command API sustains with p99 <= 25 ms and no
@@ -29,7 +25,6 @@ import { pipelinedScript } from './pgbench-script';
  * The API's outbox runs in WAL mode without a slot (no relay here): the WAL is
  * written as in production and nothing retains it.
  */
-const execFileP = promisify(execFile);
 const STEP_SEC = option('step-sec', 10);
 const START = option('start', 500);
 const STEP = option('step', 500);
@@ -42,8 +37,6 @@ const CONNECTIONS = option('connections', 128);
 const REPLICAS = option('replicas', 1);
 /** Where to write each step's requests (samples-<rate>.csv), for bench/probes/correlate.ts. */
 const SAMPLES_DIR = textOption('samples');
-
-const walletId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
 interface StepResult {
   offered: number;
@@ -96,43 +89,14 @@ async function apisCpuSeconds(apis: readonly { url: string }[]): Promise<number>
   return (await Promise.all(apis.map((a) => apiCpuSeconds(a.url)))).reduce((x, y) => x + y, 0);
 }
 
-/** CPU seconds of every process named postgres (the server and its backends, live or ended), from /proc; NaN off Linux. */
-function postgresCpuSeconds(): number {
-  if (!existsSync('/proc/self/stat')) return NaN;
-  const ticks = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-      const fields = stat.slice(close + 2).split(' ');
-      // utime and stime, plus cutime and cstime: the postmaster's count of its ended backends (pgbench's).
-      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
-
 async function main(): Promise<void> {
   const bench = await benchEnv('throughput', { WALLET_COMMANDS_ENABLED: 'false' });
   try {
     if (POOL % REPLICAS !== 0) throw new Error(`--pool ${POOL} does not split evenly over ${REPLICAS} replicas`);
-    const apiEnv = {
-      DB_POOL_MAX: String(POOL / REPLICAS),
-      OUTBOX_ENSURE_SLOT: 'false',
-      SHED_RELAY_LAG_BYTES: '0',
-      SHED_RETAINED_WAL_BYTES: '0',
-      INGRESS_RATE_PER_SEC: '1000000',
-      INGRESS_BURST: '100000',
-      CLIENT_RATE_PER_SEC: '1000000',
-      CLIENT_BURST: '100000',
-    };
+    const apiEnv = aloneApiEnv(POOL / REPLICAS);
     const apis = [];
     for (let i = 0; i < REPLICAS; i++) apis.push(await bench.start('command-api', apiEnv));
-    await seedWallets(bench.db.url);
+    await seedWallets(bench.db.url, WALLETS);
     const generatorEven = generatorFirst();
     const target = new RoundRobinTarget(apis.map((a) => new HttpTarget(a.url, Math.ceil(CONNECTIONS / REPLICAS))));
     const deposit = (i: number) => ({
@@ -203,8 +167,8 @@ async function main(): Promise<void> {
     // pgbench is a client like the generator, but it is measured against the API: no priority for it.
     generatorEven();
     const pgbenchSec = Math.max(STEP_SEC, 5);
-    const pg = await runPgbench(bench.db.url, pgbenchSec, false);
-    const piped = await runPgbench(bench.db.url, pgbenchSec, true);
+    const pg = await runPgbench(bench.db.url, { seconds: pgbenchSec, pipelined: false, connections: POOL, wallets: WALLETS });
+    const piped = await runPgbench(bench.db.url, { seconds: pgbenchSec, pipelined: true, connections: POOL, wallets: WALLETS });
     printTable(
       `command API deposits, open model, ${STEP_SEC} s per step, ${REPLICAS} API process(es), pool ${POOL} in all (latency in ms from intended send)`,
       [
@@ -287,85 +251,6 @@ async function main(): Promise<void> {
     console.log(`wrote ${file}`);
   } finally {
     await bench.close();
-  }
-}
-
-async function seedWallets(url: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(
-      `INSERT INTO wallets (id, currency, balance, held, version, created_at, updated_at)
-       SELECT ('00000000-0000-7000-8000-' || lpad(n::text, 12, '0'))::uuid, 'EUR', 0, 0, 1, now(), now()
-         FROM generate_series(1, $1::int) n`,
-      [WALLETS],
-    );
-  } finally {
-    await client.end();
-  }
-}
-
-async function runPgbench(
-  url: string,
-  seconds: number,
-  pipelined: boolean,
-): Promise<{ tps: number; latency: LatencySummary; pgCpuMs: number; output: string }> {
-  const source = resolve(__dirname, '../../../bench/command-api/deposit.pgbench.sql');
-  const u = new URL(url);
-  const logDir = mkdtempSync(join(tmpdir(), 'sluice-pgbench-'));
-  const script = pipelined ? join(logDir, 'deposit.pipelined.sql') : source;
-  if (pipelined) writeFileSync(script, pipelinedScript(readFileSync(source, 'utf8')));
-  process.stderr.write(`pgbench${pipelined ? ' (pipelined)' : ''}: ${POOL} connections for ${seconds} s\n`);
-  try {
-    const cpuBefore = postgresCpuSeconds();
-    const { stdout } = await execFileP(
-      'pgbench',
-      [
-        '-n',
-        '-M',
-        'prepared',
-        '-c',
-        String(POOL),
-        '-j',
-        '2',
-        '-T',
-        String(seconds),
-        '-D',
-        `wallets=${WALLETS}`,
-        '-f',
-        script,
-        '-l',
-        '--log-prefix',
-        join(logDir, 'tx'),
-        '-h',
-        u.hostname,
-        '-p',
-        u.port || '5432',
-        '-U',
-        decodeURIComponent(u.username || 'postgres'),
-        u.pathname.slice(1),
-      ],
-      { maxBuffer: 16 * 1024 * 1024 },
-    );
-    const tps = Number(
-      /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? /tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0,
-    );
-    const latencies: number[] = [];
-    for (const f of readdirSync(logDir).filter((name) => name.startsWith('tx'))) {
-      for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
-        const micros = Number(line.split(' ')[2]);
-        if (Number.isFinite(micros) && line) latencies.push(micros / 1000);
-      }
-    }
-    return {
-      tps: Math.round(tps),
-      latency: summarizeLatencies(latencies),
-      // PostgreSQL's CPU per transaction (its whole run over its committed transactions).
-      pgCpuMs: ((postgresCpuSeconds() - cpuBefore) * 1000) / (tps * seconds),
-      output: stdout,
-    };
-  } finally {
-    rmSync(logDir, { recursive: true, force: true });
   }
 }
 
