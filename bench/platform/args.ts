@@ -1,0 +1,106 @@
+import { parseReplicas } from '@sluice/platform';
+
+export interface PlatformBenchArgs {
+  /** Offered deposits per second, one step each, in order. */
+  rates: number[];
+  stepSeconds: number;
+  /** Platform up, no load: each process's CPU per second. */
+  idleSeconds: number;
+  warmupSeconds: number;
+  /** Wallets the deposits spread over (50–500, as clients would). */
+  wallets: number;
+  /** Keep-alive connections per command-API process. */
+  connections: number;
+  replicas: number;
+  /** Event-topic partitions (of 12) whose deposits are followed hop by hop. */
+  samplePartitions: number;
+  /** Added to every service's port (make up's plus this), so the bench runs beside make up. */
+  portOffset: number;
+  /** Another checkout whose build (dist/) runs the same steps, round for round. */
+  baseline: string | undefined;
+  rounds: number;
+  /** Leaves out the reference runs (pgbench and the command API alone). */
+  references: boolean;
+}
+
+const DEFAULTS: PlatformBenchArgs = {
+  rates: [100, 200, 400, 800, 1_200, 1_600],
+  stepSeconds: 20,
+  idleSeconds: 10,
+  warmupSeconds: 5,
+  wallets: 200,
+  connections: 64,
+  replicas: 1,
+  samplePartitions: 3,
+  portOffset: 10_000,
+  baseline: undefined,
+  rounds: 1,
+  references: true,
+};
+
+export const USAGE = `node dist/bench/platform/main.js [--rates 100,200,400,...] [--step-seconds 20] [--idle-seconds 10]
+  [--warmup-seconds 5] [--wallets 200] [--connections 64] [--replicas 1] [--sample-partitions 3]
+  [--port-offset 10000] [--baseline <other checkout> [--rounds 1]] [--no-references]`;
+
+function positive(name: string, raw: string | undefined, { integer = true, min = 1 } = {}): number {
+  const n = Number(raw);
+  if (raw === undefined || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+    throw new RangeError(`--${name} wants ${integer ? 'an integer' : 'a number'} >= ${min}, got ${raw}`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): PlatformBenchArgs {
+  const args: PlatformBenchArgs = { ...DEFAULTS, rates: [...DEFAULTS.rates] };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i]!;
+    if (key === '--no-references') {
+      args.references = false;
+      continue;
+    }
+    const value = argv[++i];
+    switch (key) {
+      case '--rates': {
+        const rates = (value ?? '').split(',').map((r) => positive('rates', r.trim()));
+        if (rates.some((r, j) => j > 0 && r <= rates[j - 1]!)) throw new RangeError('--rates must rise step by step');
+        args.rates = rates;
+        break;
+      }
+      case '--step-seconds':
+        args.stepSeconds = positive('step-seconds', value);
+        break;
+      case '--idle-seconds':
+        args.idleSeconds = positive('idle-seconds', value);
+        break;
+      case '--warmup-seconds':
+        args.warmupSeconds = positive('warmup-seconds', value, { min: 0 });
+        break;
+      case '--wallets':
+        args.wallets = positive('wallets', value);
+        if (args.wallets < 50 || args.wallets > 500) throw new RangeError('--wallets must be 50..500');
+        break;
+      case '--connections':
+        args.connections = positive('connections', value);
+        break;
+      case '--replicas':
+        args.replicas = parseReplicas(value);
+        break;
+      case '--sample-partitions':
+        args.samplePartitions = positive('sample-partitions', value);
+        if (args.samplePartitions > 12) throw new RangeError('--sample-partitions must be 1..12');
+        break;
+      case '--port-offset':
+        args.portOffset = positive('port-offset', value, { min: 0 });
+        break;
+      case '--baseline':
+        if (!value) throw new RangeError('--baseline wants the path of another checkout');
+        args.baseline = value;
+        break;
+      case '--rounds':
+        args.rounds = positive('rounds', value);
+        break;
+      default:
+        throw new RangeError(`unknown option ${key}\nusage: ${USAGE}`);
+    }
+  }
+  return args;
+}
