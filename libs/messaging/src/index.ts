@@ -3,3 +3,4 @@ export * from './routing';
 export * from './wire-format';
 export * from './avro-codec';
 export * from './kafka';
+export * from './runtime';

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import type { StoredResponse } from '../idempotency/idempotency';
 
@@ -6,13 +5,10 @@ import type { StoredResponse } from '../idempotency/idempotency';
  * The inbox: one row per (consumer, message id) for every internal command
  * this service has handled, written in the same transaction as the command's
  * effect, or on its own when the command was refused. A redelivered command
- * finds its row and changes nothing. Its own migration set, so services that
- * consume commands or webhooks can apply it next to their tables.
+ * finds its row and changes nothing. The table is the consumer runtime's
+ * (INBOX_MIGRATIONS in @sluice/messaging), shared with every service that dedupes.
  */
-export const INBOX_MIGRATIONS = {
-  folder: join(__dirname, '../../inbox-migrations'),
-  table: '__migrations_inbox',
-};
+export { INBOX_MIGRATIONS } from '@sluice/messaging';
 
 export interface InboxClaim {
   /** Who consumed it: the consumer group, so two consumers of one topic keep separate inboxes. */

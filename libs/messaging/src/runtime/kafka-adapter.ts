@@ -1,0 +1,270 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import { errorMessage } from '@sluice/core';
+import type { Logger } from '@sluice/observability';
+import { fullJitterDelay } from '@sluice/resilience';
+import type { ConsumerMetrics } from './metrics';
+import type {
+  AssignmentHooks,
+  BatchContext,
+  Handler,
+  InboundRecord,
+  OutboundMessage,
+  PartitionControl,
+  Publisher,
+  Subscriber,
+} from './ports';
+
+/** What a consumer fetches and how many partitions it works on at once; per service from its environment. */
+export interface FetchSettings {
+  /** The broker answers a fetch once it has this many bytes… */
+  minBytes: number;
+  /** …or this long has passed. Also the pause before the first fetch after partitions were paused for a seek. */
+  maxWaitTimeInMs: number;
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  /** Partitions whose batches are handled at once. */
+  partitionsConcurrently: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+}
+
+export const DEFAULT_FETCH: FetchSettings = {
+  minBytes: 1,
+  maxWaitTimeInMs: 500,
+  maxBytes: 10_485_760,
+  maxBytesPerPartition: 1_048_576,
+  partitionsConcurrently: 4,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+};
+
+export interface KafkaSubscriberOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly string[];
+  /** Where a group without committed offsets starts. */
+  fromBeginning: boolean;
+  fetch?: Partial<FetchSettings>;
+  logger: Logger;
+  metrics?: ConsumerMetrics;
+  /** Backoff between redeliveries of a batch whose handler failed (full jitter, without end). */
+  redelivery?: { baseMs: number; maxMs: number };
+}
+
+export function toInboundRecord(topic: string, partition: number, message: KafkaMessage): InboundRecord {
+  const ts = Number(message.timestamp);
+  let headers: Record<string, Buffer[]> | undefined;
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ?? null,
+    value: message.value ?? null,
+    // Most records never need them: normalised on first use.
+    get headers() {
+      return (headers ??= normalizeHeaders(message.headers));
+    },
+    timestamp: Number.isFinite(ts) && ts > 0 ? new Date(ts) : null,
+  };
+}
+
+export function normalizeHeaders(headers: IHeaders | undefined): Record<string, Buffer[]> {
+  const out: Record<string, Buffer[]> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    out[name] = values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8')));
+  }
+  return out;
+}
+
+/** The Publisher port over a kafkajs producer (an idempotent one: see createIdempotentProducer). */
+export class KafkaPublisher implements Publisher {
+  constructor(private readonly producer: Producer) {}
+
+  async publish(topic: string, messages: readonly OutboundMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map(
+        (m): Message => ({
+          key: m.key,
+          value: m.value,
+          ...(m.partition !== undefined && { partition: m.partition }),
+          ...(m.headers && { headers: m.headers as IHeaders }),
+        }),
+      ),
+    });
+  }
+}
+
+/**
+ * The Subscriber port over a kafkajs consumer group. Offsets are committed
+ * by hand, only past records the handler finished: a batch whose handler
+ * throws is handed over again (the rest of it, after its last commit()) with
+ * full-jitter backoff, without end, until it passes, the partition is
+ * revoked or the subscriber stops. So a record is never skipped; at worst it
+ * is handled twice (after a crash or a rebalance).
+ */
+export class KafkaSubscriber implements Subscriber {
+  private consumer: Consumer | undefined;
+  private abort = new AbortController();
+  private owned = new Map<string, Set<number>>();
+  private joined = false;
+  private crashed: string | undefined;
+  private readonly fetch: FetchSettings;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: KafkaSubscriberOptions) {
+    this.fetch = { ...DEFAULT_FETCH, ...options.fetch };
+    this.logger = options.logger.child({ component: 'consumer', group: options.groupId });
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  async start(handler: Handler, hooks: AssignmentHooks = {}): Promise<void> {
+    if (this.consumer) throw new Error(`subscriber ${this.options.groupId} already started`);
+    const { kafka, groupId, topics, metrics } = this.options;
+    this.abort = new AbortController();
+    this.crashed = undefined;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.fetch.sessionTimeoutMs,
+      heartbeatInterval: this.fetch.heartbeatIntervalMs,
+      minBytes: this.fetch.minBytes,
+      maxBytes: this.fetch.maxBytes,
+      maxBytesPerPartition: this.fetch.maxBytesPerPartition,
+      maxWaitTimeInMs: this.fetch.maxWaitTimeInMs,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    metrics?.concurrencyLimit.set({ group: groupId }, this.fetch.partitionsConcurrently);
+    const control: PartitionControl = {
+      pause: (topic, partitions) => consumer.pause([{ topic, partitions: [...partitions] }]),
+      resume: (topic, partitions) => consumer.resume([{ topic, partitions: [...partitions] }]),
+      seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
+    };
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.joined = true;
+      this.assign(new Map(Object.entries(payload.memberAssignment)));
+      hooks.onAssigned?.(this.assignment(), control);
+    });
+    // Until the next GROUP_JOIN it is unknown which partitions this member keeps: own none.
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.assign(new Map());
+      hooks.onRevoked?.();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart) this.crashed = errorMessage(payload.error);
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...topics], fromBeginning: this.options.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.fetch.partitionsConcurrently,
+        eachBatch: (payload) => this.onBatch(payload, handler),
+      });
+    } catch (err) {
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    this.logger.info({ topics, fetch: this.fetch }, 'consuming');
+  }
+
+  /** Stops fetching; batches in flight finish or give up (their waits end at once); then leaves the group. */
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    this.abort.abort();
+    await consumer.disconnect();
+    this.assign(new Map());
+    this.joined = false;
+    this.consumer = undefined;
+  }
+
+  assertConsuming(): void {
+    if (this.crashed !== undefined) throw new Error(`consumer crashed: ${this.crashed}`);
+    if (!this.joined) throw new Error('consumer has not joined its group');
+  }
+
+  assignment(): ReadonlyMap<string, readonly number[]> {
+    return new Map([...this.owned].map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+  }
+
+  private assign(assignment: ReadonlyMap<string, readonly number[]>): void {
+    const { metrics, groupId: group } = this.options;
+    for (const [topic, partitions] of this.owned) {
+      const keep = assignment.get(topic) ?? [];
+      for (const p of partitions) if (!keep.includes(p)) metrics?.lag.remove({ group, topic, partition: String(p) });
+    }
+    this.owned = new Map([...assignment].map(([t, ps]) => [t, new Set(ps)]));
+    for (const topic of this.options.topics) metrics?.assigned.set({ group, topic }, assignment.get(topic)?.length ?? 0);
+  }
+
+  private async onBatch(payload: EachBatchPayload, handler: Handler): Promise<void> {
+    const { batch } = payload;
+    const { topic, partition } = batch;
+    const signal = this.abort.signal;
+    const owned = () =>
+      !signal.aborted && payload.isRunning() && !payload.isStale() && this.owned.get(topic)?.has(partition) === true;
+    if (batch.messages.length === 0 || !owned()) return;
+    const group = this.options.groupId;
+    const metrics = this.options.metrics;
+    const last = batch.messages.at(-1)!;
+    metrics?.lag.set(
+      { group, topic, partition: String(partition) },
+      Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1),
+    );
+    let records = batch.messages.map((m) => toInboundRecord(topic, partition, m));
+    const commit = async (record: InboundRecord): Promise<void> => {
+      payload.resolveOffset(record.offset);
+      records = records.filter((r) => BigInt(r.offset) > BigInt(record.offset));
+      if (!owned()) return;
+      await payload.commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: String(BigInt(record.offset) + 1n) }] }],
+      });
+    };
+    const ctx: BatchContext = {
+      topic,
+      partition,
+      highWatermark: batch.highWatermark,
+      signal,
+      heartbeat: () => payload.heartbeat(),
+      commit,
+      owned,
+    };
+    const backoff = this.options.redelivery ?? { baseMs: 200, maxMs: 30_000 };
+    for (let attempt = 1; records.length > 0; attempt++) {
+      try {
+        await handler(
+          records.map((record) => ({ record })),
+          ctx,
+        );
+        await commit(records.at(-1)!);
+        return;
+      } catch (err) {
+        if (!owned()) return; // the batch is fetched again by whoever owns the partition next
+        metrics?.handlerFailures.inc({ group, topic });
+        const delayMs = fullJitterDelay(Math.min(attempt, 30), backoff.baseMs, backoff.maxMs);
+        this.logger.error(
+          { err, topic, partition, offset: records[0]?.offset, attempt, retryInMs: delayMs },
+          'handler failed; the batch is handed over again',
+        );
+        try {
+          await sleep(delayMs, undefined, { signal });
+          await payload.heartbeat();
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+}
