@@ -77,3 +77,24 @@ export const outboxEnv = {
     .regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _')
     .default('sluice_outbox'),
 };
+
+/**
+ * How a consumer fetches and how many partitions it works on at once, for
+ * services on the consumer runtime (FetchSettings in @sluice/messaging).
+ * A fetch is answered once KAFKA_FETCH_MIN_BYTES are there or
+ * KAFKA_FETCH_MAX_WAIT_MS passed: a larger minimum makes fewer, fuller
+ * batches under load at the price of up to the wait when quiet.
+ */
+export const consumerEnv = {
+  KAFKA_FETCH_MIN_BYTES: env.int(1, 1, 64 * 1_048_576),
+  KAFKA_FETCH_MAX_WAIT_MS: env.int(500, 10, 30_000),
+  KAFKA_PARTITIONS_CONCURRENTLY: env.int(4, 1, 256),
+  /** A member that sends no heartbeat this long is dropped from its group (its partitions move on). */
+  KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100),
+  /** Tries of a record that fails for a passing reason before it goes to the dead-letter topic. */
+  CONSUMER_RETRY_ATTEMPTS: env.int(5, 1, 100),
+  /** Full-jitter backoff between those tries (and while the registry or database is down, without end). */
+  CONSUMER_RETRY_BASE_MS: env.int(100, 1),
+  CONSUMER_RETRY_MAX_MS: env.int(5_000, 1),
+};

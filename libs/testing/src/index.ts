@@ -6,3 +6,4 @@ export * from './kafka';
 export * from './processes';
 export * from './debezium';
 export * from './metrics';
+export * from './tcp-proxy';

@@ -1,4 +1,5 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { uniqueName } from './names';
 
 export interface ConsumedRecord {
@@ -35,4 +36,48 @@ export async function consumeRecords(kafka: Kafka, topic: string, count: number,
     await consumer.disconnect();
   }
   return records;
+}
+
+/**
+ * Creates a topic with a unique name and waits for its leaders. A broker
+ * that has just created a topic can still answer "does not host this
+ * topic-partition" to the metadata request that waits for the leaders: tried again.
+ */
+export async function createTestTopic(kafka: Kafka, prefix: string, partitions: number): Promise<string> {
+  const topic = uniqueName(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = await admin.listTopics();
+        if (!existing.includes(topic)) {
+          await admin.createTopics({
+            topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }],
+            waitForLeaders: true,
+          });
+        }
+        await admin.fetchTopicOffsets(topic);
+        return topic;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await sleep(200);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Every record of a topic, from the beginning, as far as its end when called. */
+export async function readTopic(kafka: Kafka, topic: string, timeoutMs = 20_000): Promise<ConsumedRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let total = 0;
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+  } finally {
+    await admin.disconnect();
+  }
+  return total === 0 ? [] : consumeRecords(kafka, topic, total, timeoutMs);
 }

@@ -4,6 +4,8 @@ import { deadLetterHeaders } from './headers';
 import type { BatchContext, ConsumedMessage, Handler, InboundRecord, Middleware, Publisher } from './ports';
 
 export interface DeadLetterOptions {
+  /** Whether a failure may be parked; by default one that is not retriable (SluiceError.retriable). */
+  parks?: (err: unknown) => boolean;
   publisher: Publisher;
   /** The dead-letter topic (one per consumer group: deadLetterTopic(group)). */
   topic: string;
@@ -24,6 +26,7 @@ export interface DeadLetterOptions {
  */
 export function deadLetter(options: DeadLetterOptions): Middleware {
   const clock = options.clock ?? Date.now;
+  const parks = options.parks ?? ((err: unknown) => !isRetriable(err));
   const park = async (record: InboundRecord, err: unknown): Promise<void> => {
     const code = failureCode(err);
     const reason = errorMessage(err);
@@ -47,7 +50,7 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
           if (rest.length > 0) await next(rest, ctx);
           return;
         } catch (err) {
-          if (isRetriable(err)) throw err;
+          if (!parks(err)) throw err;
           const named = failedRecord(err);
           const index = named ? rest.findIndex((m) => m.record === named || sameRecord(m.record, named)) : -1;
           if (index >= 0) {

@@ -4,8 +4,8 @@ import { deadLetter } from './dead-letter';
 import { decode } from './decode';
 import { filterByType } from './filter-by-type';
 import { measure, type ConsumerMetrics } from './metrics';
-import type { Handler, InboundRecord, Middleware, Publisher } from './ports';
-import { retry, type RetryClass } from './retry';
+import type { AssignmentHooks, Handler, InboundRecord, Middleware, Publisher, Subscriber } from './ports';
+import { defaultRetryClass, retry, type RetryClass } from './retry';
 
 export interface ConsumerPipelineOptions {
   group: string;
@@ -37,6 +37,7 @@ export function compose(...middleware: Middleware[]): Middleware {
  */
 export function consumerPipeline(handler: Handler, options: ConsumerPipelineOptions): Handler {
   const { group, metrics } = options;
+  const classify = options.retry.classify ?? defaultRetryClass;
   const stages: Middleware[] = [measure(metrics, group)];
   if (options.maxBatch !== undefined) stages.push(batch({ maxMessages: options.maxBatch }));
   if (options.types) {
@@ -50,6 +51,9 @@ export function consumerPipeline(handler: Handler, options: ConsumerPipelineOpti
     deadLetter({
       ...options.deadLetters,
       group,
+      // What retry gave up on arrives as retries_exhausted (never retriable); what is still
+      // worth retrying (an outage) reaches the subscriber, which hands the batch over again.
+      parks: (err) => classify(err) === 'never',
       onParked: (record, code, reason) => {
         metrics.deadLetters.inc({ group, topic: record.topic, code });
         options.onParked?.(record, code, reason);
@@ -59,6 +63,7 @@ export function consumerPipeline(handler: Handler, options: ConsumerPipelineOpti
   stages.push(
     retry({
       ...options.retry,
+      classify,
       onRetry: (err, attempt, delayMs, kind, topic) => {
         metrics.retries.inc({ group, topic, kind });
         options.onRetry?.(err, attempt, delayMs);
@@ -67,4 +72,19 @@ export function consumerPipeline(handler: Handler, options: ConsumerPipelineOpti
   );
   if (options.codec) stages.push(decode(options.codec));
   return compose(...stages)(handler);
+}
+
+/** A subscriber bound to its handler: what a service starts, probes and stops. */
+export interface BoundConsumer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  assertConsuming(): void;
+}
+
+export function bindConsumer(subscriber: Subscriber, handler: Handler, hooks?: AssignmentHooks): BoundConsumer {
+  return {
+    start: () => subscriber.start(handler, hooks),
+    stop: () => subscriber.stop(),
+    assertConsuming: () => subscriber.assertConsuming(),
+  };
 }

@@ -12,10 +12,36 @@ import type { Middleware } from './ports';
  */
 export type RetryClass = 'bounded' | 'forever' | 'never';
 
-/** The default: what the error says (SluiceError.retriable); an unreachable registry is waited out. */
+/** SQLSTATE classes that blame the data (a bad value, a constraint): retrying cannot help. */
+const DATA_CLASSES = new Set(['22', '23']);
+/** SQLSTATE classes that blame the database being away or out of resources: waited out. */
+const OUTAGE_CLASSES = new Set(['08', '53', '57']);
+
+function errorCodeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The default classification, from what an error carries (never its text):
+ * a SluiceError by its retriable flag, an unreachable registry waited out;
+ * a PostgreSQL error by its SQLSTATE class; a Node.js network error
+ * (ECONNREFUSED, ETIMEDOUT, ...) waited out; anything else bounded.
+ */
 export function defaultRetryClass(err: unknown): RetryClass {
-  if (err instanceof SluiceError && err.code === 'registry_unavailable') return 'forever';
-  return isRetriable(err) ? 'bounded' : 'never';
+  if (err instanceof SluiceError) {
+    if (err.code === 'registry_unavailable') return 'forever';
+    return err.retriable ? 'bounded' : 'never';
+  }
+  if (isRetriable(err)) return 'bounded';
+  const code = errorCodeOf(err);
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    if (DATA_CLASSES.has(code.slice(0, 2))) return 'never';
+    if (OUTAGE_CLASSES.has(code.slice(0, 2))) return 'forever';
+    return 'bounded';
+  }
+  if (code !== undefined && /^E[A-Z]+$/.test(code)) return 'forever';
+  return 'bounded';
 }
 
 export interface RetryMiddlewareOptions {

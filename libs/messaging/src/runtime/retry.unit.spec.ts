@@ -1,6 +1,6 @@
 import { SluiceError } from '@sluice/core';
 import { RecordError } from './errors';
-import { retry } from './retry';
+import { defaultRetryClass, retry } from './retry';
 import { context, messages, record } from './test-support';
 
 const passing = () => new SluiceError('overloaded', 'busy', { retriable: true });
@@ -71,5 +71,27 @@ describe('retry middleware', () => {
     });
     await expect(run(messages(record(1)), context({ signal: abort.signal }))).rejects.toMatchObject({ code: 'overloaded' });
     expect(calls).toBe(1);
+  });
+});
+
+describe('defaultRetryClass', () => {
+  const coded = (code: string) => Object.assign(new Error('x'), { code });
+
+  it('reads the SluiceError flag, and waits out an unreachable registry', () => {
+    expect(defaultRetryClass(passing())).toBe('bounded');
+    expect(defaultRetryClass(new SluiceError('schema_not_found', 'x'))).toBe('never');
+    expect(defaultRetryClass(new SluiceError('registry_unavailable', 'x', { retriable: true }))).toBe('forever');
+  });
+
+  it('reads a SQLSTATE: data errors are never retried, an absent database is waited out', () => {
+    expect(defaultRetryClass(coded('23505'))).toBe('never');
+    expect(defaultRetryClass(coded('22P02'))).toBe('never');
+    expect(defaultRetryClass(coded('57P01'))).toBe('forever');
+    expect(defaultRetryClass(coded('40001'))).toBe('bounded');
+  });
+
+  it('waits out network errors and bounds anything else', () => {
+    expect(defaultRetryClass(coded('ECONNREFUSED'))).toBe('forever');
+    expect(defaultRetryClass(new TypeError('x'))).toBe('bounded');
   });
 });
