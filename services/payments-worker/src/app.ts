@@ -4,12 +4,20 @@ import type { Producer } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
-import { AvroEventCodec, createIdempotentProducer, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
+import {
+  AvroEventCodec,
+  createIdempotentProducer,
+  createKafka,
+  deadLetterTopic,
+  ensureTopics,
+  KafkaPublisher,
+  routeTopic,
+} from '@sluice/messaging';
 import { Health, type Logger } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { CommandDispatcher } from './commands/command-dispatcher';
 import type { PaymentsWorkerConfig } from './config';
-import { WalletEventsConsumer } from './events/wallet-events';
+import { walletEventsConsumer } from './events/wallet-events';
 import { createWorkerHttpServer } from './http-server';
 import { ProviderGateway } from './provider/provider-gateway';
 import { PspClient } from './provider/psp-client';
@@ -49,9 +57,11 @@ export async function buildPaymentsWorker(
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.PAYMENTS_GROUP_ID, logger });
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
+  const dlqTopic = config.PAYMENTS_DLQ_TOPIC ?? deadLetterTopic(config.PAYMENTS_GROUP_ID);
   await ensureTopics(kafka, [
     { topic: eventsTopic, partitions: 12, retainForever: true },
     { topic: config.WALLET_COMMANDS_TOPIC, partitions: config.WALLET_COMMANDS_PARTITIONS },
+    { topic: dlqTopic, partitions: 1, retainForever: true },
   ]);
   const producer: Producer = createIdempotentProducer(kafka);
   await producer.connect();
@@ -102,20 +112,36 @@ export async function buildPaymentsWorker(
       if (d.commands.length > 0) dispatcher.poke();
     },
   );
-  const events = new WalletEventsConsumer(
-    kafka,
-    pool,
-    codec,
-    store,
+  const events = walletEventsConsumer(
+    {
+      kafka,
+      pool,
+      codec,
+      store,
+      publisher: new KafkaPublisher(producer),
+      logger: logger.child({ component: 'wallet-events' }),
+      registry,
+      onNewSagas: () => runner.poke(),
+    },
     {
       topic: eventsTopic,
       groupId: config.PAYMENTS_GROUP_ID,
       fromBeginning: config.PAYMENTS_FROM_BEGINNING,
       provider: config.PSP_NAME,
+      deadLetterTopic: dlqTopic,
+      fetch: {
+        minBytes: config.KAFKA_FETCH_MIN_BYTES,
+        maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+        partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+      },
+      retry: {
+        maxAttempts: config.CONSUMER_RETRY_ATTEMPTS,
+        baseMs: config.CONSUMER_RETRY_BASE_MS,
+        maxMs: config.CONSUMER_RETRY_MAX_MS,
+      },
     },
-    logger.child({ component: 'wallet-events' }),
-    registry,
-    () => runner.poke(),
   );
   new Gauge({
     name: 'sluice_payments_sagas',

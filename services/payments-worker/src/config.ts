@@ -1,4 +1,4 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, z } from '@sluice/config';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -11,6 +11,7 @@ const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 export const paymentsWorkerConfig = z
   .object({
     ...commonEnv,
+    ...consumerEnv,
     /** Webhooks (POST /v1/psp/webhooks), health and metrics. */
     PORT: env.port(3030),
     DB_POOL_MAX: env.int(8, 3, 200),
@@ -22,6 +23,8 @@ export const paymentsWorkerConfig = z
     PAYMENTS_GROUP_ID: kafkaName.default('sluice-payments-worker'),
     /** A new group reads the wallet events from the start: no withdrawal is left unpaid. */
     PAYMENTS_FROM_BEGINNING: env.bool(true),
+    /** Wallet events that cannot be handled (undecodable, refused); defaults to <PAYMENTS_GROUP_ID>.dlq. */
+    PAYMENTS_DLQ_TOPIC: kafkaName.optional(),
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
     /** Partitions of the command topic when the worker has to create it (auto-creation is off). */
     WALLET_COMMANDS_PARTITIONS: env.int(12, 1, 10_000),
@@ -58,6 +61,12 @@ export const paymentsWorkerConfig = z
     PAYOUT_LEASE_MS: env.int(30_000, 1_000),
     /** How often due sagas, webhooks and commands are looked for when nothing woke the worker. */
     PAYOUT_POLL_MS: env.int(200, 10, 60_000),
+  })
+  .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
+    message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
+  })
+  .refine((c) => c.CONSUMER_RETRY_BASE_MS <= c.CONSUMER_RETRY_MAX_MS, {
+    message: 'CONSUMER_RETRY_BASE_MS must not exceed CONSUMER_RETRY_MAX_MS',
   })
   .refine((c) => c.PSP_RETRY_BASE_MS <= c.PSP_RETRY_MAX_MS, { message: 'PSP_RETRY_BASE_MS must not exceed PSP_RETRY_MAX_MS' })
   .refine((c) => c.PAYOUT_STEP_BACKOFF_BASE_MS <= c.PAYOUT_STEP_BACKOFF_MAX_MS, {

@@ -1,20 +1,22 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
-import { errorMessage } from '@sluice/core';
 import { withTransaction } from '@sluice/db';
-import type { AvroEventCodec } from '@sluice/messaging';
+import {
+  bindConsumer,
+  ConsumerMetrics,
+  consumerPipeline,
+  KafkaSubscriber,
+  type AvroEventCodec,
+  type BoundConsumer,
+  type FetchSettings,
+  type Handler,
+  type Publisher,
+} from '@sluice/messaging';
 import type { Logger } from '@sluice/observability';
 import type { WalletEvent } from '@sluice/schemas';
 import { idempotencyKeyOf } from '../saga/saga';
 import type { NewSaga, SagaStore } from '../saga/saga-store';
-
-export interface WalletEventsOptions {
-  topic: string;
-  groupId: string;
-  fromBeginning: boolean;
-  provider: string;
-}
 
 /** The wallet's view of a withdrawal each event shows. */
 const WALLET_STATE: Partial<Record<WalletEvent['type'], string>> = {
@@ -23,65 +25,34 @@ const WALLET_STATE: Partial<Record<WalletEvent['type'], string>> = {
   WithdrawalCompensated: 'compensated',
 };
 
+/** The events the worker acts on; the others are dropped by their type header, undecoded. */
+export const PAYMENT_EVENT_TYPES: readonly WalletEvent['type'][] = [
+  'WithdrawalRequested',
+  'WithdrawalSubmitted',
+  'WithdrawalCompleted',
+  'WithdrawalCompensated',
+];
+
 /**
- * Reads the wallet events: each WithdrawalRequested starts a saga, later
- * withdrawal events record what the wallet has confirmed. A batch is one
- * transaction, committed to Kafka after it: a redelivered batch inserts
- * nothing new (the saga's key is the withdrawal id) and moves no
- * confirmation backwards, so the consumer is idempotent.
+ * Each WithdrawalRequested starts a saga, later withdrawal events record
+ * what the wallet has confirmed. A batch is one transaction: a redelivered
+ * batch inserts nothing new (the saga's key is the withdrawal id) and moves
+ * no confirmation backwards, so the handler is idempotent.
  */
-export class WalletEventsConsumer {
-  private consumer: Consumer | undefined;
-  private readonly events: Counter<'type'>;
-
-  constructor(
-    private readonly kafka: Kafka,
-    private readonly pool: Pool,
-    private readonly codec: AvroEventCodec,
-    private readonly store: SagaStore,
-    private readonly options: WalletEventsOptions,
-    private readonly logger: Logger,
-    registry: Registry,
-    private readonly onNewSagas: () => void,
-  ) {
-    this.events = new Counter({
-      name: 'sluice_payments_wallet_events_total',
-      help: 'Wallet events read, by type (undecodable ones included)',
-      labelNames: ['type'],
-      registers: [registry],
-    });
-  }
-
-  async start(): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
-    this.consumer = consumer;
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning });
-    await consumer.run({ partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (b) => this.batch(b) });
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-  }
-
-  private async batch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (!payload.isRunning() || batch.messages.length === 0) return;
+export function walletEventsHandler(
+  pool: Pool,
+  store: SagaStore,
+  provider: string,
+  events: Counter<'type'>,
+  onNewSagas: () => void,
+): Handler {
+  return async (messages) => {
     const sagas: NewSaga[] = [];
     const confirmations = new Map<string, string>();
-    for (const message of batch.messages) {
-      if (!message.value) continue;
-      let event: WalletEvent;
-      try {
-        const decoded = await this.codec.decode(message.value);
-        event = { type: decoded.type, data: decoded.data } as WalletEvent;
-      } catch (err) {
-        // Not a withdrawal this worker can act on; the projector's dead letters hold the undecodable ones.
-        this.events.inc({ type: 'undecodable' });
-        this.logger.warn({ err: errorMessage(err), offset: message.offset, partition: batch.partition }, 'wallet event skipped');
-        continue;
-      }
-      this.events.inc({ type: event.type });
+    for (const { event: decoded } of messages) {
+      if (!decoded) continue;
+      const event = { type: decoded.type, data: decoded.data } as WalletEvent;
+      events.inc({ type: event.type });
       if (event.type === 'WithdrawalRequested') {
         const d = event.data;
         sagas.push({
@@ -91,21 +62,78 @@ export class WalletEventsConsumer {
           currency: d.currency,
           requestedAt: new Date(d.occurredAt),
           idempotencyKey: idempotencyKeyOf(d.withdrawalId),
-          provider: this.options.provider,
+          provider,
         });
       } else {
         const state = WALLET_STATE[event.type];
         if (state && 'withdrawalId' in event.data) confirmations.set(event.data.withdrawalId, state);
       }
     }
-    let inserted = 0;
-    await withTransaction(this.pool, async (client) => {
-      inserted = await this.store.insert(client, sagas);
-      await this.store.confirm(client, confirmations);
+    const inserted = await withTransaction(pool, async (client) => {
+      const n = await store.insert(client, sagas);
+      await store.confirm(client, confirmations);
+      return n;
     });
-    payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-    await payload.commitOffsetsIfNecessary();
-    await payload.heartbeat();
-    if (inserted > 0) this.onNewSagas();
-  }
+    if (inserted > 0) onNewSagas();
+  };
+}
+
+export interface WalletEventsOptions {
+  topic: string;
+  groupId: string;
+  fromBeginning: boolean;
+  provider: string;
+  deadLetterTopic: string;
+  fetch: Partial<FetchSettings>;
+  retry: { maxAttempts: number; baseMs: number; maxMs: number };
+}
+
+export interface WalletEventsDeps {
+  kafka: Kafka;
+  pool: Pool;
+  codec: AvroEventCodec;
+  store: SagaStore;
+  publisher: Publisher;
+  logger: Logger;
+  registry: Registry;
+  onNewSagas: () => void;
+}
+
+/**
+ * The wallet events consumer on the runtime: withdrawal events only
+ * (filtered by type before decoding), decoded, retried, and a record that
+ * cannot be decoded parked on the dead-letter topic rather than skipped, so
+ * no withdrawal is left neither paid nor released without a trace.
+ */
+export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEventsOptions): BoundConsumer {
+  const events = new Counter({
+    name: 'sluice_payments_wallet_events_total',
+    help: 'Wallet events acted on, by type',
+    labelNames: ['type'],
+    registers: [deps.registry],
+  });
+  const metrics = ConsumerMetrics.for(deps.registry);
+  const subscriber = new KafkaSubscriber({
+    kafka: deps.kafka,
+    groupId: options.groupId,
+    topics: [options.topic],
+    fromBeginning: options.fromBeginning,
+    fetch: options.fetch,
+    logger: deps.logger,
+    metrics,
+  });
+  const handler = consumerPipeline(walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas), {
+    group: options.groupId,
+    metrics,
+    types: PAYMENT_EVENT_TYPES,
+    codec: deps.codec,
+    retry: options.retry,
+    deadLetters: { publisher: deps.publisher, topic: options.deadLetterTopic },
+    onParked: (record, code, reason) =>
+      deps.logger.error(
+        { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
+        'wallet event dead-lettered',
+      ),
+  });
+  return bindConsumer(subscriber, handler);
 }
