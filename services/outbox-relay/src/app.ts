@@ -63,11 +63,12 @@ function createSource(
 }
 
 /** The producer behind the publisher: @platformatic/kafka (the default) or kafkajs. */
-async function connectSink(config: RelayConfig, kafka: Kafka): Promise<KafkaSink> {
+async function connectSink(config: RelayConfig, kafka: Kafka, metrics: RelayMetrics): Promise<KafkaSink> {
   if (config.RELAY_KAFKA_CLIENT === 'platformatic') return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay');
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  return new KafkajsSink(producer);
+  return new KafkajsSink(
+    () => createIdempotentProducer(kafka),
+    () => metrics.producersReplaced.inc(),
+  );
 }
 
 export interface RelayApp {
@@ -90,7 +91,7 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   if (config.MIGRATE_ON_START) await applyMigrations(pool, RELAY_MIGRATIONS);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
   const admin = kafka.admin();
-  const sink = await connectSink(config, kafka);
+  const sink = await connectSink(config, kafka, metrics);
   metrics.info.set({ mode: config.RELAY_MODE, kafka_client: sink.client }, 1);
   await admin.connect();
 

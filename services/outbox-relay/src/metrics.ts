@@ -29,6 +29,11 @@ export function createRelayMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    producersReplaced: new Counter({
+      name: 'sluice_relay_producers_replaced_total',
+      help: 'Kafka producers replaced by a new producer id after a failed send (kafkajs client)',
+      registers,
+    }),
     recordsInFlight: new Gauge({
       name: 'sluice_relay_records_in_flight',
       help: 'Records read from the WAL and not yet acknowledged by Kafka',

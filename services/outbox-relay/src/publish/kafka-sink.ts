@@ -19,11 +19,26 @@ export interface KafkaSink {
   close(): Promise<void>;
 }
 
-/** kafkajs's producer (RELAY_KAFKA_CLIENT=kafkajs): one sendBatch per relay batch, grouped by topic. */
+/**
+ * kafkajs's producer (RELAY_KAFKA_CLIENT=kafkajs): one sendBatch per relay batch, grouped by topic.
+ *
+ * After a failed send the producer is replaced by a new one (a new producer id). kafkajs moves
+ * an idempotent producer's sequence numbers on for batches whose outcome it never learned (the
+ * broker stopped mid-request), so once the broker is back every send of the old producer is
+ * refused with OUT_OF_ORDER_SEQUENCE_NUMBER, for ever. The relay resends from its checkpoint
+ * anyway after a failure; with a fresh producer id those resends are accepted, and what the
+ * broker had already written appears twice (at least once, as after a crash).
+ */
 export class KafkajsSink implements KafkaSink {
   readonly client = 'kafkajs';
+  private producer: Promise<Producer>;
 
-  constructor(private readonly producer: Producer) {}
+  constructor(
+    private readonly createProducer: () => Producer,
+    private readonly onReplaced: () => void = () => undefined,
+  ) {
+    this.producer = this.connect();
+  }
 
   async send(records: readonly OutboxRecord[], topics: readonly string[], partitions: readonly number[]): Promise<void> {
     const byTopic = new Map<string, TopicMessages>();
@@ -40,11 +55,32 @@ export class KafkajsSink implements KafkaSink {
         ...(record.timestampMs !== undefined && { timestamp: String(record.timestampMs) }),
       });
     }
-    await this.producer.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+    const producer = this.producer;
+    try {
+      await (await producer).sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+    } catch (err) {
+      this.replace(producer);
+      throw err;
+    }
   }
 
-  close(): Promise<void> {
-    return this.producer.disconnect();
+  async close(): Promise<void> {
+    await (await this.producer.catch(() => undefined))?.disconnect();
+  }
+
+  /** Connects a new producer; after a failed connect the next send fails and replaces it. */
+  private connect(): Promise<Producer> {
+    const producer = this.createProducer();
+    const connected = producer.connect().then(() => producer);
+    connected.catch(() => undefined); // seen by the next send
+    return connected;
+  }
+
+  private replace(failed: Promise<Producer>): void {
+    if (this.producer !== failed) return; // a concurrent send replaced it already
+    this.onReplaced();
+    this.producer = this.connect();
+    void failed.then((p) => p.disconnect()).catch(() => undefined);
   }
 }
 
