@@ -19,6 +19,15 @@ export function perUnit(step: StepResult): Record<string, number> {
   return Object.fromEntries(Object.entries(step.cpuMs).map(([k, v]) => [k, unit > 0 ? v / unit : NaN]));
 }
 
+/**
+ * The platform's CPU per deposit beyond what it spends idle over the same
+ * window: what a deposit adds, apart from the fixed cost per second (polls,
+ * heartbeats, metrics) that dominates at low rates.
+ */
+export function aboveIdle(step: StepResult, idle: StepResult): number {
+  return step.ok > 0 ? step.platformCpuPerUnit - (idle.platformCpuPerUnit * step.windowSec) / step.ok : NaN;
+}
+
 /** One build round's steps: rates, latencies (ms), hops (p50/p99 ms), errors and CPU per deposit. */
 export function stepsTable(run: BuildRound): Table {
   const all = [...run.steps, ...(run.half ? [run.half] : [])];
@@ -36,6 +45,7 @@ export function stepsTable(run: BuildRound): Table {
       'followed',
       'errors',
       'platform CPU ms/dep',
+      'above idle ms/dep',
       'machine CPU ms/dep',
       'pass',
     ],
@@ -54,6 +64,7 @@ export function stepsTable(run: BuildRound): Table {
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ') || 'none',
       r3(s.platformCpuPerUnit),
+      r3(aboveIdle(s, run.idle)),
       r3(s.machineCpuPerUnit),
       s.pass ? 'yes' : `no (${s.reasons.join('; ')})`,
     ]),
