@@ -1,12 +1,23 @@
-import { ClientKafka, Transport, type KafkaOptions } from '@nestjs/microservices';
+import { ClientKafka } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Partitioners } from 'kafkajs';
 import { createHttpApp } from '@sluice/http';
-import { AvroEventCodec, routeTopic } from '@sluice/messaging';
+import {
+  AvroEventCodec,
+  ConsumerMetrics,
+  consumerPipeline,
+  createIdempotentProducer,
+  createKafka,
+  deadLetterTopic,
+  ensureTopics,
+  KafkaPublisher,
+  KafkaSubscriber,
+  routeTopic,
+} from '@sluice/messaging';
+import { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { BonusServiceModule } from './app.module';
-import { AvroEventDeserializer } from './avro-event-deserializer';
 import type { BonusServiceConfig } from './config';
 import { WelcomeBonus } from './welcome-bonus.kafka';
 
@@ -14,20 +25,27 @@ export interface BonusService {
   app: NestFastifyApplication;
   health: Health;
   eventsTopic: string;
+  deadLetterTopic: string;
   /** Starts consuming wallet events. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Wires the bonus service: a NestJS Kafka consumer of the wallet events and a
- * producer-only NestJS Kafka client for the wallet commands. Both have their
- * '-server' / '-client' suffixes switched off (postfixId ''): the consumer
- * group is exactly BONUS_GROUP_ID, and the producer joins no group at all.
+ * Wires the bonus service: a NestJS handler of the wallet events on the
+ * consumer runtime's transport (WalletOpened only, filtered by type before
+ * decoding; what cannot be handled goes to the dead-letter topic), and a
+ * producer-only NestJS Kafka client for the wallet commands, its '-client'
+ * suffix switched off (postfixId '') so it joins no group.
  */
 export async function buildBonusService(config: BonusServiceConfig, logger: Logger, registry: Registry): Promise<BonusService> {
   const health = new Health();
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
+  const dlqTopic = config.BONUS_DLQ_TOPIC ?? deadLetterTopic(config.BONUS_GROUP_ID);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.BONUS_GROUP_ID, logger });
+  await ensureTopics(kafka, [{ topic: dlqTopic, partitions: 1, retainForever: true }]);
+  const dlqProducer = createIdempotentProducer(kafka);
+  await dlqProducer.connect();
   const client = new ClientKafka({
     postfixId: '',
     producerOnlyMode: true,
@@ -49,35 +67,62 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
   const bonus = new WelcomeBonus(
     client,
     { commandsTopic: config.WALLET_COMMANDS_TOPIC, campaign: config.WELCOME_BONUS_CAMPAIGN, amount: config.WELCOME_BONUS_AMOUNT },
-    logger.child({ component: 'welcome-bonus' }),
     registry,
   );
   const app = await createHttpApp(BonusServiceModule.with({ bonus, eventsTopic }), { logger, registry, health });
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
-  const transport: KafkaOptions = {
-    transport: Transport.KAFKA,
-    options: {
-      postfixId: '',
-      client: { clientId: config.BONUS_GROUP_ID, brokers: config.KAFKA_BROKERS, connectionTimeout: 3_000 },
-      consumer: { groupId: config.BONUS_GROUP_ID, allowAutoTopicCreation: false },
-      producer: { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false },
-      subscribe: { fromBeginning: config.BONUS_FROM_BEGINNING },
-      run: { partitionsConsumedConcurrently: 4 },
-      deserializer: new AvroEventDeserializer(codec),
-    },
-  };
+  const metrics = ConsumerMetrics.for(registry);
+  const consumerLogger = logger.child({ component: 'welcome-bonus' });
+  const transport = new RuntimeTransport({
+    subscriber: (topics) =>
+      new KafkaSubscriber({
+        kafka,
+        groupId: config.BONUS_GROUP_ID,
+        topics,
+        fromBeginning: config.BONUS_FROM_BEGINNING,
+        fetch: {
+          minBytes: config.KAFKA_FETCH_MIN_BYTES,
+          maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+          partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+          heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+        },
+        logger: consumerLogger,
+        metrics,
+      }),
+    pipeline: (dispatch) =>
+      consumerPipeline(dispatch, {
+        group: config.BONUS_GROUP_ID,
+        metrics,
+        types: ['WalletOpened'],
+        codec,
+        retry: {
+          maxAttempts: config.CONSUMER_RETRY_ATTEMPTS,
+          baseMs: config.CONSUMER_RETRY_BASE_MS,
+          maxMs: config.CONSUMER_RETRY_MAX_MS,
+        },
+        deadLetters: { publisher: new KafkaPublisher(dlqProducer), topic: dlqTopic },
+        onParked: (record, code, reason) =>
+          consumerLogger.error(
+            { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
+            'wallet event dead-lettered',
+          ),
+      }),
+  });
   return {
     app,
     health,
     eventsTopic,
+    deadLetterTopic: dlqTopic,
     start: async () => {
-      app.connectMicroservice(transport, { inheritAppConfig: true });
+      app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     },
     close: async () => {
       health.startDraining();
       await app.close();
       await client.close();
+      await dlqProducer.disconnect();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, z } from '@sluice/config';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -9,6 +9,7 @@ const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 export const bonusServiceConfig = z
   .object({
     ...commonEnv,
+    ...consumerEnv,
     /** Health and metrics. */
     PORT: env.port(3020),
     /** Used exactly as given: Nest's '-server' / '-client' suffixes are switched off. */
@@ -16,6 +17,8 @@ export const bonusServiceConfig = z
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
     /** A new group starts at the topic's end (wallets opened from now on) unless this is true. */
     BONUS_FROM_BEGINNING: env.bool(false),
+    /** Wallet events that cannot be handled (undecodable); defaults to <BONUS_GROUP_ID>.dlq. */
+    BONUS_DLQ_TOPIC: kafkaName.optional(),
     /** Minor units credited to each new wallet; 0 turns the campaign off. */
     WELCOME_BONUS_AMOUNT: env.int(500, 0, Number.MAX_SAFE_INTEGER),
     /** Names the campaign; part of each grant's command id, so one wallet gets one grant per campaign. */
@@ -23,6 +26,12 @@ export const bonusServiceConfig = z
       .string()
       .regex(/^[a-z0-9-]{1,64}$/)
       .default('welcome-2026'),
+  })
+  .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
+    message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
+  })
+  .refine((c) => c.CONSUMER_RETRY_BASE_MS <= c.CONSUMER_RETRY_MAX_MS, {
+    message: 'CONSUMER_RETRY_BASE_MS must not exceed CONSUMER_RETRY_MAX_MS',
   })
   .refine((c) => !c.OUTBOX_TOPIC_PATTERN.includes(c.WALLET_COMMANDS_TOPIC), {
     message: 'WALLET_COMMANDS_TOPIC must not be an event topic',

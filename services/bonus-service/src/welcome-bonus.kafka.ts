@@ -1,10 +1,11 @@
-import { Controller, Inject, type Type } from '@nestjs/common';
-import { Ctx, EventPattern, Payload, type ClientKafka, type KafkaContext } from '@nestjs/microservices';
+import { Controller, Inject, UseFilters, type Type } from '@nestjs/common';
+import { EventPattern, Payload, type ClientKafka } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '@sluice/observability';
+import { SluiceError } from '@sluice/core';
+import type { DecodedEvent } from '@sluice/messaging';
+import { RethrowErrors } from '@sluice/messaging-nest';
 import type { WalletOpened } from '@sluice/schemas';
-import type { WalletEventPacket } from './avro-event-deserializer';
 import { grantCommandId } from './grant-id';
 
 export interface WelcomeBonusOptions {
@@ -26,7 +27,6 @@ export class WelcomeBonus {
   constructor(
     private readonly client: ClientKafka,
     private readonly options: WelcomeBonusOptions,
-    private readonly logger: Logger,
     registry?: Registry,
   ) {
     if (registry) {
@@ -39,13 +39,9 @@ export class WelcomeBonus {
     }
   }
 
-  async onWalletEvent(packet: WalletEventPacket, where: string): Promise<void> {
-    if (packet.kind === 'undecodable') {
-      this.logger.warn({ where, reason: packet.reason }, 'skipping a record that does not decode');
-      return;
-    }
-    if (packet.type !== 'WalletOpened' || this.options.amount === 0) return;
-    const opened = packet.data as WalletOpened;
+  async onWalletEvent(event: DecodedEvent): Promise<void> {
+    if (event.type !== 'WalletOpened' || this.options.amount === 0) return;
+    const opened = event.data as WalletOpened;
     const command = {
       type: 'DepositFunds',
       commandId: grantCommandId(this.options.campaign, opened.walletId),
@@ -54,7 +50,12 @@ export class WelcomeBonus {
       currency: opened.currency,
       issuedBy: `bonus-service/${this.options.campaign}`,
     };
-    await lastValueFrom(this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: JSON.stringify(command) }));
+    try {
+      await lastValueFrom(this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: JSON.stringify(command) }));
+    } catch (cause) {
+      // Kafka did not take the command: waited out (never dead-lettered), the event is not to blame.
+      throw new SluiceError('broker_unavailable', `sending the grant for ${opened.walletId} failed`, { cause, retriable: true });
+    }
     this.granted?.inc({ campaign: this.options.campaign });
   }
 }
@@ -62,12 +63,13 @@ export class WelcomeBonus {
 /** The NestJS event handler on the wallet event topic (the topic is configuration, so the class is made for it). */
 export function welcomeBonusConsumer(eventsTopic: string): Type<unknown> {
   @Controller()
+  @UseFilters(new RethrowErrors())
   class WelcomeBonusKafka {
     constructor(@Inject(WelcomeBonus) private readonly bonus: WelcomeBonus) {}
 
     @EventPattern(eventsTopic)
-    async handle(@Payload() packet: WalletEventPacket, @Ctx() context: KafkaContext): Promise<void> {
-      await this.bonus.onWalletEvent(packet, `${context.getTopic()}/${context.getPartition()}@${context.getMessage().offset}`);
+    async handle(@Payload() event: DecodedEvent): Promise<void> {
+      await this.bonus.onWalletEvent(event);
     }
   }
   return WelcomeBonusKafka;

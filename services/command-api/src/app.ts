@@ -4,7 +4,8 @@ import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
-import { AvroEventCodec } from '@sluice/messaging';
+import { AvroEventCodec, createKafka } from '@sluice/messaging';
+import type { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
 import { AdmissionController, IngressLimiter, LagShedder, slotLagProbe } from '@sluice/resilience';
@@ -12,9 +13,13 @@ import { walletCatalog } from '@sluice/schemas';
 import { CommandApiModule } from './app.module';
 import { isDatabaseCongestion, WalletCommands } from './commands/wallet-commands';
 import type { CommandApiConfig } from './config';
-import { DeadLetterPublisher } from './internal/dead-letter';
 import { INBOX_MIGRATIONS } from './internal/inbox';
-import { connectDeadLetterProducer, ensureCommandTopics, startInternalCommands } from './internal/internal-commands';
+import {
+  connectDeadLetterProducer,
+  ensureCommandTopics,
+  internalCommandsTransport,
+  startInternalCommands,
+} from './internal/internal-commands';
 import { WalletCommandHandler } from './internal/wallet-command-handler';
 import { WithdrawalStatusReader } from './withdrawals/withdrawal-status';
 
@@ -116,22 +121,19 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
 
   let producer: Producer | undefined;
   let internal: { handler: WalletCommandHandler; topic: string } | undefined;
+  let transport: RuntimeTransport | undefined;
   if (config.WALLET_COMMANDS_ENABLED) {
     if (config.WALLET_COMMANDS_ENSURE_TOPICS) await ensureCommandTopics(config, logger);
-    producer = await connectDeadLetterProducer(config, logger);
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.WALLET_COMMANDS_GROUP_ID, logger });
+    producer = await connectDeadLetterProducer(kafka);
     const handler = new WalletCommandHandler(
       commands,
       pool,
-      new DeadLetterPublisher(producer, config.WALLET_COMMANDS_DLQ_TOPIC, config.WALLET_COMMANDS_GROUP_ID),
-      {
-        consumer: config.WALLET_COMMANDS_GROUP_ID,
-        maxAttempts: config.WALLET_COMMANDS_MAX_ATTEMPTS,
-        attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS,
-      },
-      logger.child({ component: 'internal-commands' }),
+      { consumer: config.WALLET_COMMANDS_GROUP_ID, attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS },
       registry,
     );
     internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
+    transport = internalCommandsTransport(config, kafka, producer, logger.child({ component: 'internal-commands' }), registry);
   }
 
   const app = await createHttpApp(
@@ -168,7 +170,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     readAdmission,
     shedder,
     startInternalCommands: async () => {
-      if (internal) await startInternalCommands(app, config);
+      if (transport) await startInternalCommands(app, transport);
     },
     close: async () => {
       health.startDraining();

@@ -1,12 +1,17 @@
-import { commonEnv, env, outboxEnv, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, outboxEnv, z } from '@sluice/config';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
+
+/** WALLET_COMMANDS_MAX_ATTEMPTS names the internal consumer's tries. */
+const { CONSUMER_RETRY_ATTEMPTS: _attempts, ...internalConsumerEnv } = consumerEnv;
 
 export const commandApiConfig = z
   .object({
     ...commonEnv,
     ...outboxEnv,
+    /** The internal command consumer's fetch settings and backoff. */
+    ...internalConsumerEnv,
     /** In WAL mode, create the outbox's publication and slot at start-up if missing (needs the REPLICATION privilege). */
     OUTBOX_ENSURE_SLOT: env.bool(true),
     PORT: env.port(3000),
@@ -89,6 +94,12 @@ export const commandApiConfig = z
   })
   .refine((c) => c.CLIENT_BURST <= c.INGRESS_BURST && c.CLIENT_RATE_PER_SEC <= c.INGRESS_RATE_PER_SEC, {
     message: 'a client may not be allowed more than the whole service (CLIENT_* <= INGRESS_*)',
+  })
+  .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
+    message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
+  })
+  .refine((c) => c.CONSUMER_RETRY_BASE_MS <= c.CONSUMER_RETRY_MAX_MS, {
+    message: 'CONSUMER_RETRY_BASE_MS must not exceed CONSUMER_RETRY_MAX_MS',
   })
   .refine((c) => c.WALLET_COMMANDS_TOPIC !== c.WALLET_COMMANDS_DLQ_TOPIC, {
     message: 'WALLET_COMMANDS_DLQ_TOPIC must differ from WALLET_COMMANDS_TOPIC',

@@ -24,13 +24,18 @@ function errorCodeOf(err: unknown): string | undefined {
 
 /**
  * The default classification, from what an error carries (never its text):
- * a SluiceError by its retriable flag, an unreachable registry waited out;
+ * a SluiceError by its retriable flag, an unreachable registry or broker
+ * (registry_unavailable, broker_unavailable) waited out;
  * a PostgreSQL error by its SQLSTATE class; a Node.js network error
  * (ECONNREFUSED, ETIMEDOUT, ...) waited out; anything else bounded.
  */
 export function defaultRetryClass(err: unknown): RetryClass {
+  // A failure pinned on its record is classified by what caused it.
+  if (err instanceof RecordError && err.code !== 'retries_exhausted' && err.cause !== undefined) {
+    return defaultRetryClass(err.cause);
+  }
   if (err instanceof SluiceError) {
-    if (err.code === 'registry_unavailable') return 'forever';
+    if (err.code === 'registry_unavailable' || err.code === 'broker_unavailable') return 'forever';
     return err.retriable ? 'bounded' : 'never';
   }
   if (isRetriable(err)) return 'bounded';

@@ -203,13 +203,13 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
     await waitFor('the last deposit', async () => (await wallet(walletId)).balance === 7);
 
     const letters = (await consumeRecords(kafka, dlq, 3)).filter((r) => r.message.key?.toString() === walletId);
-    const codes = letters.map((r) => r.message.headers?.['dlq-error-code']?.toString());
+    const codes = letters.map((r) => r.message.headers?.['dlq.error.code']?.toString());
     expect(codes).toEqual(['withdrawal_not_found', 'invalid_command', 'currency_mismatch']);
     const first = letters[0]!.message;
     expect(JSON.parse(first.value!.toString())).toEqual(refused);
-    expect(first.headers?.['dlq-original-topic']?.toString()).toBe(topic);
-    expect(first.headers?.['dlq-consumer-group']?.toString()).toBe(group);
-    expect(first.headers?.['dlq-error-reason']?.toString()).toContain(refused.withdrawalId);
+    expect(first.headers?.['dlq.original.topic']?.toString()).toBe(topic);
+    expect(first.headers?.['dlq.consumer.group']?.toString()).toBe(group);
+    expect(first.headers?.['dlq.error.reason']?.toString()).toContain(refused.withdrawalId);
     const { rows } = await api.pool.query<{ outcome_status: number }>(
       'SELECT outcome_status FROM inbox WHERE consumer = $1 AND message_id = $2',
       [group, refused.commandId],

@@ -1,44 +1,68 @@
 import type { INestApplication } from '@nestjs/common';
-import { Transport, type KafkaOptions } from '@nestjs/microservices';
-import { createIdempotentProducer, createKafka, ensureTopics } from '@sluice/messaging';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import {
+  ConsumerMetrics,
+  consumerPipeline,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  KafkaPublisher,
+  KafkaSubscriber,
+} from '@sluice/messaging';
+import { RuntimeTransport } from '@sluice/messaging-nest';
 import type { Logger } from '@sluice/observability';
-import { Partitioners, type Producer } from 'kafkajs';
 import type { CommandApiConfig } from '../config';
 
 /**
- * The Kafka transport options of the internal command consumer. NestJS adds
- * '-server' to a server's clientId and groupId (and '-client' to a client's)
- * unless postfixId says otherwise: it is set to '' so the group in Kafka is
+ * The internal command consumer's transport: the consumer runtime under
+ * NestJS. One command at a time per partition keeps a wallet's commands in
+ * order; partitions run side by side. Raw values (JSON): the handler parses
+ * them, and a dead letter carries them unchanged. The group in Kafka is
  * exactly WALLET_COMMANDS_GROUP_ID, which is what operators look for, alert
  * on and reset offsets of.
  */
-export function internalCommandsTransport(config: CommandApiConfig): KafkaOptions {
-  return {
-    transport: Transport.KAFKA,
-    options: {
-      postfixId: '',
-      client: {
-        clientId: config.WALLET_COMMANDS_GROUP_ID,
-        brokers: config.KAFKA_BROKERS,
-        connectionTimeout: 3_000,
-        retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
-      },
-      consumer: {
-        groupId: config.WALLET_COMMANDS_GROUP_ID,
-        allowAutoTopicCreation: false,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
-      },
-      // Nest's reply producer; commands are events here, so it sends nothing.
-      producer: { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false },
-      subscribe: { fromBeginning: true },
-      // One command at a time per partition keeps a wallet's commands in order; partitions run side by side.
-      run: { partitionsConsumedConcurrently: 4 },
-      // The handler reads the raw bytes itself (and dead-letters them unchanged).
-      parser: { keepBinary: true },
-      producerOnlyMode: false,
-    },
-  };
+export function internalCommandsTransport(
+  config: CommandApiConfig,
+  kafka: Kafka,
+  producer: Producer,
+  logger: Logger,
+  registry: Registry,
+): RuntimeTransport {
+  const metrics = ConsumerMetrics.for(registry);
+  const group = config.WALLET_COMMANDS_GROUP_ID;
+  return new RuntimeTransport({
+    subscriber: (topics) =>
+      new KafkaSubscriber({
+        kafka,
+        groupId: group,
+        topics,
+        fromBeginning: true,
+        fetch: {
+          minBytes: config.KAFKA_FETCH_MIN_BYTES,
+          maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+          partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+          heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+        },
+        logger,
+        metrics,
+      }),
+    pipeline: (dispatch) =>
+      consumerPipeline(dispatch, {
+        group,
+        metrics,
+        retry: {
+          maxAttempts: config.WALLET_COMMANDS_MAX_ATTEMPTS,
+          baseMs: config.CONSUMER_RETRY_BASE_MS,
+          maxMs: config.CONSUMER_RETRY_MAX_MS,
+        },
+        deadLetters: { publisher: new KafkaPublisher(producer), topic: config.WALLET_COMMANDS_DLQ_TOPIC },
+        onParked: (record, code, reason) =>
+          logger.warn({ code, reason, topic: record.topic, offset: record.offset }, 'internal command dead-lettered'),
+        onRetry: (err, attempt) => logger.warn({ err, attempt }, 'internal command failed; retrying'),
+      }),
+  });
 }
 
 /** The command topic and its dead-letter topic, created when missing (auto topic creation is off). */
@@ -51,14 +75,13 @@ export async function ensureCommandTopics(config: CommandApiConfig, logger: Logg
   if (created.length > 0) logger.info({ topics: created }, 'command topics created');
 }
 
-export async function connectDeadLetterProducer(config: CommandApiConfig, logger: Logger): Promise<Producer> {
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-command-api-dlq', logger });
+export async function connectDeadLetterProducer(kafka: Kafka): Promise<Producer> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   return producer;
 }
 
-export async function startInternalCommands(app: INestApplication, config: CommandApiConfig): Promise<void> {
-  app.connectMicroservice(internalCommandsTransport(config), { inheritAppConfig: true });
+export async function startInternalCommands(app: INestApplication, transport: RuntimeTransport): Promise<void> {
+  app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
   await app.startAllMicroservices();
 }

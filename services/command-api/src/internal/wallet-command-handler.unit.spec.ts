@@ -1,9 +1,17 @@
-import type { KafkaMessage } from 'kafkajs';
 import type { Pool } from 'pg';
-import { createLogger } from '@sluice/observability';
+import { Registry } from 'prom-client';
+import {
+  ConsumerMetrics,
+  consumerPipeline,
+  DLQ_HEADERS,
+  eachMessage,
+  RecordError,
+  type BatchContext,
+  type InboundRecord,
+  type OutboundMessage,
+} from '@sluice/messaging';
 import { ResilienceError } from '@sluice/resilience';
 import type { WalletCommands } from '../commands/wallet-commands';
-import type { DeadLetter, DeadLetterPublisher } from './dead-letter';
 import { WalletCommandHandler } from './wallet-command-handler';
 
 const WALLET = '0190a000-0000-7000-8000-000000000001';
@@ -15,36 +23,69 @@ const deposit = {
   currency: 'EUR',
 };
 
+/** The handler inside the runtime's pipeline, as the command API runs it, with the dead letters kept in memory. */
 function setup(execute: () => Promise<unknown>) {
-  const letters: DeadLetter[] = [];
+  const letters: OutboundMessage[] = [];
   let heartbeats = 0;
-  const handler = new WalletCommandHandler(
-    { execute } as unknown as WalletCommands,
-    {} as Pool,
-    { publish: async (l: DeadLetter) => void letters.push(l) } as unknown as DeadLetterPublisher,
-    { consumer: 'g', maxAttempts: 3, attemptBudgetMs: 100, backoffMs: 1 },
-    createLogger('t', 'silent'),
+  const handler = new WalletCommandHandler({ execute } as unknown as WalletCommands, {} as Pool, {
+    consumer: 'g',
+    attemptBudgetMs: 100,
+  });
+  const run = consumerPipeline(
+    eachMessage(async (m) => {
+      try {
+        await handler.handle(m.record.value);
+      } catch (err) {
+        throw new RecordError((err as { code?: string }).code ?? 'x', String(err), m.record, {
+          cause: err,
+          retriable: (err as { retriable?: boolean }).retriable ?? false,
+        });
+      }
+    }),
+    {
+      group: 'g',
+      metrics: ConsumerMetrics.for(new Registry()),
+      retry: { maxAttempts: 3, baseMs: 1, maxMs: 1 },
+      deadLetters: { publisher: { publish: async (_t, ms) => void letters.push(...ms) }, topic: 'cmds.dlq' },
+    },
   );
-  const received = (value: string) => ({
+  const record = (value: string): InboundRecord => ({
     topic: 'cmds',
     partition: 0,
-    message: { key: Buffer.from(WALLET), value: Buffer.from(value), offset: '7', headers: {} } as unknown as KafkaMessage,
-    heartbeat: async () => void heartbeats++,
+    offset: '7',
+    key: Buffer.from(WALLET),
+    value: Buffer.from(value),
+    headers: {},
+    timestamp: null,
   });
-  return { handler, letters, received, heartbeats: () => heartbeats };
+  const ctx: BatchContext = {
+    topic: 'cmds',
+    partition: 0,
+    highWatermark: '8',
+    signal: new AbortController().signal,
+    heartbeat: async () => void heartbeats++,
+    commit: async () => undefined,
+    owned: () => true,
+  };
+  const header = (i: number, name: string) => letters[i]?.headers?.[name];
+  return { send: (value: string) => run([{ record: record(value) }], ctx), letters, header, heartbeats: () => heartbeats };
 }
 
-describe('WalletCommandHandler', () => {
-  it('given a command failing for a passing reason, when every attempt fails, then it is dead-lettered as retries_exhausted after maxAttempts', async () => {
+describe('WalletCommandHandler on the consumer runtime', () => {
+  it('given a command failing for a passing reason, when every attempt fails, then it is dead-lettered as retries_exhausted after the last attempt', async () => {
     let calls = 0;
     const t = setup(async () => {
       calls++;
       throw new ResilienceError('overloaded', 'the postgres queue is full', 100);
     });
-    expect(await t.handler.handle(t.received(JSON.stringify(deposit)))).toBe('dead_lettered');
+    await t.send(JSON.stringify(deposit));
     expect(calls).toBe(3);
     expect(t.heartbeats()).toBe(2);
-    expect(t.letters).toEqual([expect.objectContaining({ code: 'retries_exhausted', attempts: 3, offset: '7', topic: 'cmds' })]);
+    expect(t.letters).toHaveLength(1);
+    expect(t.header(0, DLQ_HEADERS.code)).toBe('retries_exhausted');
+    expect(t.header(0, DLQ_HEADERS.attempts)).toBe('3');
+    expect(t.header(0, DLQ_HEADERS.offset)).toBe('7');
+    expect(t.header(0, DLQ_HEADERS.topic)).toBe('cmds');
   });
 
   it('given a passing failure, when a retry succeeds, then the command is applied and nothing is dead-lettered', async () => {
@@ -53,7 +94,8 @@ describe('WalletCommandHandler', () => {
       if (++calls === 1) throw new ResilienceError('deadline_exceeded', 'too slow', 100);
       return { replayed: false, response: { status: 200, body: '{}', headers: {} } };
     });
-    expect(await t.handler.handle(t.received(JSON.stringify(deposit)))).toBe('applied');
+    await t.send(JSON.stringify(deposit));
+    expect(calls).toBe(2);
     expect(t.letters).toEqual([]);
   });
 
@@ -66,7 +108,7 @@ describe('WalletCommandHandler', () => {
     const t = setup(async () => {
       throw new Error('must not run');
     });
-    expect(await t.handler.handle(t.received(value))).toBe('dead_lettered');
-    expect(t.letters.map((l) => l.code)).toEqual(['invalid_command']);
+    await t.send(value);
+    expect(t.letters.map((l) => l.headers?.[DLQ_HEADERS.code])).toEqual(['invalid_command']);
   });
 });

@@ -1,26 +1,24 @@
-import { Controller, Inject, type Type } from '@nestjs/common';
-import { Ctx, EventPattern, type KafkaContext } from '@nestjs/microservices';
+import { Controller, Inject, UseFilters, type Type } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import { RethrowErrors } from '@sluice/messaging-nest';
 import { WalletCommandHandler } from './wallet-command-handler';
 
 /**
  * The Kafka side of the wallet: a NestJS event handler on the command topic
- * (the topic is configuration, so the class is made for it). Events, not
- * request-reply: the sender gets no answer on Kafka; it learns the outcome
- * from the wallet's events, and refusals land on the dead-letter topic.
+ * (the topic is configuration, so the class is made for it), on the
+ * consumer runtime's transport. Events, not request-reply: the sender gets
+ * no answer on Kafka; it learns the outcome from the wallet's events, and
+ * refusals land on the dead-letter topic.
  */
 export function walletCommandsConsumer(topic: string): Type<unknown> {
   @Controller()
+  @UseFilters(new RethrowErrors())
   class WalletCommandsKafka {
     constructor(@Inject(WalletCommandHandler) private readonly handler: WalletCommandHandler) {}
 
     @EventPattern(topic)
-    async handle(@Ctx() context: KafkaContext): Promise<void> {
-      await this.handler.handle({
-        topic: context.getTopic(),
-        partition: context.getPartition(),
-        message: context.getMessage(),
-        heartbeat: context.getHeartbeat(),
-      });
+    async handle(@Payload() value: Buffer | null): Promise<void> {
+      await this.handler.handle(value);
     }
   }
   return WalletCommandsKafka;

@@ -1,0 +1,3 @@
+export * from './runtime-context';
+export * from './runtime-transport';
+export * from './rethrow-errors.filter';
