@@ -29,6 +29,11 @@ export function createRelayMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    checkpointSaves: new Counter({
+      name: 'sluice_relay_checkpoint_saves_total',
+      help: 'Relay checkpoints written to PostgreSQL (once a batch of records is acknowledged, each status tick, on stop)',
+      registers,
+    }),
     producersReplaced: new Counter({
       name: 'sluice_relay_producers_replaced_total',
       help: 'Kafka producers replaced by a new producer id after a failed send (kafkajs client)',

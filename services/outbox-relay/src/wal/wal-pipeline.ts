@@ -45,12 +45,16 @@ export interface PipelinePorts {
  * - Batches go out one at a time, so records reach each partition in WAL order
  *   without relying on the producer's in-flight ordering. Records are read and
  *   batched while the previous batch is in flight.
- * - After each acknowledged batch the relay saves its checkpoint (the last
- *   record's commit LSN and index, and the confirmable position), then
- *   confirms to PostgreSQL the end of every leading transaction whose records
- *   were all acknowledged. The checkpoint is written first, so the slot is
- *   never ahead of it; on restart, records at or before it are skipped, so a
- *   crash repeats at most the batch in flight.
+ * - Once a batch's worth of records (maxBatchRecords) is acknowledged since
+ *   the last save, on every status tick and on stop, the relay saves its
+ *   checkpoint (the last acknowledged record's commit LSN and index, and the
+ *   confirmable position), then confirms to PostgreSQL the end of every
+ *   leading transaction whose records were all acknowledged. The checkpoint is
+ *   written first, so the slot is never ahead of it; on restart, records at or
+ *   before it are skipped, so a crash repeats at most the batch in flight and
+ *   fewer than maxBatchRecords acknowledged after the last save. Saving per
+ *   batch instead cost a transaction (and its WAL, which the walsender decodes
+ *   too) for every few events at moderate rates.
  * - Past the in-flight caps the session stops reading the socket: the
  *   walsender blocks and PostgreSQL keeps the WAL, memory stays bounded.
  */
@@ -64,6 +68,9 @@ export class WalPipeline {
   private received: Lsn;
   private confirmed: Lsn;
   private lastAcked: RecordPosition;
+  /** Records acknowledged in this session, and how many of them the saved checkpoint covers. */
+  private acked = 0;
+  private savedAcked = 0;
   private saved: { position: RecordPosition; confirmed: Lsn };
   private reporting: Promise<void> = Promise.resolve();
   private failure: ((err: Error) => void) | undefined;
@@ -152,7 +159,7 @@ export class WalPipeline {
         if (this.current) {
           this.current.endLsn = msg.endLsn;
           this.current = undefined;
-          if (this.advance()) void this.report(false);
+          this.advance(); // confirmed and saved with the next save
         }
         break;
       case 'message':
@@ -223,7 +230,7 @@ export class WalPipeline {
     this.stopped = true;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.inFlight.then(() => this.reporting).catch(() => undefined),
+      this.inFlight.then(() => this.report(false)).catch(() => undefined),
       new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
     ]);
     clearTimeout(timer);
@@ -237,12 +244,13 @@ export class WalPipeline {
       bytes += p.record.payload.length;
     }
     this.lastAcked = batch[batch.length - 1]!.position;
+    this.acked += batch.length;
     this.inFlightRecords -= batch.length;
     this.inFlightBytes -= bytes;
     this.applyBackpressure();
     this.advance();
-    // The next batch waits for this checkpoint: a crash repeats at most one batch.
-    await this.report(false);
+    // The next batch waits for this save: what a crash repeats stays under two batches.
+    if (this.acked - this.savedAcked >= this.limits.maxBatchRecords) await this.report(false);
   }
 
   /** Moves the confirmable position over every leading transaction that is committed and fully acknowledged. */
@@ -266,9 +274,12 @@ export class WalPipeline {
     this.reporting = this.reporting.then(async () => {
       const position = this.lastAcked;
       const confirmed = this.confirmed;
+      const acked = this.acked;
       if (save && (position !== this.saved.position || confirmed !== this.saved.confirmed)) {
         await this.ports.saveCheckpoint({ ...position, confirmedLsn: confirmed });
+        this.metrics.checkpointSaves.inc();
         this.saved = { position, confirmed };
+        this.savedAcked = acked;
       }
       this.ports.sendStatus(this.received, this.saved.confirmed, replyNow);
       this.metrics.confirmedLsn.set(Number(this.saved.confirmed));
