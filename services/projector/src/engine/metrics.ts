@@ -11,6 +11,8 @@ export class ProjectorMetrics {
   /** Attempts that failed and were retried, by who was to blame (record, systemic). */
   readonly retries: Counter<'projection' | 'blame'>;
   readonly batchFailures: Counter<'projection'>;
+  /** Batches whose first try, without savepoints, was rolled back and run again with them. */
+  readonly savepointRetries: Counter;
   readonly batchSize: Histogram<'projection'>;
   readonly batchDuration: Histogram<'projection'>;
   readonly lagRecords: Gauge<'projection' | 'topic' | 'partition'>;
@@ -47,6 +49,11 @@ export class ProjectorMetrics {
       name: 'sluice_projector_retries_total',
       help: 'Failed attempts at a batch that were retried, by who was to blame (record or systemic)',
       labelNames: ['projection', 'blame'],
+      registers,
+    });
+    this.savepointRetries = new Counter({
+      name: 'sluice_projector_savepoint_retries_total',
+      help: 'Batches whose first try without savepoints met a failing or rejected event and ran again with savepoints',
       registers,
     });
     this.batchFailures = new Counter({

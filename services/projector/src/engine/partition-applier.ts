@@ -4,7 +4,7 @@ import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable }
 import { advanceCheckpoints, lockCheckpoints, positionOf, type CheckpointAdvance } from '../store/checkpoints';
 import { insertParked, type ParkedInsert } from '../store/parked';
 import type { DeadLetter, DeadLetterPublisher } from './dead-letters';
-import { runProjectionStep, type StepRecord, type StepResult } from './projection-step';
+import { NeedsSavepoints, runProjectionStep, type StepRecord, type StepResult } from './projection-step';
 import type { BatchRecord } from './records';
 import type { Target, TargetResolver } from './targets';
 
@@ -57,6 +57,8 @@ export interface PartitionApplierOptions {
   notify: boolean;
   /** Off for rebuilds: a crash loses the last commits and their checkpoints together, and they are applied again. */
   synchronousCommit: boolean;
+  /** Called when a batch's optimistic try is rolled back to run again with savepoints. */
+  onSavepointRetry?: () => void;
 }
 
 /**
@@ -66,11 +68,35 @@ export interface PartitionApplierOptions {
  * parked, publishes dead letters, moves the checkpoints past the batch and
  * notifies readers. A batch delivered again finds its checkpoints past it and
  * changes nothing; a failure rolls back rows, parks and checkpoints together.
+ *
+ * A batch is first tried without savepoints (most apply cleanly, and each
+ * savepoint and its release is a round trip); if a projection's part fails or
+ * rejects an event, that try is rolled back whole and the batch runs again
+ * with a savepoint per projection and per step, so one projection's failure
+ * leaves the others' parts to commit.
  */
 export class PartitionApplier {
   constructor(private readonly options: PartitionApplierOptions) {}
 
   async apply(partition: number, records: readonly BatchRecord[], opts: ApplyOptions): Promise<BatchOutcome> {
+    // A batch that failed before goes straight to savepoints: its failing part would fail again.
+    if (opts.isolate.size === 0 && opts.attempts.size === 0) {
+      try {
+        return await this.attempt(partition, records, opts, false);
+      } catch (err) {
+        if (!(err instanceof NeedsSavepoints)) throw err;
+        this.options.onSavepointRetry?.();
+      }
+    }
+    return this.attempt(partition, records, opts, true);
+  }
+
+  private async attempt(
+    partition: number,
+    records: readonly BatchRecord[],
+    opts: ApplyOptions,
+    savepoints: boolean,
+  ): Promise<BatchOutcome> {
     const first = records[0];
     const last = records.at(-1);
     if (!first || !last) throw new RangeError('apply needs at least one record');
@@ -84,6 +110,7 @@ export class PartitionApplier {
       const advances: CheckpointAdvance[] = [];
       const parks: ParkedInsert[] = [];
       const letters: DeadLetter[] = [];
+      const notifications: string[] = [];
       let seekTo: bigint | undefined;
       for (const [i, target] of targets.entries()) {
         const { nextOffset, endOffset } = positionOf(stored, target);
@@ -102,13 +129,14 @@ export class PartitionApplier {
         }
         const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
         const lastFresh = fresh.at(-1)!;
-        await client.query(`SAVEPOINT target_${i}`);
+        if (savepoints) await client.query(`SAVEPOINT target_${i}`);
         try {
           const step = await runProjectionStep(client, target, fresh, {
             isolate: opts.isolate.has(target.projection),
             attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
+            savepoints,
           });
-          await client.query(`RELEASE SAVEPOINT target_${i}`);
+          if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
           const next = lastFresh.raw.offset + 1n;
           const lagRecords = Number(opts.highWatermark > next ? opts.highWatermark - next : 0n);
           advances.push({
@@ -135,10 +163,7 @@ export class PartitionApplier {
               });
           }
           if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-            await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [
-              CHANGES_CHANNEL,
-              encodeChanges(target.projection, target.version, step.changes),
-            ]);
+            notifications.push(...encodeChanges(target.projection, target.version, step.changes));
           }
           if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
           const below = records.length - records.filter((r) => r.raw.offset >= nextOffset).length;
@@ -152,9 +177,14 @@ export class PartitionApplier {
             lastRecordAt: lastFresh.raw.timestamp,
           });
         } catch (error) {
+          if (!savepoints) throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
           await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
           reports.push({ target, status: 'failed', error });
         }
+      }
+      // Every projection's changed keys in one statement; delivered to listeners at commit.
+      if (notifications.length > 0) {
+        await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, notifications]);
       }
       await advanceCheckpoints(client, topic, partition, advances);
       await insertParked(client, parks);

@@ -36,6 +36,20 @@ export interface StepOptions {
   readonly attempts: number;
   /** A key being re-driven: its own parked records do not hold it. */
   readonly redriveKey?: string;
+  /**
+   * False for the optimistic first try of a batch: no savepoint around `apply`, and anything
+   * that would need one to be undone (a throw, a rejected event) throws NeedsSavepoints, which
+   * rolls the whole transaction back so the batch is tried again with them. Most batches apply
+   * cleanly, and each savepoint and its release is a round trip to the server.
+   */
+  readonly savepoints?: boolean;
+}
+
+/** The optimistic try of a batch met something only a savepoint can undo: try it again with savepoints. */
+export class NeedsSavepoints extends Error {
+  constructor(readonly reason: unknown) {
+    super('the batch needs savepoints');
+  }
 }
 
 /**
@@ -88,12 +102,13 @@ export async function runProjectionStep(
   const ids = inputs.map((i) => i.position?.id).filter((id): id is string => id !== undefined);
   const heads = await loadHeads(db, ctx.schema, ids);
   const poisoned = new Map<bigint, Poison>();
+  const savepoints = options.savepoints ?? true;
 
   for (let round = 0; round <= records.length + 1; round++) {
     const plan = planGuard(inputs, heads, parkedKeys, poisoned, target.baseline);
     const folding = plan.verdicts.flatMap((v, i) => (v.kind === 'fold' ? [i] : []));
     const batch = folding.map((i) => events[i]!);
-    await db.query('SAVEPOINT step');
+    if (savepoints) await db.query('SAVEPOINT step');
     let outcomes: ProjectionOutcome[];
     try {
       outcomes = batch.length === 0 ? [] : await def.apply(ctx, batch);
@@ -101,6 +116,7 @@ export async function runProjectionStep(
         throw new Error(`projection ${def.name} returned ${outcomes.length} outcomes for ${batch.length} events`);
       }
     } catch (err) {
+      if (!savepoints) throw new NeedsSavepoints(err);
       await db.query('ROLLBACK TO SAVEPOINT step');
       if (!options.isolate || blame(err) === 'systemic') throw err;
       const failing = await firstFailing(db, ctx, target, batch);
@@ -115,13 +131,14 @@ export async function runProjectionStep(
     }
     const rejected = outcomes.flatMap((o, j) => (o.status === 'rejected' ? [{ j, o }] : []));
     if (rejected.length > 0) {
+      if (!savepoints) throw new NeedsSavepoints(rejected[0]!.o);
       await db.query('ROLLBACK TO SAVEPOINT step');
       for (const { j, o } of rejected) {
         if (o.status === 'rejected') poisoned.set(inputs[folding[j]!]!.offset, { code: o.reason, detail: o.detail, attempts: 1 });
       }
       continue;
     }
-    await db.query('RELEASE SAVEPOINT step');
+    if (savepoints) await db.query('RELEASE SAVEPOINT step');
     await saveHeads(db, ctx.schema, plan.heads);
     return summarize(records, inputs, plan.verdicts, folding, outcomes, plan.heads);
   }

@@ -110,6 +110,7 @@ export class ProjectorEngine {
       ...(options.deadLetters && { deadLetters: options.deadLetters }),
       notify: options.notify ?? false,
       synchronousCommit: options.synchronousCommit ?? true,
+      onSavepointRetry: () => options.metrics.savepointRetries.inc(),
     });
     this.runner = new BatchRunner(applier, options.retry ?? DEFAULT_RETRY, options.metrics, this.logger);
     this.reporter = new BatchReporter(options.topic, options.metrics, this.progress, this.logger, this.clock);

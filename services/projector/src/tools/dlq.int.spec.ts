@@ -74,7 +74,8 @@ describe('poison events: retries, dead letters, per-key parking and re-drive', (
 
   it('retries a failure that clears up, with backoff, and parks nothing', async () => {
     const z = uuidv7();
-    bug.flakyCalls = 2;
+    // Three failing calls: the batch's first try (without savepoints) and two tries with them.
+    bug.flakyCalls = 3;
     await h.produce([opened(z), deposited(z, 2, 11, 11)]);
     await waitFor('the flaky deposit in the history', async () => (await items(z)).length === 1);
     expect(
