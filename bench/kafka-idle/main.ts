@@ -14,7 +14,7 @@ import { percentile, printTable } from '../stats';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const RequestQueue = require('kafkajs/src/network/requestQueue') as {
-  prototype: { scheduleCheckPendingRequests(this: QueueState): void };
+  prototype: { scheduleCheckPendingRequests: (this: QueueState) => void };
 };
 interface QueueState {
   throttledUntil: number;
