@@ -7,8 +7,8 @@ import {
   type ProjectionOutcome,
   type Queryable,
 } from '@sluice/projection-kit';
-import { loadHeads, saveHeads } from '../store/heads';
-import { openParkedKeys } from '../store/parked';
+import { loadGuardState } from '../store/guard-state';
+import { saveHeads } from '../store/heads';
 import { blame, errorCode } from './failures';
 import { planGuard, type GuardInput, type Poison, type Verdict } from './guard';
 import type { BatchRecord } from './records';
@@ -97,10 +97,9 @@ export async function runProjectionStep(
     }
   });
   const keys = [...new Set(inputs.map((i) => i.parkingKey).filter((k): k is string => k !== undefined))];
-  const parkedKeys = await openParkedKeys(db, target, keys);
-  if (options.redriveKey !== undefined) parkedKeys.delete(options.redriveKey);
   const ids = inputs.map((i) => i.position?.id).filter((id): id is string => id !== undefined);
-  const heads = await loadHeads(db, ctx.schema, ids);
+  const { parkedKeys, heads } = await loadGuardState(db, target, ctx.schema, keys, ids);
+  if (options.redriveKey !== undefined) parkedKeys.delete(options.redriveKey);
   const poisoned = new Map<bigint, Poison>();
   const savepoints = options.savepoints ?? true;
 

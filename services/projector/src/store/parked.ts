@@ -130,17 +130,6 @@ export async function insertParked(db: Queryable, rows: readonly ParkedInsert[])
   );
 }
 
-/** Keys among `keys` with a dead or held record: their later records are held too. */
-export async function openParkedKeys(db: Queryable, ref: VersionRef, keys: readonly string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const { rows } = await db.query<{ key: string }>(
-    `SELECT DISTINCT key FROM projection_parked
-     WHERE projection = $1 AND version = $2 AND key = ANY($3::text[]) AND state <> 'resolved'`,
-    [ref.projection, ref.version, [...new Set(keys)]],
-  );
-  return new Set(rows.map((r) => r.key));
-}
-
 export interface ParkedFilter {
   projection?: string;
   version?: number;
