@@ -5,7 +5,7 @@ import type { ProjectionDefinition } from '@sluice/projection-kit';
 import { readTransactions, transactionsProjection } from '@sluice/projection-transactions';
 import { findWallet } from '@sluice/projection-wallet';
 import type { WalletEvent } from '@sluice/schemas';
-import { consumeRecords, waitFor } from '@sluice/testing';
+import { consumeRecords, testEnv, waitFor } from '@sluice/testing';
 import { PROJECTIONS } from '../projections';
 import { listParked } from '../store/parked';
 import { deposited, opened } from '../test-support/events';
@@ -43,6 +43,8 @@ beforeAll(async () => {
   tools = await openToolContext(
     loadConfig(toolsConfig, {
       DATABASE_URL: h.db.url,
+      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: h.pattern,
       PROJECTOR_GROUP_ID: groupId(),
       LOG_LEVEL: 'silent',

@@ -7,7 +7,7 @@ import { CHANGES_CHANNEL, HEADS_TABLE, qualified } from '@sluice/projection-kit'
 import { transactionsProjection } from '@sluice/projection-transactions';
 import { foldWallets, simulateWalletHistories, walletProjection, type WalletView } from '@sluice/projection-wallet';
 import type { WalletEvent } from '@sluice/schemas';
-import { waitFor } from '@sluice/testing';
+import { testEnv, waitFor } from '@sluice/testing';
 import { listVersions } from '../store/versions';
 import { deposited, opened } from '../test-support/events';
 import { ProjectorHarness, type Running } from '../test-support/harness';
@@ -32,6 +32,8 @@ beforeAll(async () => {
   tools = await openToolContext(
     loadConfig(toolsConfig, {
       DATABASE_URL: h.db.url,
+      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: h.pattern,
       PROJECTOR_GROUP_ID: h.group('live'),
       LOG_LEVEL: 'silent',
