@@ -1,5 +1,5 @@
 # Sluice — two commands do everything on a fresh machine:
-#   make up     install, start Kafka + registry + PostgreSQL + every service, run a demo
+#   make up     install, start Kafka + registry + PostgreSQL + every service + the edge proxy, run a demo
 #   make test   install, start the infrastructure, run unit, integration and end-to-end tests
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -38,9 +38,11 @@ topics: infra-up
 
 up: infra-up topics
 	$(LOCAL)/platform.sh up
+	$(LOCAL)/edge.sh start
 	node dist/deploy/local/demo.js
 
 down:
+	$(LOCAL)/edge.sh stop
 	$(LOCAL)/platform.sh down
 	$(MAKE) --no-print-directory infra-down
 
@@ -52,6 +54,7 @@ status:
 	-$(LOCAL)/kafka.sh status
 	-$(LOCAL)/registry.sh status
 	-$(LOCAL)/platform.sh status
+	-$(LOCAL)/edge.sh status
 
 test: infra-up
 	npm test

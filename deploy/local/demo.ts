@@ -5,11 +5,14 @@ import { localServices } from './services';
 /**
  * Shows events travelling through the running platform: open a wallet,
  * deposit into it, read the balance back from the query side, then withdraw
- * and watch the payout saga's states arrive over server-sent events.
+ * and watch the payout saga's states arrive over server-sent events, all
+ * through the edge proxy.
  *   node dist/deploy/local/demo.js
  */
-const COMMAND = 'http://127.0.0.1:3000';
-const QUERY = 'http://127.0.0.1:3001';
+// As a client would: through the edge proxy, which sends the POSTs to the command API and the reads to the query API.
+const EDGE = 'http://127.0.0.1:8080';
+const COMMAND = EDGE;
+const QUERY = EDGE;
 
 /** How long a refused POST keeps being retried: long enough for a relay catching up after a long stop. */
 const RETRY_BUDGET_MS = 120_000;
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
   }
   await withdrawal(walletId);
   console.log('\nSluice is running:');
+  console.log(`  edge (nginx)      ${EDGE}  (POST → command-api, GET/SSE/WebSocket → query-api; /edge/health, /edge/status)`);
   for (const s of localServices()) console.log(`  ${s.name.padEnd(17)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
   console.log('  kafka         127.0.0.1:9092');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7');

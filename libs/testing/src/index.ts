@@ -7,3 +7,4 @@ export * from './processes';
 export * from './debezium';
 export * from './metrics';
 export * from './tcp-proxy';
+export * from './edge';

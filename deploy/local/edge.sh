@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The edge proxy in front of the command and query APIs: nginx from Debian's packages, run as our
+# own process with a configuration rendered by libs/edge (never the system's nginx service).
+#   deploy/local/edge.sh start|stop|status|install|config
+# `install` installs nginx when missing and prints the binary's path (the tests use it).
+# EDGE_LISTEN (127.0.0.1:8080), EDGE_COMMAND_API, EDGE_QUERY_API and the other EDGE_* settings
+# of deploy/local/edge-config.ts shape the configuration.
+COMPONENT=edge
+source "$(dirname "$0")/lib.sh"
+
+HOME_DIR="$RUN_DIR/edge"
+CONF="$HOME_DIR/nginx.conf"
+LOG="$LOG_DIR/edge.log"
+LISTEN=${EDGE_LISTEN:-127.0.0.1:8080}
+HOST=${LISTEN%:*}
+PORT=${LISTEN##*:}
+
+nginx_bin() {
+  command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
+}
+
+# Installs Debian's nginx without letting the package start its own service (it would take port 80
+# with the distribution's site): a policy-rc.d that refuses service starts is put in place for the
+# install when the machine has none.
+install_nginx() {
+  local bin; bin=$(nginx_bin) && { echo "$bin"; return 0; }
+  command -v apt-get >/dev/null 2>&1 || die "nginx is not installed and there is no apt-get here; install nginx (1.18 or newer) and put it on PATH"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo -n true 2>/dev/null || die "nginx is not installed; run 'sudo apt-get install -y nginx-light' (or nginx) and try again"
+    sudo="sudo -n"
+  fi
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && made_policy=1
+  fi
+  log "installing nginx from the Debian packages (apt-get; log: $LOG_DIR/apt.log)"
+  local ok=""
+  for pkg in nginx-light nginx; do
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
+    # Stale or missing package lists are the usual reason; refresh them once and try again.
+    $sudo apt-get update >>"$LOG_DIR/apt.log" 2>&1 || true
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
+  done
+  [ -n "$made_policy" ] && $sudo rm -f "$policy"
+  [ -n "$ok" ] || die "apt-get could not install nginx-light or nginx; see $LOG_DIR/apt.log"
+  bin=$(nginx_bin) || die "nginx was installed but no nginx binary was found on PATH or in /usr/sbin"
+  echo "$bin"
+}
+
+render() {
+  local node_entry="$ROOT/dist/deploy/local/edge-config.js"
+  [ -f "$node_entry" ] || die "$node_entry is missing; run make build"
+  mkdir -p "$HOME_DIR"
+  node "$node_entry" "$HOME_DIR" "$LOG" >/dev/null || die "rendering the edge configuration failed"
+  "$1" -t -q -c "$CONF" -p "$HOME_DIR" -e "$LOG" || die "nginx refused the rendered configuration $CONF; see $LOG"
+}
+
+healthy() { curl -fsS "http://$LISTEN/edge/health" >/dev/null; }
+
+start() {
+  local bin; bin=$(install_nginx)
+  if pid_alive edge; then
+    healthy && { log "already running on http://$LISTEN"; return 0; }
+  fi
+  port_open "$HOST" "$PORT" && die "port $PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$PORT')"
+  render "$bin"
+  log "starting nginx on http://$LISTEN (writes → ${EDGE_COMMAND_API:-127.0.0.1:3000}, reads → ${EDGE_QUERY_API:-127.0.0.1:3001}; config $CONF, log $LOG)"
+  spawn edge "$LOG" "$bin" -c "$CONF" -p "$HOME_DIR" -e "$LOG"
+  wait_until "${EDGE_START_TIMEOUT:-20}" "the edge on http://$LISTEN" "Read $LOG." healthy_or_dead
+  log "ready on http://$LISTEN"
+}
+
+healthy_or_dead() {
+  pid_alive edge || die "nginx exited during start-up; last lines of $LOG:
+$(tail -n 20 "$LOG")"
+  healthy
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid edge 15 ;;
+  status) if pid_alive edge && healthy; then log "running on http://$LISTEN (pid $(cat "$PID_DIR/edge.pid"))"; else log "not running"; exit 1; fi ;;
+  install) install_nginx ;;
+  config) render "$(install_nginx)"; echo "$CONF" ;;
+  *) echo "usage: $0 start|stop|status|install|config" >&2; exit 2 ;;
+esac

@@ -1,0 +1,2 @@
+export * from './edge-options';
+export * from './render-edge-config';
