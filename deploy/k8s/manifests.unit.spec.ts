@@ -13,6 +13,7 @@ import { pspSimulatorConfig } from '../../services/psp-simulator/src/config';
 import { queryApiConfig } from '../../services/query-api/src/config';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { LOCAL_SERVICES } from '../local/services';
+import { edgeManifests, K8S_EDGE_OPTIONS } from './edge-manifest';
 
 interface Doc {
   kind: string;
@@ -51,8 +52,8 @@ const SCHEMAS: Record<string, z.ZodObject> = {
 describe('Kubernetes manifests (deploy/k8s/base)', () => {
   const deployments = docs.filter((d) => d.kind === 'Deployment');
 
-  it('deploy every service the local platform runs', () => {
-    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(LOCAL_SERVICES.map((s) => s.name).sort());
+  it('deploy every service the local platform runs, and the edge proxy', () => {
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual([...LOCAL_SERVICES.map((s) => s.name), 'edge'].sort());
   });
 
   it.each(LOCAL_SERVICES.map((s) => [s.name, s.port] as const))(
@@ -81,5 +82,40 @@ describe('Kubernetes manifests (deploy/k8s/base)', () => {
     // Every key set explicitly on the container is one the service reads (no typo goes unnoticed).
     const known = Object.keys(SCHEMAS[name]!.shape);
     expect((container.env ?? []).map((e) => e.name).filter((k) => !known.includes(k))).toEqual([]);
+  });
+});
+
+describe('the edge proxy on Kubernetes (deploy/k8s/base/edge.yaml)', () => {
+  const file = readFileSync(join(dir, 'edge.yaml'), 'utf8');
+
+  it('is what deploy/k8s/edge-manifest.ts renders from libs/edge (regenerate: node dist/deploy/k8s/edge-manifest.js)', () => {
+    expect(parseAllDocuments(file).map((d) => d.toJSON() as unknown)).toEqual(edgeManifests());
+    expect(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')).toMatch(/^ {2}- edge\.yaml$/m);
+  });
+
+  it('sends writes and reads to the command and query API Services, on the ports they expose', () => {
+    const services = docs.filter((d) => d.kind === 'Service');
+    for (const [name, upstream] of [
+      ['command-api', K8S_EDGE_OPTIONS.commandApi],
+      ['query-api', K8S_EDGE_OPTIONS.queryApi],
+    ] as const) {
+      const ports = (services.find((s) => s.metadata.name === name)?.spec as { ports: { port: number }[] }).ports;
+      expect(upstream.servers).toEqual([`${name}:${ports[0]!.port}`]);
+    }
+  });
+
+  it('runs nginx on the mounted configuration, probed on its health path, behind a Service', () => {
+    const spec = byName('Deployment', 'edge')!.spec as {
+      template: {
+        spec: { containers: (Container & { command: string[]; volumeMounts: { name: string; mountPath: string }[] })[] };
+      };
+    };
+    const [nginx] = spec.template.spec.containers;
+    const configDir = nginx!.volumeMounts.find((m) => m.name === 'config')!.mountPath;
+    expect(nginx!.command.slice(0, 3)).toEqual(['nginx', '-c', `${configDir}/nginx.conf`]);
+    expect(nginx!.ports?.[0]?.containerPort).toBe(K8S_EDGE_OPTIONS.listen);
+    expect(nginx!.readinessProbe?.httpGet.path).toBe('/edge/health');
+    expect(byName('ConfigMap', 'edge-nginx')!.data!['nginx.conf']).toContain(`listen ${String(K8S_EDGE_OPTIONS.listen)} `);
+    expect(byName('Service', 'edge')).toBeDefined();
   });
 });
