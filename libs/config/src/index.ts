@@ -58,6 +58,16 @@ export const commonEnv = {
   SHUTDOWN_DEADLINE_MS: env.int(10_000, 100),
 };
 
+/** The HTTP server of a service that takes client traffic (see libs/http's boundConnections). */
+export const httpServerEnv = {
+  /** Client connections served at once; more are closed as they are accepted. 0 = unbounded. */
+  HTTP_MAX_CONNECTIONS: env.int(2_048, 0, 1_000_000),
+  /** Above the edge proxy's upstream keep-alive (4 s), so the proxy closes idle connections first. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.int(5_000, 100, 600_000),
+  HTTP_HEADERS_TIMEOUT_MS: env.int(10_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 100, 3_600_000),
+};
+
 /** Where the outbox lives and how the relay reads it; writers in WAL mode ensure the slot too. */
 export const outboxEnv = {
   OUTBOX_TABLE: z

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { opsResponse, type Health, type Logger } from '@sluice/observability';
 import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
 import { DEFAULT_EXEMPT_PATHS, installFrontDoor, type FrontDoorOptions } from './backpressure';
+import { boundConnections, type ConnectionBounds } from './connection-bounds';
 import { installEventLoopGuard } from './event-loop-guard';
 import { installHttpMetrics } from './http-metrics';
 import { PinoNestLogger } from './nest-logger';
@@ -37,6 +38,8 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** Deadline, ingress rate limits and load shedding for every request (see installFrontDoor). */
   frontDoor?: FrontDoorOptions;
+  /** Connections served at once and their timeouts (see boundConnections); unset: Node's defaults, 5 s keep-alive. */
+  connections?: ConnectionBounds;
 }
 
 /**
@@ -58,6 +61,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   });
   app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit));
   const fastify = app.getHttpAdapter().getInstance();
+  if (options.connections) boundConnections(fastify.server, options.connections, options.registry);
   installHttpMetrics(fastify, options.registry);
   const frontDoor = options.frontDoor ?? { requestBudgetMs: 400 };
   // First: a saturated process refuses before spending anything on the request.

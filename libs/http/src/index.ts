@@ -5,3 +5,4 @@ export * from './http-app';
 export * from './nest-logger';
 export * from './backpressure';
 export * from './event-loop-guard';
+export * from './connection-bounds';

@@ -148,6 +148,12 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       registry,
       health,
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+      connections: {
+        maxConnections: config.HTTP_MAX_CONNECTIONS,
+        keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+      },
       frontDoor: {
         requestBudgetMs: config.REQUEST_BUDGET_MS,
         ...(config.REQUEST_MAX_QUEUED_MS > 0 && { maxQueuedMs: config.REQUEST_MAX_QUEUED_MS }),

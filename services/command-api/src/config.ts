@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, outboxEnv, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -9,6 +9,7 @@ const { CONSUMER_RETRY_ATTEMPTS: _attempts, ...internalConsumerEnv } = consumerE
 export const commandApiConfig = z
   .object({
     ...commonEnv,
+    ...httpServerEnv,
     ...outboxEnv,
     /** The internal command consumer's fetch settings and backoff. */
     ...internalConsumerEnv,

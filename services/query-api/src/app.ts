@@ -55,7 +55,18 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
       withdrawals,
       withdrawalRetryAfterSec: config.QUERY_WITHDRAWAL_RETRY_AFTER_S,
     }),
-    { logger, registry, health },
+    {
+      logger,
+      registry,
+      health,
+      connections: {
+        maxConnections: config.HTTP_MAX_CONNECTIONS,
+        keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+        // Streams (SSE, WebSocket) are responses, not requests: this bounds only how long a request takes to arrive.
+        requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+      },
+    },
   );
   const streams = new WithdrawalStreams(
     withdrawals,

@@ -1,4 +1,4 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, env, httpServerEnv, z } from '@sluice/config';
 
 /**
  * The query API owns no tables: it reads the read models the projector
@@ -8,6 +8,7 @@ import { commonEnv, env, z } from '@sluice/config';
 export const queryApiConfig = z
   .object({
     ...commonEnv,
+    ...httpServerEnv,
     PORT: env.port(3001),
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps; a read is one index lookup or range scan. */
