@@ -6,7 +6,9 @@ import type { Registry } from 'prom-client';
 import { opsResponse, type Health, type Logger } from '@sluice/observability';
 import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
 import { DEFAULT_EXEMPT_PATHS, installFrontDoor, type FrontDoorOptions } from './backpressure';
+import { createServer, type RequestListener } from 'node:http';
 import { boundConnections, type ConnectionBounds } from './connection-bounds';
+import { DoorGate } from './door-gate';
 import { installEventLoopGuard } from './event-loop-guard';
 import { installHttpMetrics } from './http-metrics';
 import { PinoNestLogger } from './nest-logger';
@@ -53,7 +55,26 @@ export interface HttpAppOptions {
  */
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
   const bodyLimit = options.bodyLimit ?? 16 * 1024;
-  const adapter = new FastifyAdapter({ bodyLimit, logger: false, return503OnClosing: true, keepAliveTimeout: 5_000 });
+  const frontDoor = options.frontDoor ?? { requestBudgetMs: 400 };
+  const exempt = new Set(frontDoor.exempt ?? DEFAULT_EXEMPT_PATHS);
+  // The cheapest refusals run on the server's request event, before Fastify routes or reads the body.
+  const gate = new DoorGate({
+    exempt,
+    requestBudgetMs: frontDoor.requestBudgetMs,
+    ...(frontDoor.maxQueuedMs !== undefined && { maxQueuedMs: frontDoor.maxQueuedMs }),
+    retryAfterSec: frontDoor.eventLoop?.retryAfterSec ?? 1,
+    registry: options.registry,
+  });
+  const adapter = new FastifyAdapter({
+    bodyLimit,
+    logger: false,
+    return503OnClosing: true,
+    serverFactory: (handler: RequestListener) => {
+      const server = createServer(gate.wrap(handler));
+      server.keepAliveTimeout = 5_000;
+      return server;
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     logger: new PinoNestLogger(options.logger),
     abortOnError: false,
@@ -63,15 +84,10 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   const fastify = app.getHttpAdapter().getInstance();
   if (options.connections) boundConnections(fastify.server, options.connections, options.registry);
   installHttpMetrics(fastify, options.registry);
-  const frontDoor = options.frontDoor ?? { requestBudgetMs: 400 };
   // First: a saturated process refuses before spending anything on the request.
   if (frontDoor.eventLoop) {
-    await installEventLoopGuard(
-      fastify,
-      frontDoor.eventLoop,
-      options.registry,
-      new Set(frontDoor.exempt ?? DEFAULT_EXEMPT_PATHS),
-    );
+    await installEventLoopGuard(fastify, frontDoor.eventLoop, options.registry, exempt);
+    if (fastify.hasDecorator('isUnderPressure')) gate.saturated = () => fastify.isUnderPressure();
   }
   installFrontDoor(fastify, { registry: options.registry, ...frontDoor });
   // JSON is the only body type; anything else is answered 415 by fastify.

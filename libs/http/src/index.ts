@@ -6,3 +6,4 @@ export * from './nest-logger';
 export * from './backpressure';
 export * from './event-loop-guard';
 export * from './connection-bounds';
+export * from './door-gate';
