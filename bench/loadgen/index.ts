@@ -1,3 +1,4 @@
 export * from './http-target';
 export * from './recorder';
 export * from './models';
+export * from './node-http-target';
