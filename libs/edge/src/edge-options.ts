@@ -60,6 +60,8 @@ export const edgeOptionsSchema = z
     pidFile: path,
     /** A file, or "stderr". */
     errorLog: z.union([path, z.literal('stderr')]),
+    /** warn by default; info logs every refusal by the in-flight bound (one line each). */
+    errorLogLevel: z.enum(['debug', 'info', 'notice', 'warn', 'error']).default('warn'),
     /** A file, "stdout", or off (the default: under a burst, a line per request costs the edge more than the refusal). */
     accessLog: z.union([path, z.literal('stdout')]).optional(),
     /** Directory for nginx's temporary files (request bodies that do not fit in memory never go there: see below). */

@@ -110,7 +110,7 @@ export function renderEdgeConfig(input: EdgeOptions): string {
     `worker_processes ${o.workerProcesses};`,
     `worker_rlimit_nofile ${2 * o.workerConnections};`,
     `pid ${o.pidFile};`,
-    `error_log ${o.errorLog} warn;`,
+    `error_log ${o.errorLog} ${o.errorLogLevel};`,
     // In the foreground: the local scripts and Kubernetes supervise the master process themselves.
     'daemon off;',
     '',

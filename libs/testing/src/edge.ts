@@ -35,14 +35,17 @@ export interface EdgeProcess {
 
 /**
  * Runs nginx with renderEdgeConfig(options) on a free loopback port, its
- * configuration, pid, log and temporary files under .run/tests/edge-<port>/.
+ * configuration, pid and temporary files under .run/tests/edge-<port>/ (removed
+ * when it stops), its log in .run/logs/tests/edge-<port>.log.
  */
 export async function startEdge(options: Omit<EdgeOptions, 'listen' | 'pidFile' | 'errorLog' | 'tempDir'>): Promise<EdgeProcess> {
   const bin = nginxBinary();
   const port = await freePort();
   const dir = join(repoRoot(), '.run/tests', `edge-${port}`);
   mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const log = join(dir, 'error.log');
+  // The log outlives the run directory, next to the services' logs.
+  mkdirSync(join(repoRoot(), '.run/logs/tests'), { recursive: true });
+  const log = join(repoRoot(), '.run/logs/tests', `edge-${port}.log`);
   const config = renderEdgeConfig({
     ...options,
     listen: `127.0.0.1:${port}`,
