@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { env, loadConfig, z } from '@sluice/config';
 import { renderEdgeConfig, type EdgeOptions } from '@sluice/edge';
+import { localServices } from './services';
 
 /**
  * Writes the local edge proxy's nginx configuration (deploy/local/edge.sh runs it):
@@ -10,8 +11,10 @@ import { renderEdgeConfig, type EdgeOptions } from '@sluice/edge';
  */
 export const localEdgeEnv = z.object({
   EDGE_LISTEN: z.string().default('127.0.0.1:8080'),
-  EDGE_COMMAND_API: z.string().default('127.0.0.1:3000'),
-  EDGE_QUERY_API: z.string().default('127.0.0.1:3001'),
+  /** host:port list; unset: every local process of the API (SLUICE_REPLICAS of them). */
+  EDGE_COMMAND_API: env.list(''),
+  EDGE_QUERY_API: env.list(''),
+  SLUICE_REPLICAS: z.string().optional(),
   /** Requests in flight through the edge to each API; about what the command API's admission holds (limit 64 + queue 200). */
   EDGE_COMMAND_MAX_IN_FLIGHT: env.int(256, 1),
   EDGE_QUERY_MAX_IN_FLIGHT: env.int(256, 1),
@@ -22,16 +25,21 @@ export const localEdgeEnv = z.object({
 });
 
 export function localEdgeOptions(config: z.infer<typeof localEdgeEnv>, dir: string, errorLog: string): EdgeOptions {
-  const upstream = (server: string, maxInFlight: number) => ({
-    servers: [server],
-    maxInFlight,
-    maxConnsPerServer: maxInFlight,
-    keepalive: Math.min(config.EDGE_KEEPALIVE, maxInFlight),
-  });
+  const processes = localServices({ SLUICE_REPLICAS: config.SLUICE_REPLICAS });
+  const upstream = (service: string, given: string[], maxInFlight: number) => {
+    const servers =
+      given.length > 0 ? given : processes.filter((p) => p.service.name === service).map((p) => `127.0.0.1:${p.port}`);
+    return {
+      servers,
+      maxInFlight,
+      maxConnsPerServer: Math.ceil(maxInFlight / servers.length),
+      keepalive: Math.min(config.EDGE_KEEPALIVE, maxInFlight),
+    };
+  };
   return {
     listen: config.EDGE_LISTEN,
-    commandApi: upstream(config.EDGE_COMMAND_API, config.EDGE_COMMAND_MAX_IN_FLIGHT),
-    queryApi: upstream(config.EDGE_QUERY_API, config.EDGE_QUERY_MAX_IN_FLIGHT),
+    commandApi: upstream('command-api', config.EDGE_COMMAND_API, config.EDGE_COMMAND_MAX_IN_FLIGHT),
+    queryApi: upstream('query-api', config.EDGE_QUERY_API, config.EDGE_QUERY_MAX_IN_FLIGHT),
     maxStreams: config.EDGE_MAX_STREAMS,
     workerProcesses: config.EDGE_WORKERS,
     pidFile: join(dir, 'nginx.pid'),

@@ -56,6 +56,8 @@ render() {
   "$1" -t -q -c "$CONF" -p "$HOME_DIR" -e "$LOG" || die "nginx refused the rendered configuration $CONF; see $LOG"
 }
 
+upstream_of() { awk -v u="$1" '$1 == "upstream" && $2 == u {on=1} on && $1 == "server" {printf "%s%s", sep, $2; sep=","} on && $1 == "}" {exit}' "$CONF"; }
+
 healthy() { curl -fsS "http://$LISTEN/edge/health" >/dev/null; }
 
 start() {
@@ -65,7 +67,7 @@ start() {
   fi
   port_open "$HOST" "$PORT" && die "port $PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$PORT')"
   render "$bin"
-  log "starting nginx on http://$LISTEN (writes → ${EDGE_COMMAND_API:-127.0.0.1:3000}, reads → ${EDGE_QUERY_API:-127.0.0.1:3001}; config $CONF, log $LOG)"
+  log "starting nginx on http://$LISTEN (writes → $(upstream_of sluice_command_api), reads → $(upstream_of sluice_query_api); config $CONF, log $LOG)"
   spawn edge "$LOG" "$bin" -c "$CONF" -p "$HOME_DIR" -e "$LOG"
   wait_until "${EDGE_START_TIMEOUT:-20}" "the edge on http://$LISTEN" "Read $LOG." healthy_or_dead
   log "ready on http://$LISTEN"
