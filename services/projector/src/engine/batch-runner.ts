@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@sluice/observability';
 import { backoffMs, blame, type BackoffPolicy } from './failures';
 import type { ProjectorMetrics } from './metrics';
-import type { BatchOutcome, PartitionApplier } from './partition-applier';
+import type { BatchApplier } from './batch-grouper';
+import type { BatchOutcome } from './partition-applier';
 import type { BatchRecord } from './records';
 
 export interface RetryPolicy {
@@ -40,7 +41,7 @@ export type RunResult =
  */
 export class BatchRunner {
   constructor(
-    private readonly applier: PartitionApplier,
+    private readonly applier: BatchApplier,
     private readonly policy: RetryPolicy,
     private readonly metrics: ProjectorMetrics,
     private readonly logger: Logger,

@@ -13,6 +13,10 @@ export class ProjectorMetrics {
   readonly batchFailures: Counter<'projection'>;
   /** Batches whose first try, without savepoints, was rolled back and run again with them. */
   readonly savepointRetries: Counter;
+  /** Partitions whose batches one grouped transaction applied. */
+  readonly transactionPartitions: Histogram;
+  /** Batches whose group failed as a whole and which were applied on their own. */
+  readonly groupFallbacks: Counter;
   readonly batchSize: Histogram<'projection'>;
   readonly batchDuration: Histogram<'projection'>;
   readonly lagRecords: Gauge<'projection' | 'topic' | 'partition'>;
@@ -49,6 +53,17 @@ export class ProjectorMetrics {
       name: 'sluice_projector_retries_total',
       help: 'Failed attempts at a batch that were retried, by who was to blame (record or systemic)',
       labelNames: ['projection', 'blame'],
+      registers,
+    });
+    this.transactionPartitions = new Histogram({
+      name: 'sluice_projector_transaction_partitions',
+      help: 'Partitions whose batches one grouped transaction applied (groups of two or more)',
+      buckets: [2, 3, 4, 6, 8, 12, 16, 32],
+      registers,
+    });
+    this.groupFallbacks = new Counter({
+      name: 'sluice_projector_group_fallbacks_total',
+      help: 'Batches whose grouped transaction failed as a whole and which were applied on their own',
       registers,
     });
     this.savepointRetries = new Counter({

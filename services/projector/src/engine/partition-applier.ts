@@ -1,5 +1,4 @@
-import type { Pool } from 'pg';
-import { withTransaction } from '@sluice/db';
+import { withTransaction, type Pool, type PoolClient } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
 import { advanceCheckpoints, lockCheckpoints, positionOf, type CheckpointAdvance } from '../store/checkpoints';
 import { insertParked, type ParkedInsert } from '../store/parked';
@@ -44,6 +43,21 @@ export interface ApplyOptions {
   readonly isolate: ReadonlySet<string>;
   /** Failed attempts so far, per projection. */
   readonly attempts: ReadonlyMap<string, number>;
+}
+
+/** One partition's batch, as BatchRunner hands it over. */
+export interface PartitionBatch {
+  readonly partition: number;
+  readonly records: readonly BatchRecord[];
+  readonly opts: ApplyOptions;
+}
+
+/** What one partition's part of a transaction leaves for the end of it. */
+interface PartitionPart {
+  readonly partition: number;
+  readonly outcome: BatchOutcome;
+  readonly notifications: string[];
+  readonly letters: DeadLetter[];
 }
 
 export interface PartitionApplierOptions {
@@ -91,108 +105,160 @@ export class PartitionApplier {
     return this.attempt(partition, records, opts, true);
   }
 
+  /**
+   * Several partitions' batches in one transaction, without savepoints: one
+   * BEGIN, target resolution, notification and COMMIT for all of them. Rolled
+   * back whole if any part fails (NeedsSavepoints or a database error): the
+   * caller then applies each batch on its own.
+   */
+  async applyGroup(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    for (const b of batches) if (b.records.length === 0) throw new RangeError('apply needs at least one record');
+    return this.transaction(async (client, targets) => {
+      // In partition order, as every transaction locks checkpoint rows: no two wait on each other.
+      const order = [...batches.keys()].sort((a, b) => batches[a]!.partition - batches[b]!.partition);
+      const parts = new Array<PartitionPart>(batches.length);
+      for (const i of order) {
+        const { partition, records, opts } = batches[i]!;
+        parts[i] = await this.applyPartition(client, targets, partition, records, opts, false);
+      }
+      return parts;
+    }, batches.length);
+  }
+
   private async attempt(
     partition: number,
     records: readonly BatchRecord[],
     opts: ApplyOptions,
     savepoints: boolean,
   ): Promise<BatchOutcome> {
-    const first = records[0];
-    const last = records.at(-1);
-    if (!first || !last) throw new RangeError('apply needs at least one record');
-    const { pool, topic, resolver } = this.options;
-    return withTransaction(pool, async (client) => {
+    if (records.length === 0) throw new RangeError('apply needs at least one record');
+    const [outcome] = await this.transaction(
+      async (client, targets) => [await this.applyPartition(client, targets, partition, records, opts, savepoints)],
+      1,
+    );
+    return outcome!;
+  }
+
+  /**
+   * The frame of a batch transaction: resolve the versions to write, let `body` apply the
+   * partitions' parts, then notify readers of every part's changes in one statement and
+   * publish the dead letters before the commit (once the checkpoint is past a record, its
+   * dead letter is on the topic).
+   */
+  private transaction(
+    body: (client: PoolClient, targets: Target[]) => Promise<PartitionPart[]>,
+    size: number,
+  ): Promise<BatchOutcome[]> {
+    return withTransaction(this.options.pool, async (client) => {
       if (!this.options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
-      const targets = await resolver.resolve(client);
-      if (targets.length === 0) return { reports: [], stop: true, seekTo: undefined, deadLetters: 0 };
-      const stored = await lockCheckpoints(client, targets, topic, partition);
-      const reports: TargetReport[] = [];
-      const advances: CheckpointAdvance[] = [];
-      const parks: ParkedInsert[] = [];
-      const letters: DeadLetter[] = [];
-      const notifications: string[] = [];
-      let seekTo: bigint | undefined;
-      for (const [i, target] of targets.entries()) {
-        const { nextOffset, endOffset } = positionOf(stored, target);
-        if (nextOffset > last.raw.offset) {
-          reports.push({ target, status: 'checkpointed', alreadyCheckpointed: records.length });
-          continue;
-        }
-        if (nextOffset < first.raw.offset) {
-          seekTo = seekTo === undefined || nextOffset < seekTo ? nextOffset : seekTo;
-          reports.push({ target, status: 'behind', storedOffset: nextOffset });
-          continue;
-        }
-        if (endOffset !== null && nextOffset >= endOffset) {
-          reports.push({ target, status: 'done' });
-          continue;
-        }
-        const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
-        const lastFresh = fresh.at(-1)!;
-        if (savepoints) await client.query(`SAVEPOINT target_${i}`);
-        try {
-          const step = await runProjectionStep(client, target, fresh, {
-            isolate: opts.isolate.has(target.projection),
-            attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
-            savepoints,
-          });
-          if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
-          const next = lastFresh.raw.offset + 1n;
-          const lagRecords = Number(opts.highWatermark > next ? opts.highWatermark - next : 0n);
-          advances.push({
-            projection: target.projection,
-            version: target.version,
-            nextOffset: next,
-            lagRecords,
-            lastRecordAt: lastFresh.raw.timestamp,
-          });
-          for (const r of step.records) {
-            const park = this.parkOf(target, partition, r);
-            if (!park) continue;
-            parks.push(park);
-            if (park.state === 'dead')
-              letters.push({
-                raw: r.record.raw,
-                topic,
-                partition,
-                projection: target.projection,
-                version: target.version,
-                code: park.code,
-                reason: park.reason,
-                attempts: park.attempts,
-              });
-          }
-          if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-            notifications.push(...encodeChanges(target.projection, target.version, step.changes));
-          }
-          if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
-          const below = records.length - records.filter((r) => r.raw.offset >= nextOffset).length;
-          reports.push({
-            target,
-            status: 'applied',
-            step,
-            alreadyCheckpointed: below,
-            nextOffset: next,
-            lagRecords,
-            lastRecordAt: lastFresh.raw.timestamp,
-          });
-        } catch (error) {
-          if (!savepoints) throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
-          await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
-          reports.push({ target, status: 'failed', error });
-        }
+      const targets = await this.options.resolver.resolve(client);
+      if (targets.length === 0) {
+        return Array.from({ length: size }, () => ({ reports: [], stop: true, seekTo: undefined, deadLetters: 0 }));
       }
-      // Every projection's changed keys in one statement; delivered to listeners at commit.
+      const parts = await body(client, targets);
+      const notifications = parts.flatMap((p) => p.notifications);
       if (notifications.length > 0) {
         await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, notifications]);
       }
-      await advanceCheckpoints(client, topic, partition, advances);
-      await insertParked(client, parks);
-      // Published before the commit: once the checkpoint is past a record, its dead letter is on the topic.
+      const letters = parts.flatMap((p) => p.letters);
       const publishing = letters.filter((l) => targets.find((t) => t.projection === l.projection)?.mode === 'live');
       if (publishing.length > 0 && this.options.deadLetters) await this.options.deadLetters.publish(publishing);
-      return { reports, stop: false, seekTo, deadLetters: letters.length };
+      return parts.map((p) => p.outcome);
     });
+  }
+
+  /** One partition's batch for every target, inside a batch transaction. */
+  private async applyPartition(
+    client: PoolClient,
+    targets: readonly Target[],
+    partition: number,
+    records: readonly BatchRecord[],
+    opts: ApplyOptions,
+    savepoints: boolean,
+  ): Promise<PartitionPart> {
+    const first = records[0]!;
+    const last = records.at(-1)!;
+    const { topic } = this.options;
+    const stored = await lockCheckpoints(client, targets, topic, partition);
+    const reports: TargetReport[] = [];
+    const advances: CheckpointAdvance[] = [];
+    const parks: ParkedInsert[] = [];
+    const letters: DeadLetter[] = [];
+    const notifications: string[] = [];
+    let seekTo: bigint | undefined;
+    for (const [i, target] of targets.entries()) {
+      const { nextOffset, endOffset } = positionOf(stored, target);
+      if (nextOffset > last.raw.offset) {
+        reports.push({ target, status: 'checkpointed', alreadyCheckpointed: records.length });
+        continue;
+      }
+      if (nextOffset < first.raw.offset) {
+        seekTo = seekTo === undefined || nextOffset < seekTo ? nextOffset : seekTo;
+        reports.push({ target, status: 'behind', storedOffset: nextOffset });
+        continue;
+      }
+      if (endOffset !== null && nextOffset >= endOffset) {
+        reports.push({ target, status: 'done' });
+        continue;
+      }
+      const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
+      const lastFresh = fresh.at(-1)!;
+      if (savepoints) await client.query(`SAVEPOINT target_${i}`);
+      try {
+        const step = await runProjectionStep(client, target, fresh, {
+          isolate: opts.isolate.has(target.projection),
+          attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
+          savepoints,
+        });
+        if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
+        const next = lastFresh.raw.offset + 1n;
+        const lagRecords = Number(opts.highWatermark > next ? opts.highWatermark - next : 0n);
+        advances.push({
+          projection: target.projection,
+          version: target.version,
+          nextOffset: next,
+          lagRecords,
+          lastRecordAt: lastFresh.raw.timestamp,
+        });
+        for (const r of step.records) {
+          const park = this.parkOf(target, partition, r);
+          if (!park) continue;
+          parks.push(park);
+          if (park.state === 'dead')
+            letters.push({
+              raw: r.record.raw,
+              topic,
+              partition,
+              projection: target.projection,
+              version: target.version,
+              code: park.code,
+              reason: park.reason,
+              attempts: park.attempts,
+            });
+        }
+        if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
+          notifications.push(...encodeChanges(target.projection, target.version, step.changes));
+        }
+        if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
+        const below = records.length - records.filter((r) => r.raw.offset >= nextOffset).length;
+        reports.push({
+          target,
+          status: 'applied',
+          step,
+          alreadyCheckpointed: below,
+          nextOffset: next,
+          lagRecords,
+          lastRecordAt: lastFresh.raw.timestamp,
+        });
+      } catch (error) {
+        if (!savepoints) throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
+        await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
+        reports.push({ target, status: 'failed', error });
+      }
+    }
+    await advanceCheckpoints(client, topic, partition, advances);
+    await insertParked(client, parks);
+    return { partition, outcome: { reports, stop: false, seekTo, deadLetters: letters.length }, notifications, letters };
   }
 
   private parkOf(target: Target, partition: number, r: StepRecord): ParkedInsert | undefined {

@@ -10,6 +10,7 @@ import { BatchRunner, type RetryPolicy } from './batch-runner';
 import type { DeadLetterPublisher } from './dead-letters';
 import { backoffMs } from './failures';
 import type { ProjectorMetrics } from './metrics';
+import { BatchGrouper } from './batch-grouper';
 import { PartitionApplier } from './partition-applier';
 import { PartitionProgress } from './progress';
 import { decodeRecords, rawRecord, type BatchRecord } from './records';
@@ -54,6 +55,8 @@ export interface ProjectorEngineOptions {
   /** Live only: NOTIFY readers of the keys each batch changed. */
   notify?: boolean;
   synchronousCommit?: boolean;
+  /** Partitions' batches consumed concurrently go in one transaction (BatchGrouper); on by default. */
+  groupPartitions?: boolean;
   /** Liveness fails when a partition with records waiting commits nothing for this long. */
   stallTimeoutMs?: number;
   /** Called once when the targets resolve to nothing (a rebuild's version went live or was abandoned). */
@@ -112,7 +115,14 @@ export class ProjectorEngine {
       synchronousCommit: options.synchronousCommit ?? true,
       onSavepointRetry: () => options.metrics.savepointRetries.inc(),
     });
-    this.runner = new BatchRunner(applier, options.retry ?? DEFAULT_RETRY, options.metrics, this.logger);
+    const grouped =
+      options.groupPartitions === false
+        ? applier
+        : new BatchGrouper(applier, {
+            grouped: (size) => options.metrics.transactionPartitions.observe(size),
+            fellBack: (size) => options.metrics.groupFallbacks.inc(size),
+          });
+    this.runner = new BatchRunner(grouped, options.retry ?? DEFAULT_RETRY, options.metrics, this.logger);
     this.reporter = new BatchReporter(options.topic, options.metrics, this.progress, this.logger, this.clock);
   }
 
