@@ -7,8 +7,8 @@ export interface BatchApplier {
 }
 
 interface Waiting extends PartitionBatch {
-  resolve(outcome: BatchOutcome): void;
-  reject(err: unknown): void;
+  readonly resolve: (outcome: BatchOutcome) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /**
