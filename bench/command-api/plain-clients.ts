@@ -1,5 +1,6 @@
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runOpenModel, NodeHttpTarget, type Recorder, type Sample } from '../loadgen';
+import { runOpenModel, NodeHttpTarget, summarizeLatencies, type Recorder, type Sample } from '../loadgen';
 import { reportRun } from '../loadgen/report';
 import { writeResult } from '../results';
 import { extent, printTable } from '../stats';
@@ -87,7 +88,10 @@ async function main(): Promise<void> {
   generatorFirst();
   const warmed = await target.warm(EDGE ? '/edge/health' : '/health/live');
   process.stderr.write(`${warmed} of ${CONNECTIONS} connections open; ${wallets.length} wallets\n`);
+  target.sent.length = 0;
   const before = await apiCounters();
+  // The machine's load going in: on a shared machine, other work takes cores from the services and the generator.
+  const loadBefore = loadavg()[0]!;
   const byEdge = { refused: 0 };
   const rec = await runOpenModel(
     target,
@@ -117,6 +121,12 @@ async function main(): Promise<void> {
   const { min, max } = extent(burst.map((s) => s.intendedAt));
   const seconds = Math.max(1, (max - min) / 1000);
   const admitted = rec.latency((s) => s.phase === 'burst' && is2xx(s));
+  // The burst's, from when each request actually left the generator (its own lag left out).
+  const burstFrom = rec.startedAtEpochMs - performance.timeOrigin + BEFORE_SEC * 1000;
+  const burstTo = burstFrom + DURATION * 1000;
+  const fromSend = summarizeLatencies(
+    target.sent.filter((x) => x.at >= burstFrom && x.at < burstTo && x.status >= 200 && x.status < 300).map((x) => x.ms),
+  );
   const refused = burst.filter(isRefusal);
   const withRetryAfter = refused.filter((s) => s.hasRetryAfter).length;
   const failed = burst.filter((s) => !is2xx(s) && !isRefusal(s));
@@ -130,6 +140,8 @@ async function main(): Promise<void> {
     acceptedPerSec: Math.round(burst.filter(is2xx).length / seconds),
     admittedP50Ms: admitted.p50,
     admittedP99Ms: admitted.p99,
+    admittedFromSendP50Ms: fromSend.p50,
+    admittedFromSendP99Ms: fromSend.p99,
     refusals: refused.length,
     refusalsWithRetryAfterShare: refused.length === 0 ? 1 : withRetryAfter / refused.length,
     refusedByEdge: byEdge.refused,
@@ -137,6 +149,8 @@ async function main(): Promise<void> {
     statuses: rec.statusCounts((s) => s.phase === 'burst'),
     recoverySec: recovery.seconds,
     recoveryNormalMs: recovery.normalMs,
+    generatorSendLagP99Ms: rec.latency().n === 0 ? NaN : summarizeLatencies(rec.sendLag).p99,
+    loadAverage1mBefore: loadBefore,
   };
   printTable(
     `plain clients: ${title}`,
@@ -150,12 +164,15 @@ async function main(): Promise<void> {
           .map(([k, v]) => `${k}: ${v}`)
           .join(', '),
       ],
-      ['admitted p50 / p99 (ms)', `${admitted.p50.toFixed(1)} / ${admitted.p99.toFixed(1)}`],
+      ['admitted p50 / p99 (ms), from intended send', `${admitted.p50.toFixed(1)} / ${admitted.p99.toFixed(1)}`],
+      ['admitted p50 / p99 (ms), from actual send', `${fromSend.p50.toFixed(1)} / ${fromSend.p99.toFixed(1)}`],
       ['refusals (429/503)', refused.length],
       ['… with Retry-After', `${(100 * summary.refusalsWithRetryAfterShare).toFixed(1)} %`],
       ['… by the edge itself', byEdge.refused],
       ['other responses (5xx, transport failures)', failed.length],
       [`seconds until 2xx p99 <= ${recovery.normalMs.toFixed(0)} ms after the burst`, recovery.seconds],
+      ['generator send lag p99 (ms)', summary.generatorSendLagP99Ms.toFixed(1)],
+      ['machine load average (1 min) before the run', loadBefore.toFixed(2)],
     ],
   );
   const apiRefusals = [...after.entries()].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0);

@@ -12,6 +12,12 @@ import type { LoadRequest, LoadResponse, LoadTarget } from './http-target';
 export class NodeHttpTarget implements LoadTarget {
   private readonly url: URL;
   private readonly agent: Agent;
+  /**
+   * Per answered request: when it was sent (performance.now()), its status and the time from send() to the end of its answer, which
+   * leaves out how late the generator itself sent it (the open model charges that, from the
+   * intended send time).
+   */
+  readonly sent: { at: number; status: number; ms: number }[] = [];
 
   constructor(
     origin: string,
@@ -23,7 +29,8 @@ export class NodeHttpTarget implements LoadTarget {
   }
 
   send(req: LoadRequest): Promise<LoadResponse> {
-    return new Promise((resolve) => {
+    const at = performance.now();
+    return new Promise<LoadResponse>((resolve) => {
       const headers: Record<string, string | number> = { ...req.headers };
       if (req.body !== undefined) {
         headers['content-type'] = 'application/json';
@@ -52,6 +59,9 @@ export class NodeHttpTarget implements LoadTarget {
       r.on('timeout', () => r.destroy(new Error('timeout')));
       r.on('error', (err) => resolve({ status: 0, retryAfter: undefined, body: err.message }));
       r.end(req.body);
+    }).then((res) => {
+      this.sent.push({ at, status: res.status, ms: performance.now() - at });
+      return res;
     });
   }
 
