@@ -14,14 +14,16 @@ import { generatorFirst, option, textOption } from './harness';
  * (default) or straight to the command API (`--edge 0`). Prints what the
  * clients got — accepted per second, statuses, admitted p50/p99, refusals
  * and how many carried Retry-After, who refused (edge or API), and how long
- * after the burst the 2xx latency took to come back — and writes JSON to
+ * after the burst the 2xx latency took to come back, whether every accepted
+ * deposit reached the read model — and writes JSON to
  * bench/results/.
  *   node dist/bench/command-api/plain-clients.js [--edge 1] [--connections 1024] [--rate 3000]
  *     [--duration 30] [--quiet-rate 100] [--before-sec 5] [--after-sec 15] [--wallets 500]
- *     [--url http://127.0.0.1:8080] [--api http://127.0.0.1:3000]
+ *     [--url http://127.0.0.1:8080] [--api http://127.0.0.1:3000] [--query http://127.0.0.1:3001]
  */
 const EDGE = option('edge', 1) !== 0;
 const API = textOption('api') ?? 'http://127.0.0.1:3000';
+const QUERY = textOption('query') ?? 'http://127.0.0.1:3001';
 const URL_ = textOption('url') ?? (EDGE ? 'http://127.0.0.1:8080' : API);
 const CONNECTIONS = option('connections', 1024);
 const RATE = option('rate', 3000);
@@ -69,6 +71,26 @@ async function openWallets(target: NodeHttpTarget): Promise<string[]> {
   return wallets;
 }
 
+/**
+ * Wallets whose read model (the query API, straight) has not reached the highest version a 201
+ * reported for them within 60 s: every accepted deposit must get there.
+ */
+async function readModelBehind(versions: Map<string, number>): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  let pending = [...versions.entries()];
+  while (pending.length > 0 && Date.now() < deadline) {
+    const still: [string, number][] = [];
+    for (const [walletId, version] of pending) {
+      const res = await fetch(`${QUERY}/v1/wallets/${walletId}`).catch(() => undefined);
+      const view = res?.ok ? ((await res.json()) as { version: number }) : undefined;
+      if (!view || view.version < version) still.push([walletId, version]);
+    }
+    pending = still;
+    if (pending.length > 0) await sleep(1_000);
+  }
+  return pending.length;
+}
+
 /** Seconds after the burst until every following second's 2xx p99 is back within normal with nothing failing. */
 function recoverySeconds(rec: Recorder): { normalMs: number; seconds: number } {
   const baseline = rec.latency((s) => s.phase === 'before' && is2xx(s)).p99;
@@ -93,6 +115,9 @@ async function main(): Promise<void> {
   // The machine's load going in: on a shared machine, other work takes cores from the services and the generator.
   const loadBefore = loadavg()[0]!;
   const byEdge = { refused: 0 };
+  /** Transport failures by reason; and per wallet, the highest version a 201 reported (to find in the read model). */
+  const transport = new Map<string, number>();
+  const versions = new Map<string, number>();
   const rec = await runOpenModel(
     target,
     [
@@ -109,11 +134,17 @@ async function main(): Promise<void> {
       }),
       onResponse: (_i, _req, res) => {
         if ((res.status === 503 || res.status === 429) && res.body.includes('"stage":"edge"')) byEdge.refused++;
+        if (res.status === 0) transport.set(res.body, (transport.get(res.body) ?? 0) + 1);
+        if (res.status === 201) {
+          const { walletId, version } = JSON.parse(res.body) as { walletId: string; version: number };
+          if (version > (versions.get(walletId) ?? 0)) versions.set(walletId, version);
+        }
       },
     },
   );
   target.close();
   const after = await apiCounters();
+  const behind = await readModelBehind(versions);
 
   const title = `${RATE}/s for ${DURATION} s from ${CONNECTIONS} plain connections, ${EDGE ? 'through the edge' : 'straight to the API'}`;
   const report = reportRun(title, rec);
@@ -151,6 +182,8 @@ async function main(): Promise<void> {
     recoveryNormalMs: recovery.normalMs,
     generatorSendLagP99Ms: rec.latency().n === 0 ? NaN : summarizeLatencies(rec.sendLag).p99,
     loadAverage1mBefore: loadBefore,
+    transportFailures: Object.fromEntries(transport),
+    walletsBehindInReadModel: behind,
   };
   printTable(
     `plain clients: ${title}`,
@@ -170,6 +203,8 @@ async function main(): Promise<void> {
       ['… with Retry-After', `${(100 * summary.refusalsWithRetryAfterShare).toFixed(1)} %`],
       ['… by the edge itself', byEdge.refused],
       ['other responses (5xx, transport failures)', failed.length],
+      ...[...transport.entries()].map(([reason, n]) => [`… transport failure: ${reason}`, n] as [string, number]),
+      [`wallets whose read model lacks an accepted deposit after 60 s (of ${versions.size})`, behind],
       [`seconds until 2xx p99 <= ${recovery.normalMs.toFixed(0)} ms after the burst`, recovery.seconds],
       ['generator send lag p99 (ms)', summary.generatorSendLagP99Ms.toFixed(1)],
       ['machine load average (1 min) before the run', loadBefore.toFixed(2)],
