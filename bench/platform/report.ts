@@ -125,6 +125,7 @@ export function comparisonTable(current: readonly BuildRound[], baseline: readon
     rows: [
       ['capacity (deposits/s)', capA, capB, r3(capA / capB)],
       ['platform CPU ms/dep at half capacity', r3(halves(current)), r3(halves(baseline)), r3(halves(current) / halves(baseline))],
+      ...row('accepted/s', (s) => s.acceptedPerSec, r1),
       ...row('API p99 ms', (s) => s.apiP99, r1),
       ...row('visible p99 ms', (s) => s.visibleP99, r1),
       ...row('platform CPU ms/dep', (s) => s.platformCpuPerUnit, r3),
