@@ -49,8 +49,11 @@ export const projectorConfig = z
      * again from Kafka. Readers may briefly see a version go back.
      */
     PROJECTOR_SYNCHRONOUS_COMMIT: env.bool(true),
-    /** Batches of partitions consumed concurrently are applied in one transaction (one BEGIN, resolution, NOTIFY and COMMIT). */
-    PROJECTOR_GROUP_PARTITIONS: env.bool(true),
+    /**
+     * Batches of fewer records than this, of partitions consumed concurrently, are applied in one
+     * transaction (one BEGIN, resolution, NOTIFY and COMMIT); larger ones keep their own. 0 = never.
+     */
+    PROJECTOR_GROUP_MAX_RECORDS: env.int(256, 0, 100_000),
     /** Liveness fails when a partition with records waiting commits nothing for this long. */
     PROJECTOR_STALL_MS: env.int(120_000, 1_000),
     /** How often lag per partition is measured against the high watermarks (between batches, for stuck partitions). */

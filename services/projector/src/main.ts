@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     deadLetters: new DeadLetterPublisher(producer, config.PROJECTOR_GROUP_ID, dlqTopic),
     notify: config.PROJECTOR_NOTIFY,
     synchronousCommit: config.PROJECTOR_SYNCHRONOUS_COMMIT,
-    groupPartitions: config.PROJECTOR_GROUP_PARTITIONS,
+    groupMaxRecords: config.PROJECTOR_GROUP_MAX_RECORDS,
     stallTimeoutMs: config.PROJECTOR_STALL_MS,
   });
   const admin = kafka.admin();

@@ -55,14 +55,16 @@ export interface ProjectorEngineOptions {
   /** Live only: NOTIFY readers of the keys each batch changed. */
   notify?: boolean;
   synchronousCommit?: boolean;
-  /** Partitions' batches consumed concurrently go in one transaction (BatchGrouper); on by default. */
-  groupPartitions?: boolean;
+  /** Batches of fewer records than this, of partitions consumed concurrently, share one transaction (BatchGrouper); 0 = never. */
+  groupMaxRecords?: number;
   /** Liveness fails when a partition with records waiting commits nothing for this long. */
   stallTimeoutMs?: number;
   /** Called once when the targets resolve to nothing (a rebuild's version went live or was abandoned). */
   onTargetsGone?: () => void;
   clock?: () => number;
 }
+
+const DEFAULT_GROUP_MAX_RECORDS = 256;
 
 const DEFAULT_TUNING: ConsumerTuning = {
   sessionTimeoutMs: 30_000,
@@ -115,10 +117,11 @@ export class ProjectorEngine {
       synchronousCommit: options.synchronousCommit ?? true,
       onSavepointRetry: () => options.metrics.savepointRetries.inc(),
     });
+    const groupMaxRecords = options.groupMaxRecords ?? DEFAULT_GROUP_MAX_RECORDS;
     const grouped =
-      options.groupPartitions === false
+      groupMaxRecords === 0
         ? applier
-        : new BatchGrouper(applier, {
+        : new BatchGrouper(applier, groupMaxRecords, {
             grouped: (size) => options.metrics.transactionPartitions.observe(size),
             fellBack: (size) => options.metrics.groupFallbacks.inc(size),
           });
