@@ -3,6 +3,7 @@ import { createServer, get, type IncomingHttpHeaders, type Server } from 'node:h
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import type { EdgeUpstream } from '@sluice/edge';
 import {
   createTestDatabase,
@@ -145,6 +146,19 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     // The unknown withdrawal's stream ends after QUERY_STREAM_NOT_FOUND_MS (3 s); its first bytes came long before.
     expect(endMs).toBeGreaterThan(2_500);
     expect(firstChunkMs).toBeLessThan(1_500);
+  });
+
+  it('upgrades a WebSocket through to the query API', async () => {
+    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/v1/withdrawals/stream`);
+    try {
+      await once(ws, 'open');
+      const withdrawalId = randomUUID();
+      ws.send(JSON.stringify({ type: 'subscribe', withdrawalId }));
+      const [message] = (await once(ws, 'message')) as [Buffer];
+      expect(JSON.parse(message.toString())).toMatchObject({ type: 'error', code: 'withdrawal_not_found', withdrawalId });
+    } finally {
+      ws.close();
+    }
   });
 
   it("stamps X-Request-Start with the edge's clock, replacing the client's own stamp", async () => {
