@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import type { Logger } from '@sluice/observability';
 import type { Faults } from './faults';
+import { fullJitterDelay } from '@sluice/resilience';
 
 export interface WebhookEvent {
   /** The provider's event id: the same on every delivery of this event (receivers dedupe by it). */
@@ -78,7 +79,7 @@ export class WebhookSender {
         const result = await this.post(body);
         this.options.delivered.inc({ type: event.type, result: result === 'ok' ? (duplicate ? 'duplicate' : 'ok') : 'retry' });
         if (result === 'ok') return;
-        await sleep(Math.min(this.options.retryMaxMs, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        await sleep(fullJitterDelay(attempt + 1, 50, this.options.retryMaxMs));
       }
       this.options.logger.warn({ eventId: event.id }, 'webhook given up');
     } finally {

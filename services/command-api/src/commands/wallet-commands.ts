@@ -5,7 +5,7 @@ import { Counter, type Registry } from 'prom-client';
 import { commitBehind, TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
 import type { OutboxEvent, OutboxWriter } from '@sluice/outbox';
-import { deadlineExceeded, type AdmissionController, type Deadline } from '@sluice/resilience';
+import { deadlineExceeded, fullJitterDelay, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
 import { decide, evolve, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
 import { storedResponse, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency';
@@ -188,7 +188,7 @@ export class WalletCommands {
 
   /** Another process wrote the wallet: run the command again on fresh state, spreading contending writers. */
   private retryConflict(p: Pending): void {
-    const pause = Math.random() * 2 ** Math.min(p.conflicts, 5);
+    const pause = fullJitterDelay(p.conflicts + 1, 1, 32);
     if (p.conflicts >= this.options.conflictRetries || (p.request.deadline?.remainingMs() ?? Infinity) <= pause) {
       p.reject(new VersionConflict(p.request.command.walletId));
       return;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fullJitterDelay } from '@sluice/resilience';
 
 export type SagaState = 'requested' | 'submitted' | 'completed' | 'failed';
 export const ACTIVE_STATES: readonly SagaState[] = ['requested', 'submitted'];
@@ -295,8 +296,7 @@ function reconfirmAt(t: SagaTimings): Date {
 
 /** Full jitter up to min(max, base × 2^attempts), never under `floorMs`. */
 function backoff(attempts: number, t: SagaTimings, floorMs: number): number {
-  const ceiling = Math.min(t.stepBackoffMaxMs, t.stepBackoffBaseMs * 2 ** Math.min(attempts, 30));
-  return Math.max(floorMs, Math.floor((t.random ?? Math.random)() * ceiling));
+  return Math.max(floorMs, fullJitterDelay(Math.min(attempts, 30) + 1, t.stepBackoffBaseMs, t.stepBackoffMaxMs, t.random));
 }
 
 function ignored(): Decision {

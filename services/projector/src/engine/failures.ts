@@ -1,4 +1,5 @@
 import { errorMessage, SluiceError } from '@sluice/core';
+import { fullJitterDelay } from '@sluice/resilience';
 
 /**
  * Who is to blame for a failed apply. `systemic`: the database or the network
@@ -45,12 +46,7 @@ export interface BackoffPolicy {
   readonly maxMs: number;
 }
 
-/**
- * Exponential backoff with "equal jitter": half the exponential delay for
- * sure, the other half at random, so replicas failing together spread out
- * yet never retry at once.
- */
+/** The platform's one backoff (full jitter, libs/resilience) under a projector policy. */
 export function backoffMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
+  return fullJitterDelay(Math.min(attempt, 30), policy.baseMs, policy.maxMs, random);
 }

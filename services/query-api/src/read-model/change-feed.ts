@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { errorMessage } from '@sluice/core';
 import type { Logger } from '@sluice/observability';
 import { CHANGES_CHANNEL, decodeChange, type ChangeMessage } from '@sluice/projection-kit';
+import { fullJitterDelay } from '@sluice/resilience';
 
 export type ChangeListener = (message: ChangeMessage) => void;
 
@@ -84,7 +85,7 @@ export class ChangeFeed {
       if (this.connected) this.reset();
       this.connected = false;
       this.client = undefined;
-      if (!this.stopped) await sleep(Math.min(this.reconnectMaxMs, 100 * 2 ** Math.min(attempt, 10)));
+      if (!this.stopped) await sleep(fullJitterDelay(Math.min(attempt, 30) + 1, 100, this.reconnectMaxMs));
     }
   }
 
