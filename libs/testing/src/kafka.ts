@@ -43,8 +43,8 @@ export async function consumeRecords(kafka: Kafka, topic: string, count: number,
  * that has just created a topic can still answer "does not host this
  * topic-partition" to the metadata request that waits for the leaders: tried again.
  */
-export async function createTestTopic(kafka: Kafka, prefix: string, partitions: number): Promise<string> {
-  const topic = uniqueName(prefix);
+export async function createTestTopic(kafka: Kafka, prefix: string, partitions: number, suffix = ''): Promise<string> {
+  const topic = `${uniqueName(prefix)}${suffix}`;
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,6 +1,8 @@
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
-import { createKafka, ensureTopics } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
+import { allCatalogs } from '@sluice/schemas';
+import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
 import { eventTopics } from './topics';
@@ -19,13 +21,26 @@ commands:
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
-  dlq …            list, inspect, re-drive and skip the projector's dead letters (sluice dlq --help)`;
+  dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
+
+dead-letter topics (every consumer's, one dlq.* header scheme):
+${DLQ_TOPIC_USAGE.replace(/^/gm, '  ')}`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'invariants') return runInvariants(argv.slice(1));
-  if (argv[0] === 'projection' || argv[0] === 'dlq') return runProjectorTools(argv);
+  const onTopics = argv[0] === 'dlq' && (argv[1] === 'topics' || argv.includes('--topic'));
+  if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
   const logger = createLogger('sluice-cli', config.LOG_LEVEL);
+  if (onTopics) {
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger });
+    const ctx = {
+      kafka,
+      codec: AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN),
+      print: (line: string) => console.log(line),
+    };
+    return runDlqTopics(ctx, argv.slice(1));
+  }
   const [group, command] = argv;
   if (group === 'topics' && (command === 'apply' || command === 'list')) {
     const specs = eventTopics(config.OUTBOX_TOPIC_PATTERN, config.TOPIC_PARTITIONS);
@@ -57,6 +72,29 @@ async function main(argv: string[]): Promise<number> {
   }
   console.error(USAGE);
   return 2;
+}
+
+function runDlqTopics(ctx: Parameters<typeof dlqTopics>[0], args: string[]): Promise<number> {
+  const flag = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const topic = flag('topic');
+  const positional = args.slice(1).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--topic');
+  const command = args[0];
+  if (command === 'topics') return dlqTopics(ctx);
+  if (topic === undefined) throw new Error(`--topic is missing\n\n${USAGE}`);
+  if (command === 'list') return dlqTopicList(ctx, topic);
+  if (command === 'inspect') return dlqTopicInspect(ctx, topic, positional[0]);
+  if (command === 'redrive') {
+    return dlqTopicRedrive(ctx, topic, {
+      ...(positional[0] !== undefined && { at: positional[0] }),
+      all: args.includes('--all'),
+      force: args.includes('--force'),
+    });
+  }
+  console.error(USAGE);
+  return Promise.resolve(2);
 }
 
 main(process.argv.slice(2)).then(

@@ -11,3 +11,4 @@ export * from './pg-inbox';
 export * from './metrics';
 export * from './pipeline';
 export * from './kafka-adapter';
+export * from './dead-letter-topics';
