@@ -1,0 +1,162 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kafka, Producer } from 'kafkajs';
+import { loadConfig } from '@sluice/config';
+import { uuidv7 } from '@sluice/core';
+import { AvroEventCodec, createIdempotentProducer, createKafka, routeTopic } from '@sluice/messaging';
+import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { walletCatalog, type WalletEvent } from '@sluice/schemas';
+import {
+  createTestDatabase,
+  createTestTopic,
+  freePort,
+  startService,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@sluice/testing';
+import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
+import { commandApiConfig } from '../../command-api/src/config';
+
+/**
+ * kill -9 of the bonus service while it works through a stream of
+ * WalletOpened events: after its restart every wallet has its bonus, once.
+ */
+const WALLETS = 150;
+const logger = createLogger('bonus-crash-test', 'warn');
+let db: TestDatabase;
+let commandApi: CommandApi;
+let http: FastifyInstance;
+let kafka: Kafka;
+let producer: Producer;
+let bonus: ServiceProcess | undefined;
+const pattern = `${uniqueName('bcrash')}.\${routedByValue}`;
+const eventsTopic = routeTopic(pattern, 'wallet');
+let commandsTopic: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('bcrash');
+  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bonus-crash-test', logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: eventsTopic, numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+  commandsTopic = await createTestTopic(kafka, 'bcrash_commands', 3);
+  commandApi = await buildCommandApi(
+    loadConfig(commandApiConfig, {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+      OUTBOX_TOPIC_PATTERN: pattern,
+      OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+      WALLET_COMMANDS_TOPIC: commandsTopic,
+      WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
+      WALLET_COMMANDS_GROUP_ID: uniqueName('bcrash_api'),
+      WALLET_COMMANDS_PARTITIONS: '3',
+      KAFKA_FETCH_MAX_WAIT_MS: '100',
+      LOG_LEVEL: 'warn',
+      EVENT_LOOP_MAX_DELAY_MS: '0',
+    }),
+    logger,
+    createMetricsRegistry('c', false),
+  );
+  await commandApi.app.init();
+  await commandApi.startInternalCommands();
+  http = commandApi.app.getHttpAdapter().getInstance();
+  producer = createIdempotentProducer(kafka);
+  await producer.connect();
+}, 60_000);
+
+afterAll(async () => {
+  await bonus?.kill('SIGTERM');
+  await producer?.disconnect();
+  await commandApi?.close();
+  await db?.drop();
+});
+
+async function openWallets(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await http.inject({
+      method: 'POST',
+      url: '/v1/wallets',
+      headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('open') },
+      payload: '{"currency":"EUR"}',
+    });
+    ids.push(res.json<{ walletId: string }>().walletId);
+  }
+  return ids;
+}
+
+async function commandsSent(): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(commandsTopic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe('bonus service killed mid-stream', () => {
+  it('kill -9 while granting: after the restart every wallet has its bonus exactly once', async () => {
+    const wallets = await openWallets(WALLETS);
+    const codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
+    await codec.registerAll();
+    await producer.send({
+      topic: eventsTopic,
+      acks: -1,
+      messages: wallets.map((walletId) => {
+        const opened: WalletEvent = {
+          type: 'WalletOpened',
+          data: { eventId: uuidv7(), walletId, currency: 'EUR', version: 1, occurredAt: Date.now() },
+        };
+        return { key: walletId, value: codec.encode('wallet', opened), headers: { type: 'WalletOpened' } };
+      }),
+    });
+    bonus = startService(
+      'bonus-service',
+      {
+        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: testEnv.registryUrl,
+        OUTBOX_TOPIC_PATTERN: pattern,
+        WALLET_COMMANDS_TOPIC: commandsTopic,
+        BONUS_GROUP_ID: uniqueName('bcrash_bonus'),
+        BONUS_FROM_BEGINNING: 'true',
+        WELCOME_BONUS_AMOUNT: '500',
+        // A small fetch and one partition at a time: the stream takes long enough to be cut mid-way.
+        KAFKA_PARTITIONS_CONCURRENTLY: '1',
+        KAFKA_FETCH_MAX_WAIT_MS: '100',
+        // The restarted member does not wait out the killed one's session for long.
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        KAFKA_HEARTBEAT_INTERVAL_MS: '500',
+        LOG_LEVEL: 'info',
+      },
+      await freePort(),
+    );
+    await bonus.waitReady();
+    await waitFor('some grants to be sent', async () => (await commandsSent()) >= 5, { timeoutMs: 20_000, intervalMs: 10 });
+    await bonus.kill('SIGKILL');
+    const beforeRestart = await commandsSent();
+    await bonus.restart();
+    await waitFor(
+      'every wallet to have its bonus',
+      async () => {
+        const { rows } = await commandApi.pool.query<{ n: string }>(
+          'SELECT count(*)::text AS n FROM wallets WHERE id = ANY($1::uuid[]) AND balance = 500',
+          [wallets],
+        );
+        return Number(rows[0]?.n) === WALLETS;
+      },
+      { timeoutMs: 40_000 },
+    );
+    // Exactly one deposit per wallet, whatever was sent twice across the crash.
+    const { rows } = await commandApi.pool.query<{ balance: string; version: number }>(
+      'SELECT DISTINCT balance::text, version FROM wallets WHERE id = ANY($1::uuid[])',
+      [wallets],
+    );
+    expect(rows).toEqual([{ balance: '500', version: 2 }]);
+    expect(beforeRestart).toBeLessThan(WALLETS);
+  }, 90_000);
+});
