@@ -52,6 +52,7 @@ beforeAll(async () => {
       heartbeat: async () => undefined,
       commit: async () => undefined,
       owned: () => true,
+      release: () => undefined,
     });
   }
 });

@@ -60,6 +60,8 @@ export const projectorConfig = z
     PROJECTOR_LAG_INTERVAL_MS: env.int(5_000, 100),
     /** Longest a fetch waits for records; also the pause before the first fetch after an assignment. */
     KAFKA_FETCH_MAX_WAIT_MS: env.int(1_000, 10, 30_000),
+    /** A fetch is answered once this many bytes wait (or the wait is over): above 1, fewer and fuller batches under load. */
+    KAFKA_FETCH_MIN_BYTES: env.int(1, 1, 64 * 1_048_576),
     MIGRATE_ON_START: env.bool(true),
   })
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {

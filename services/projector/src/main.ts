@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       maxBytesPerPartition: config.PROJECTOR_MAX_BYTES_PER_PARTITION,
       maxBytes: config.KAFKA_FETCH_MAX_BYTES,
       maxWaitTimeMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+      minBytes: config.KAFKA_FETCH_MIN_BYTES,
       partitionsConsumedConcurrently: config.PROJECTOR_PARTITIONS_CONCURRENTLY,
     },
     retry: {

@@ -190,6 +190,11 @@ export class KafkaSubscriber implements Subscriber {
     this.consumer = undefined;
   }
 
+  /** Why the consumer crashed for good (kafkajs gave up restarting it), if it did. */
+  crashReason(): string | undefined {
+    return this.crashed;
+  }
+
   assertConsuming(): void {
     if (this.crashed !== undefined) throw new Error(`consumer crashed: ${this.crashed}`);
     if (!this.joined) throw new Error('consumer has not joined its group');
@@ -225,13 +230,15 @@ export class KafkaSubscriber implements Subscriber {
     );
     let records = batch.messages.map((m) => toInboundRecord(topic, partition, m));
     const commit = async (record: InboundRecord): Promise<void> => {
-      payload.resolveOffset(record.offset);
       records = records.filter((r) => BigInt(r.offset) > BigInt(record.offset));
+      // A revoked partition, or one sought elsewhere: its next owner (or the seek) decides where it goes on.
       if (!owned()) return;
+      payload.resolveOffset(record.offset);
       await payload.commitOffsetsIfNecessary({
         topics: [{ topic, partitions: [{ partition, offset: String(BigInt(record.offset) + 1n) }] }],
       });
     };
+    let released = false;
     const ctx: BatchContext = {
       topic,
       partition,
@@ -240,6 +247,7 @@ export class KafkaSubscriber implements Subscriber {
       heartbeat: () => payload.heartbeat(),
       commit,
       owned,
+      release: () => void (released = true),
     };
     const backoff = this.options.redelivery ?? { baseMs: 200, maxMs: 30_000 };
     for (let attempt = 1; records.length > 0; attempt++) {
@@ -248,7 +256,7 @@ export class KafkaSubscriber implements Subscriber {
           records.map((record) => ({ record })),
           ctx,
         );
-        await commit(records.at(-1)!);
+        if (!released) await commit(records.at(-1)!);
         return;
       } catch (err) {
         if (!owned()) return; // the batch is fetched again by whoever owns the partition next

@@ -50,6 +50,12 @@ export interface BatchContext {
   commit(record: InboundRecord): Promise<void>;
   /** False once the partition was revoked or the subscriber is stopping: the next owner handles the rest. */
   owned(): boolean;
+  /**
+   * Leaves what is not committed of this batch undone although the handler
+   * returns: nothing more is committed and it is fetched again (for a handler
+   * that sought the partition elsewhere, or stops).
+   */
+  release(): void;
 }
 
 /**

@@ -136,6 +136,23 @@ export function subscriberContract(adapter: string, fixture: () => SubscriberCon
       expect(calls.slice(0, 2)).toEqual([values(4), ['m2', 'm3']]);
     });
 
+    it('a batch released by its handler is not committed: the next member of the group gets it again', async () => {
+      const topic = await f.topic(1);
+      const group = f.group();
+      await f.publisher.publish(topic, [{ key: 'k', value: 'kept' }]);
+      let seen = 0;
+      const s = await start(topic, group, async (_ms, ctx) => {
+        seen++;
+        ctx.release();
+      });
+      await until('the batch', () => seen > 0, f.timeoutMs);
+      await s.stop();
+      const again: Delivered[] = [];
+      await start(topic, group, collect(again));
+      await until('the same record', () => again.length > 0, f.timeoutMs);
+      expect(again.map((d) => d.value)).toEqual(['kept']);
+    });
+
     it('stop() aborts the signal of a batch in flight and waits for its handler', async () => {
       const topic = await f.topic(1);
       await f.publisher.publish(topic, [{ key: 'k', value: 'slow' }]);

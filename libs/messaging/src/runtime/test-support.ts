@@ -30,6 +30,7 @@ export function context(overrides: Partial<BatchContext> = {}): BatchContext & {
     heartbeat: async () => void ctx.heartbeats++,
     commit: async (r: InboundRecord) => void commits.push(r.offset),
     owned: () => true,
+    release: () => undefined,
     commits,
     ...overrides,
   };

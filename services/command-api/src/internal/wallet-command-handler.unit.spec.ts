@@ -66,6 +66,7 @@ function setup(execute: () => Promise<unknown>) {
     heartbeat: async () => void heartbeats++,
     commit: async () => undefined,
     owned: () => true,
+    release: () => undefined,
   };
   const header = (i: number, name: string) => letters[i]?.headers?.[name];
   return { send: (value: string) => run([{ record: record(value) }], ctx), letters, header, heartbeats: () => heartbeats };

@@ -1,20 +1,9 @@
 import type { Message, Producer } from 'kafkajs';
+import { deadLetterHeaders, deadLetterTopic, DLQ_HEADERS } from '@sluice/messaging';
 import type { RawRecord } from './records';
 
-/** Headers a dead letter carries besides the original record's own. */
-export const DLQ_HEADERS = {
-  code: 'dlq.error.code',
-  reason: 'dlq.error.reason',
-  attempts: 'dlq.attempts',
-  topic: 'dlq.original.topic',
-  partition: 'dlq.original.partition',
-  offset: 'dlq.original.offset',
-  timestamp: 'dlq.original.timestamp',
-  group: 'dlq.consumer.group',
-  projection: 'dlq.projection',
-  version: 'dlq.projection.version',
-  failedAt: 'dlq.failed.at',
-} as const;
+/** The platform's one dead-letter header scheme (libs/messaging); the projector's letters add their projection. */
+export { DLQ_HEADERS, deadLetterTopic };
 
 export interface DeadLetter {
   readonly raw: RawRecord;
@@ -27,11 +16,6 @@ export interface DeadLetter {
   readonly attempts: number;
 }
 
-/** The dead-letter topic of a consumer group. */
-export function deadLetterTopic(groupId: string): string {
-  return `${groupId}.dlq`;
-}
-
 /**
  * The original key, value and headers, unchanged, plus what failed and where
  * it came from. The original coordinates identify a dead letter: the same
@@ -39,22 +23,19 @@ export function deadLetterTopic(groupId: string): string {
  * batch) carries the same topic, partition and offset.
  */
 export function deadLetterMessage(letter: DeadLetter, groupId: string, now: Date): Message {
-  const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
-  for (const [name, values] of Object.entries(letter.raw.headers)) headers[name] = values.length === 1 ? values[0]! : values;
-  Object.assign(headers, {
-    [DLQ_HEADERS.code]: letter.code,
-    [DLQ_HEADERS.reason]: letter.reason.slice(0, 1_000),
-    [DLQ_HEADERS.attempts]: String(letter.attempts),
-    [DLQ_HEADERS.topic]: letter.topic,
-    [DLQ_HEADERS.partition]: String(letter.partition),
-    [DLQ_HEADERS.offset]: letter.raw.offset.toString(),
-    [DLQ_HEADERS.group]: groupId,
-    [DLQ_HEADERS.projection]: letter.projection,
-    [DLQ_HEADERS.version]: String(letter.version),
-    [DLQ_HEADERS.failedAt]: now.toISOString(),
-    ...(letter.raw.timestamp && { [DLQ_HEADERS.timestamp]: String(letter.raw.timestamp.getTime()) }),
-  });
-  return { key: letter.raw.key, value: letter.raw.value, headers };
+  const { raw } = letter;
+  const headers = deadLetterHeaders(
+    { ...raw, topic: letter.topic, partition: letter.partition, offset: raw.offset.toString() },
+    {
+      code: letter.code,
+      reason: letter.reason,
+      attempts: letter.attempts,
+      group: groupId,
+      extra: { [DLQ_HEADERS.projection]: letter.projection, [DLQ_HEADERS.version]: String(letter.version) },
+    },
+    now,
+  );
+  return { key: raw.key, value: raw.value, headers };
 }
 
 /**

@@ -1,8 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { errorMessage } from '@sluice/core';
-import type { AvroEventCodec } from '@sluice/messaging';
+import {
+  KafkaSubscriber,
+  type AvroEventCodec,
+  type BatchContext,
+  type ConsumedMessage,
+  type InboundRecord,
+  type PartitionControl,
+} from '@sluice/messaging';
 import type { Logger } from '@sluice/observability';
 import { loadPositions } from '../store/checkpoints';
 import { BatchReporter } from './batch-report';
@@ -13,7 +19,7 @@ import type { ProjectorMetrics } from './metrics';
 import { BatchGrouper } from './batch-grouper';
 import { PartitionApplier } from './partition-applier';
 import { PartitionProgress } from './progress';
-import { decodeRecords, rawRecord, type BatchRecord } from './records';
+import { decodeRecords, type BatchRecord, type RawRecord } from './records';
 import type { TargetResolver } from './targets';
 
 export interface ConsumerTuning {
@@ -28,6 +34,8 @@ export interface ConsumerTuning {
    * this long before fetching again.
    */
   maxWaitTimeMs: number;
+  /** The broker answers a fetch once this many bytes wait, or maxWaitTimeMs passed. */
+  minBytes: number;
   /** Partitions whose batches run at once; each holds one pooled connection while it commits. */
   partitionsConsumedConcurrently: number;
 }
@@ -72,6 +80,7 @@ const DEFAULT_TUNING: ConsumerTuning = {
   maxBytesPerPartition: 1_048_576,
   maxBytes: 10_485_760,
   maxWaitTimeMs: 1_000,
+  minBytes: 1,
   partitionsConsumedConcurrently: 4,
 };
 
@@ -91,13 +100,13 @@ export class ProjectorEngine {
   private readonly tuning: ConsumerTuning;
   private readonly logger: Logger;
   private readonly clock: () => number;
-  private consumer: Consumer | undefined;
+  private subscriber: KafkaSubscriber | undefined;
+  private control: PartitionControl | undefined;
   private owned = new Set<number>();
   /** Bumped on every assignment, so a resume still retrying for an older one gives up. */
   private generation = 0;
   private joined = false;
   private joins = 0;
-  private crashed: string | undefined;
   private abort = new AbortController();
   private targetsGone = false;
   private projectionNames: string[] = [];
@@ -133,46 +142,49 @@ export class ProjectorEngine {
     return this.options.groupId;
   }
 
+  /**
+   * Joins the group on the consumer runtime's subscriber (libs/messaging):
+   * its assignment hooks pause each assigned partition before its first
+   * fetch, and the engine seeks it to its checkpoints; the runtime's own
+   * decode, retry and dead-letter middleware do not fit the exactly-once
+   * batches here (PartitionApplier, BatchRunner), so the engine keeps its own.
+   */
   async start(): Promise<void> {
-    if (this.consumer) throw new Error('projector engine already started');
+    if (this.subscriber) throw new Error('projector engine already started');
     const { kafka, topic, groupId } = this.options;
     this.abort = new AbortController();
     this.projectionNames = (await this.options.targets.peek(this.options.pool)).map((t) => t.projection);
-    const consumer = kafka.consumer({
+    const subscriber = new KafkaSubscriber({
+      kafka,
       groupId,
-      sessionTimeout: this.tuning.sessionTimeoutMs,
-      heartbeatInterval: this.tuning.heartbeatIntervalMs,
-      maxBytesPerPartition: this.tuning.maxBytesPerPartition,
-      maxBytes: this.tuning.maxBytes,
-      maxWaitTimeInMs: this.tuning.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.joined = true;
-      this.joins++;
-      this.onAssignment(payload.memberAssignment[topic] ?? []);
-    });
-    // Until the next GROUP_JOIN it is unknown which partitions this member keeps: own none.
-    consumer.on(consumer.events.REBALANCING, () => this.onAssignment([]));
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart) this.crashed = errorMessage(payload.error);
-    });
-    try {
-      await consumer.connect();
+      topics: [topic],
       // Partitions without a stored checkpoint start from the beginning: the read model holds nothing of them yet.
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        // Resolving is this engine's call: a batch abandoned or sought away must be fetched again.
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.tuning.partitionsConsumedConcurrently,
-        eachBatch: (payload) => this.onBatch(payload),
+      fromBeginning: true,
+      fetch: {
+        sessionTimeoutMs: this.tuning.sessionTimeoutMs,
+        heartbeatIntervalMs: this.tuning.heartbeatIntervalMs,
+        maxBytesPerPartition: this.tuning.maxBytesPerPartition,
+        maxBytes: this.tuning.maxBytes,
+        maxWaitTimeInMs: this.tuning.maxWaitTimeMs,
+        minBytes: this.tuning.minBytes,
+        partitionsConcurrently: this.tuning.partitionsConsumedConcurrently,
+      },
+      logger: this.logger,
+    });
+    this.subscriber = subscriber;
+    try {
+      await subscriber.start((messages, ctx) => this.onBatch(messages, ctx), {
+        onAssigned: (assignment, control) => {
+          this.control = control;
+          this.joined = true;
+          this.joins++;
+          this.onAssignment([...(assignment.get(topic) ?? [])]);
+        },
+        // Until the next assignment it is unknown which partitions this member keeps: own none.
+        onRevoked: () => this.onAssignment([]),
       });
     } catch (err) {
-      this.consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
+      this.subscriber = undefined;
       throw err;
     }
     this.logger.info({ groupId }, 'projector consuming');
@@ -183,26 +195,29 @@ export class ProjectorEngine {
    * rolls back whole; retry waits end at once), then leaves the group.
    */
   async stop(): Promise<void> {
-    const consumer = this.consumer;
-    if (!consumer) return;
+    const subscriber = this.subscriber;
+    if (!subscriber) return;
     this.generation++;
     this.abort.abort();
-    await consumer.disconnect();
+    await subscriber.stop();
     this.owned = new Set();
     this.joined = false;
-    this.consumer = undefined;
+    this.subscriber = undefined;
+    this.control = undefined;
     this.logger.info('projector stopped');
   }
 
   /** For the liveness probe: a reason when the engine cannot make progress. */
   stalledReason(): string | undefined {
-    if (this.crashed !== undefined) return `consumer crashed: ${this.crashed}`;
+    const crashed = this.subscriber?.crashReason();
+    if (crashed !== undefined) return `consumer crashed: ${crashed}`;
     return this.progress.stalled();
   }
 
   /** For the readiness probe: throws until the consumer has joined its group. */
   assertConsuming(): void {
-    if (this.crashed !== undefined) throw new Error(`consumer crashed: ${this.crashed}`);
+    const crashed = this.subscriber?.crashReason();
+    if (crashed !== undefined) throw new Error(`consumer crashed: ${crashed}`);
     if (!this.joined) throw new Error('consumer has not joined its group');
   }
 
@@ -226,7 +241,7 @@ export class ProjectorEngine {
     if (partitions.length === 0) return;
     // GROUP_JOIN fires before the first fetch of the new assignment, so pausing
     // here means no batch is fetched from Kafka's offset before the seek.
-    this.consumer?.pause([{ topic, partitions }]);
+    this.control?.pause(topic, partitions);
     void this.resumeFromCheckpoints(generation, partitions);
   }
 
@@ -236,8 +251,8 @@ export class ProjectorEngine {
       try {
         const targets = await this.options.targets.peek(pool);
         const positions = await Promise.all(targets.map((t) => loadPositions(pool, t, topic)));
-        const consumer = this.consumer;
-        if (generation !== this.generation || !consumer) return;
+        const control = this.control;
+        if (generation !== this.generation || !control) return;
         const seeks: Record<number, string> = {};
         for (const partition of partitions) {
           // The lowest checkpoint of the versions this engine writes; a version never seen on the partition starts at 0.
@@ -247,9 +262,9 @@ export class ProjectorEngine {
           }, undefined);
           const offset = lowest ?? 0n;
           seeks[partition] = String(offset);
-          consumer.seek({ topic, partition, offset: String(offset) });
+          control.seek(topic, partition, String(offset));
         }
-        consumer.resume([{ topic, partitions }]);
+        control.resume(topic, partitions);
         this.logger.info({ partitions, seeks }, 'resumed from checkpoints');
         return;
       } catch (err) {
@@ -263,61 +278,58 @@ export class ProjectorEngine {
     }
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    const { topic, partition, messages } = batch;
-    const last = messages.at(-1);
-    const owned = () => this.owned.has(partition) && payload.isRunning() && !payload.isStale();
-    // A seek is pending (a resume or rebalance overtook this fetch): drop the batch unresolved, it is fetched again.
-    if (!last || !owned() || this.targetsGone) return;
+  /**
+   * One partition's batch. Returning commits Kafka's offset past it (only a
+   * hint for lag tools: the database checkpoints count); a batch dropped,
+   * abandoned or sought elsewhere is released instead, and fetched again.
+   */
+  private async onBatch(messages: readonly ConsumedMessage[], ctx: BatchContext): Promise<void> {
+    const { topic } = this.options;
+    const { partition } = ctx;
+    const first = messages[0];
+    const owned = () => this.owned.has(partition) && ctx.owned();
+    // A seek is pending (a resume or rebalance overtook this fetch): the batch is dropped, it is fetched again.
+    if (!first || !owned() || this.targetsGone) return ctx.release();
     const started = this.clock();
-    const highWatermark = BigInt(batch.highWatermark);
-    this.progress.observeLag(partition, highWatermark - BigInt(batch.firstOffset() ?? last.offset));
-    const records = await this.decode(messages.map(rawRecord), payload);
-    if (!records) return;
+    const highWatermark = BigInt(ctx.highWatermark);
+    this.progress.observeLag(partition, highWatermark - BigInt(first.record.offset));
+    const records = await this.decode(
+      messages.map((m) => rawOf(m.record)),
+      ctx,
+    );
+    if (!records) return ctx.release();
     const result = await this.runner.run(partition, records, highWatermark, {
       signal: this.abort.signal,
       stillOwned: owned,
-      heartbeat: () => payload.heartbeat(),
+      heartbeat: () => ctx.heartbeat(),
       committed: (outcome) => this.reporter.report(partition, outcome, records.length, started),
     });
     switch (result.kind) {
       case 'abandoned':
         this.logger.info(
-          { partition, reason: result.reason, firstOffset: batch.firstOffset() },
+          { partition, reason: result.reason, firstOffset: first.record.offset },
           'batch abandoned; it is fetched again',
         );
-        return;
+        return ctx.release();
       case 'stop':
         if (!this.targetsGone) {
           this.targetsGone = true;
           this.logger.info('nothing left to write for this engine');
           this.options.onTargetsGone?.();
         }
-        return;
+        return ctx.release();
       case 'committed':
         break;
     }
     const { seekTo } = result.outcome;
     if (seekTo !== undefined) {
-      if (owned()) this.consumer?.seek({ topic, partition, offset: String(seekTo) });
-      return;
-    }
-    payload.resolveOffset(last.offset);
-    // The checkpoints are committed; Kafka's offset is only a hint, and only for a partition this member still owns.
-    if (owned()) {
-      try {
-        await payload.commitOffsetsIfNecessary({
-          topics: [{ topic, partitions: [{ partition, offset: String(BigInt(last.offset) + 1n) }] }],
-        });
-      } catch (err) {
-        this.logger.debug({ err, partition }, 'offset commit hint failed; the database checkpoint stands');
-      }
+      if (owned()) this.control?.seek(topic, partition, String(seekTo));
+      ctx.release();
     }
   }
 
   /** Decodes a batch; while the registry cannot be reached it waits and tries again (the records are not to blame). */
-  private async decode(raws: Parameters<typeof decodeRecords>[1], payload: EachBatchPayload): Promise<BatchRecord[] | undefined> {
+  private async decode(raws: readonly RawRecord[], ctx: BatchContext): Promise<BatchRecord[] | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await decodeRecords(this.options.codec, raws);
@@ -326,11 +338,24 @@ export class ProjectorEngine {
         this.logger.error({ err, attempt, retryInMs: delay }, 'decoding the batch failed; retrying');
         try {
           await sleep(delay, undefined, { signal: this.abort.signal });
-          await payload.heartbeat();
+          await ctx.heartbeat();
         } catch {
           return undefined;
         }
       }
     }
   }
+}
+
+/** The runtime's record as the projector's applier keeps it (offsets as bigint). */
+function rawOf(record: InboundRecord): RawRecord {
+  return {
+    offset: BigInt(record.offset),
+    key: record.key,
+    value: record.value,
+    get headers() {
+      return record.headers as Record<string, Buffer[]>;
+    },
+    timestamp: record.timestamp,
+  };
 }
