@@ -140,6 +140,9 @@ export class KafkaSubscriber implements Subscriber {
       maxBytesPerPartition: this.fetch.maxBytesPerPartition,
       maxWaitTimeInMs: this.fetch.maxWaitTimeInMs,
       allowAutoTopicCreation: false,
+      // kafkajs restarts a crashed consumer on a timer; one that crashes while stopping must stay stopped,
+      // or it rejoins the group after stop() returned.
+      retry: { retries: 5, restartOnFailure: async () => !this.abort.signal.aborted },
     });
     this.consumer = consumer;
     metrics?.concurrencyLimit.set({ group: groupId }, this.fetch.partitionsConcurrently);

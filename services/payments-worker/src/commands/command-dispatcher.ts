@@ -3,7 +3,6 @@ import type { Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
-import { fullJitterDelay } from '@sluice/resilience';
 import type { Logger } from '@sluice/observability';
 
 /**
@@ -75,7 +74,7 @@ export class CommandDispatcher {
       } catch (err) {
         failures++;
         this.logger.warn({ err, failures }, 'sending wallet commands failed; retrying');
-        await sleep(fullJitterDelay(Math.min(failures, 30) + 1, 100, 5_000));
+        await sleep(Math.min(5_000, 100 * 2 ** failures) * Math.random());
         continue;
       }
       await Promise.race([woken, sleep(this.pollMs)]);
