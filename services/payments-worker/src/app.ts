@@ -24,6 +24,7 @@ import { PspClient } from './provider/psp-client';
 import { SagaRunner } from './saga/saga-runner';
 import { SagaStore } from './saga/saga-store';
 import { WebhookInbox } from './webhooks/webhook-inbox';
+import { PollWait } from './poll-wait';
 
 export const PAYMENTS_MIGRATIONS = { folder: join(__dirname, '../migrations'), table: '__migrations_payments_worker' };
 
@@ -90,28 +91,21 @@ export async function buildPaymentsWorker(
     stepBackoffBaseMs: config.PAYOUT_STEP_BACKOFF_BASE_MS,
     stepBackoffMaxMs: config.PAYOUT_STEP_BACKOFF_MAX_MS,
   };
-  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, config.PAYOUT_POLL_MS, logger, registry);
+  const pollWait = () => new PollWait(config.PAYOUT_POLL_MS, config.PAYOUT_IDLE_POLL_MAX_MS);
+  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry);
   const runner = new SagaRunner(
     pool,
     store,
     gateway,
-    { pollMs: config.PAYOUT_POLL_MS, leaseMs: config.PAYOUT_LEASE_MS, timings },
+    { poll: pollWait(), leaseMs: config.PAYOUT_LEASE_MS, timings },
     logger.child({ component: 'saga' }),
     registry,
     () => dispatcher.poke(),
   );
-  const inbox = new WebhookInbox(
-    pool,
-    store,
-    timings,
-    config.PAYOUT_POLL_MS,
-    logger.child({ component: 'webhooks' }),
-    registry,
-    (d, at) => {
-      runner.observe(d, at);
-      if (d.commands.length > 0) dispatcher.poke();
-    },
-  );
+  const inbox = new WebhookInbox(pool, store, timings, pollWait(), logger.child({ component: 'webhooks' }), registry, (d, at) => {
+    runner.observe(d, at);
+    if (d.commands.length > 0) dispatcher.poke();
+  });
   const events = walletEventsConsumer(
     {
       kafka,

@@ -61,6 +61,14 @@ export const paymentsWorkerConfig = z
     PAYOUT_LEASE_MS: env.int(30_000, 1_000),
     /** How often due sagas, webhooks and commands are looked for when nothing woke the worker. */
     PAYOUT_POLL_MS: env.int(200, 10, 60_000),
+    /**
+     * An idle worker's polls space out, doubling from PAYOUT_POLL_MS up to this: work that arrives
+     * in the process wakes it at once; the polls are for other replicas' work and for due times.
+     */
+    PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
+  })
+  .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
+    message: 'PAYOUT_POLL_MS must not exceed PAYOUT_IDLE_POLL_MAX_MS',
   })
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
     message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',

@@ -6,6 +6,7 @@ import { consumeRecords, createTestDatabase, testEnv, uniqueName, type TestDatab
 import { PAYMENTS_MIGRATIONS } from '../app';
 import { commandIdOf, type WalletCommand } from '../saga/saga';
 import { appendCommands } from '../saga/saga-store';
+import { PollWait } from '../poll-wait';
 import { CommandDispatcher } from './command-dispatcher';
 
 const logger = createLogger('dispatcher-test', 'warn');
@@ -58,10 +59,17 @@ describe('wallet command dispatcher', () => {
         return result;
       },
     } as unknown as Producer;
-    const dispatcher = new CommandDispatcher(pool, racing, topic, 50, logger, createMetricsRegistry('t', false));
+    const dispatcher = new CommandDispatcher(
+      pool,
+      racing,
+      topic,
+      new PollWait(50, 50),
+      logger,
+      createMetricsRegistry('t', false),
+    );
     expect(await dispatcher.dispatchOnce()).toBe(1);
     expect((await pool.query('SELECT count(*)::int AS n FROM payment_commands')).rows[0]).toEqual({ n: 1 });
-    const after = new CommandDispatcher(pool, producer, topic, 50, logger, createMetricsRegistry('t2', false));
+    const after = new CommandDispatcher(pool, producer, topic, new PollWait(50, 50), logger, createMetricsRegistry('t2', false));
     expect(await after.dispatchOnce()).toBe(1);
     const sent = (await consumeRecords(kafka, topic, 2)).map(
       (r) => (JSON.parse(r.message.value!.toString()) as WalletCommand).withdrawalId,

@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
+import type { PollWait } from '../poll-wait';
 
 /**
  * Sends the worker's outbox of wallet commands to the command topic, keyed
@@ -17,7 +18,6 @@ import type { Logger } from '@sluice/observability';
  */
 export class CommandDispatcher {
   private stopped = false;
-  private wake: () => void = () => undefined;
   private loop: Promise<void> | undefined;
   private readonly sent: Counter<'type'>;
 
@@ -25,7 +25,7 @@ export class CommandDispatcher {
     private readonly pool: Pool,
     private readonly producer: Producer,
     private readonly topic: string,
-    private readonly pollMs: number,
+    private readonly poll: PollWait,
     private readonly logger: Logger,
     registry: Registry,
   ) {
@@ -54,30 +54,32 @@ export class CommandDispatcher {
   }
 
   poke(): void {
-    this.wake();
+    this.poll.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake();
+    this.poll.wake();
     await this.loop;
   }
 
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      const woken = new Promise<void>((resolve) => (this.wake = resolve));
       try {
         const n = await this.dispatchOnce();
         failures = 0;
-        if (n > 0) continue;
+        if (n > 0) {
+          this.poll.worked();
+          continue;
+        }
       } catch (err) {
         failures++;
         this.logger.warn({ err, failures }, 'sending wallet commands failed; retrying');
         await sleep(Math.min(5_000, 100 * 2 ** failures) * Math.random());
         continue;
       }
-      await Promise.race([woken, sleep(this.pollMs)]);
+      await this.poll.idle();
     }
   }
 

@@ -1,14 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
+import type { PollWait } from '../poll-wait';
 import type { ProviderGateway } from '../provider/provider-gateway';
 import { decide, nextStep, type Decision, type Outcome, type SagaTimings } from './saga';
 import type { ClaimedSaga, SagaStore } from './saga-store';
 
 export interface SagaRunnerOptions {
-  pollMs: number;
+  poll: PollWait;
   leaseMs: number;
   timings: Omit<SagaTimings, 'now'>;
 }
@@ -24,7 +24,6 @@ export interface SagaRunnerOptions {
 export class SagaRunner {
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
-  private wake: () => void = () => undefined;
   private loop: Promise<void> | undefined;
   private readonly steps: Counter<'action'>;
   private readonly resent: Counter;
@@ -76,12 +75,12 @@ export class SagaRunner {
 
   /** Something became due (a new withdrawal, a webhook): look now instead of at the next poll. */
   poke(): void {
-    this.wake();
+    this.options.poll.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake();
+    this.options.poll.wake();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
   }
@@ -96,10 +95,10 @@ export class SagaRunner {
 
   private async run(): Promise<void> {
     let parkedSeen = true;
+    const { poll } = this.options;
     while (!this.stopped) {
-      const woken = new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+      // Until the next item falls due; while the circuit is not closed, every poll (it changes state with time).
+      let dueInMs = 0;
       try {
         await this.reconfirm();
         const state = this.gateway.breaker.state;
@@ -122,12 +121,15 @@ export class SagaRunner {
                 this.gateway.bulkhead.limit - this.inFlight.size;
           const claimed = await this.store.claim(room, this.options.leaseMs, state === 'half_open');
           for (const saga of claimed) this.track(this.step(saga));
+          if (claimed.length > 0) poll.worked();
           if (claimed.length > 0 && claimed.length === room) continue; // more may be due
+          // A step ending wakes the loop; otherwise the next saga's due time (or a lease running out) ends the wait.
+          if (state === 'closed' && claimed.length === 0) dueInMs = await this.store.msUntilNextDue();
         }
       } catch (err) {
         this.logger.error({ err }, 'saga loop failed; trying again');
       }
-      await Promise.race([woken, sleep(this.options.pollMs)]);
+      await poll.idle(dueInMs);
     }
   }
 
@@ -149,7 +151,7 @@ export class SagaRunner {
     this.inFlight.add(p);
     void p.finally(() => {
       this.inFlight.delete(p);
-      this.wake();
+      this.options.poll.wake();
     });
   }
 

@@ -114,6 +114,18 @@ export class SagaStore {
     return rows.map((r) => ({ ...toSaga(r), idempotencyKey: r.idempotency_key, leaseToken: token }));
   }
 
+  /**
+   * Milliseconds until the next open saga falls due (its next attempt, or the end of a lease
+   * another worker holds); Infinity when none is open. 0 when one is due already.
+   */
+  async msUntilNextDue(): Promise<number> {
+    const { rows } = await this.pool.query<{ ms: number | null }>(
+      `SELECT greatest(0, extract(epoch FROM min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at))) - now()) * 1000)::float8 AS ms
+         FROM payment_sagas WHERE state IN ('requested', 'submitted') AND parked_at IS NULL`,
+    );
+    return rows[0]?.ms ?? Infinity;
+  }
+
   /** Parks the sagas that fell due while the circuit is open: they wait, visibly, and do not fail. */
   async parkDue(): Promise<number> {
     const { rowCount } = await this.pool.query(

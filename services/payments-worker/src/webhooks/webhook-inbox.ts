@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { z } from '@sluice/config';
@@ -6,6 +5,7 @@ import { withTransaction } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import { decide, type Decision, type SagaTimings } from '../saga/saga';
 import { lockInOrder, type SagaStore } from '../saga/saga-store';
+import type { PollWait } from '../poll-wait';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,7 +31,6 @@ export type WebhookEvent = z.infer<typeof WebhookEvent>;
  */
 export class WebhookInbox {
   private stopped = false;
-  private wake: () => void = () => undefined;
   private loop: Promise<void> | undefined;
   private readonly received: Counter<'result'>;
   private readonly processed: Counter<'outcome'>;
@@ -40,7 +39,7 @@ export class WebhookInbox {
     private readonly pool: Pool,
     private readonly store: SagaStore,
     private readonly timings: Omit<SagaTimings, 'now'>,
-    private readonly pollMs: number,
+    private readonly poll: PollWait,
     private readonly logger: Logger,
     registry: Registry,
     private readonly onDecision: (decision: Decision, requestedAt: Date) => void,
@@ -83,7 +82,7 @@ export class WebhookInbox {
     );
     const stored = rowCount === 1;
     this.received.inc({ result: stored ? 'accepted' : 'duplicate' });
-    if (stored) this.wake();
+    if (stored) this.poll.wake();
     return stored;
   }
 
@@ -93,19 +92,21 @@ export class WebhookInbox {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake();
+    this.poll.wake();
     await this.loop;
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const woken = new Promise<void>((resolve) => (this.wake = resolve));
       try {
-        if ((await this.processBatch()) > 0) continue;
+        if ((await this.processBatch()) > 0) {
+          this.poll.worked();
+          continue;
+        }
       } catch (err) {
         this.logger.error({ err }, 'processing webhooks failed; trying again');
       }
-      await Promise.race([woken, sleep(this.pollMs)]);
+      await this.poll.idle();
     }
   }
 
