@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
+import { fullJitterDelay } from '@sluice/resilience';
 import type { Logger } from '@sluice/observability';
 import type { PollWait } from '../poll-wait';
 
@@ -76,7 +77,7 @@ export class CommandDispatcher {
       } catch (err) {
         failures++;
         this.logger.warn({ err, failures }, 'sending wallet commands failed; retrying');
-        await sleep(Math.min(5_000, 100 * 2 ** failures) * Math.random());
+        await sleep(fullJitterDelay(failures, 200, 5_000));
         continue;
       }
       await this.poll.idle();
