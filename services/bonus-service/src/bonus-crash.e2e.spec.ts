@@ -1,9 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import type { Kafka, Producer } from 'kafkajs';
-import { loadConfig } from '@sluice/config';
 import { uuidv7 } from '@sluice/core';
+import { createPool, type Pool } from '@sluice/db';
 import { AvroEventCodec, createIdempotentProducer, createKafka, routeTopic } from '@sluice/messaging';
-import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { createLogger } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
 import {
   createTestDatabase,
@@ -16,8 +15,6 @@ import {
   type ServiceProcess,
   type TestDatabase,
 } from '@sluice/testing';
-import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
-import { commandApiConfig } from '../../command-api/src/config';
 
 /**
  * kill -9 of the bonus service while it works through a stream of
@@ -26,8 +23,8 @@ import { commandApiConfig } from '../../command-api/src/config';
 const WALLETS = 150;
 const logger = createLogger('bonus-crash-test', 'warn');
 let db: TestDatabase;
-let commandApi: CommandApi;
-let http: FastifyInstance;
+let commandApi: ServiceProcess | undefined;
+let pool: Pool;
 let kafka: Kafka;
 let producer: Producer;
 let bonus: ServiceProcess | undefined;
@@ -43,48 +40,48 @@ beforeAll(async () => {
   await admin.createTopics({ topics: [{ topic: eventsTopic, numPartitions: 3 }], waitForLeaders: true });
   await admin.disconnect();
   commandsTopic = await createTestTopic(kafka, 'bcrash_commands', 3);
-  commandApi = await buildCommandApi(
-    loadConfig(commandApiConfig, {
+  commandApi = startService(
+    'command-api',
+    {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: pattern,
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
+      OUTBOX_PUBLICATION_NAME: uniqueName('pub').toLowerCase(),
       WALLET_COMMANDS_TOPIC: commandsTopic,
       WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
       WALLET_COMMANDS_GROUP_ID: uniqueName('bcrash_api'),
       WALLET_COMMANDS_PARTITIONS: '3',
       KAFKA_FETCH_MAX_WAIT_MS: '100',
-      LOG_LEVEL: 'warn',
-      EVENT_LOOP_MAX_DELAY_MS: '0',
-    }),
-    logger,
-    createMetricsRegistry('c', false),
+      LOG_LEVEL: 'info',
+    },
+    await freePort(),
   );
-  await commandApi.app.init();
-  await commandApi.startInternalCommands();
-  http = commandApi.app.getHttpAdapter().getInstance();
+  await commandApi.waitReady();
+  pool = createPool({ url: db.url, applicationName: 'bonus-crash-test', max: 2 });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
 }, 60_000);
 
 afterAll(async () => {
   await bonus?.kill('SIGTERM');
+  await commandApi?.kill('SIGTERM');
   await producer?.disconnect();
-  await commandApi?.close();
+  await pool?.end();
   await db?.drop();
 });
 
 async function openWallets(n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await http.inject({
+    const res = await fetch(`${commandApi!.url}/v1/wallets`, {
       method: 'POST',
-      url: '/v1/wallets',
       headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('open') },
-      payload: '{"currency":"EUR"}',
+      body: '{"currency":"EUR"}',
     });
-    ids.push(res.json<{ walletId: string }>().walletId);
+    if (res.status !== 201) throw new Error(`open → ${res.status} ${await res.text()}`);
+    ids.push(((await res.json()) as { walletId: string }).walletId);
   }
   return ids;
 }
@@ -143,7 +140,7 @@ describe('bonus service killed mid-stream', () => {
     await waitFor(
       'every wallet to have its bonus',
       async () => {
-        const { rows } = await commandApi.pool.query<{ n: string }>(
+        const { rows } = await pool.query<{ n: string }>(
           'SELECT count(*)::text AS n FROM wallets WHERE id = ANY($1::uuid[]) AND balance = 500',
           [wallets],
         );
@@ -152,7 +149,7 @@ describe('bonus service killed mid-stream', () => {
       { timeoutMs: 40_000 },
     );
     // Exactly one deposit per wallet, whatever was sent twice across the crash.
-    const { rows } = await commandApi.pool.query<{ balance: string; version: number }>(
+    const { rows } = await pool.query<{ balance: string; version: number }>(
       'SELECT DISTINCT balance::text, version FROM wallets WHERE id = ANY($1::uuid[])',
       [wallets],
     );
