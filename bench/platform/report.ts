@@ -76,8 +76,10 @@ export function stepsTable(run: BuildRound): Table {
  * deposit in the others, each the median over the build's rounds.
  */
 export function cpuTable(runs: readonly BuildRound[]): Table {
-  const first = runs[0]!;
-  const labels = ['idle', ...first.steps.map((s) => s.label), ...(first.half ? ['half'] : [])];
+  // Every rate any round reached (a round may stop early), in rising order.
+  const rates = [...new Set(runs.flatMap((run) => run.steps.map((s) => s.label)))].sort((a, b) => Number(a) - Number(b));
+  const withHalf = runs.find((run) => run.half);
+  const labels = ['idle', ...rates, ...(withHalf ? ['half'] : [])];
   const stepOf = (run: BuildRound, label: string): StepResult | undefined =>
     label === 'idle' ? run.idle : label === 'half' ? run.half : run.steps.find((s) => s.label === label);
   const value = (label: string, f: (s: StepResult) => number) =>
@@ -87,9 +89,9 @@ export function cpuTable(runs: readonly BuildRound[]): Table {
     ...CLASS_ORDER.filter((c) => seen.has(c)),
     ...[...seen].filter((c) => !(CLASS_ORDER as readonly string[]).includes(c)),
   ];
-  const halfLabel = first.half ? `half (${first.half.offered}/s) ms/dep` : undefined;
+  const halfLabel = withHalf?.half ? `half (${withHalf.half.offered}/s) ms/dep` : undefined;
   return {
-    header: ['process', 'idle ms/s', ...first.steps.map((s) => `${s.label}/s ms/dep`), ...(halfLabel ? [halfLabel] : [])],
+    header: ['process', 'idle ms/s', ...rates.map((r) => `${r}/s ms/dep`), ...(halfLabel ? [halfLabel] : [])],
     rows: [
       ...classes.map((c) => [c, ...labels.map((l) => r3(value(l, (s) => perUnit(s)[c] ?? 0)))]),
       ['**platform (all but generator)**', ...labels.map((l) => r3(value(l, (s) => s.platformCpuPerUnit)))],
