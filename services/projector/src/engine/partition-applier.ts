@@ -1,6 +1,12 @@
 import { withTransaction, type Pool, type PoolClient } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
-import { advanceCheckpoints, lockCheckpoints, positionOf, type CheckpointAdvance } from '../store/checkpoints';
+import {
+  advanceCheckpoints,
+  lockCheckpoints,
+  positionOf,
+  type CheckpointAdvance,
+  type StoredPosition,
+} from '../store/checkpoints';
 import { insertParked, type ParkedInsert } from '../store/parked';
 import type { DeadLetter, DeadLetterPublisher } from './dead-letters';
 import { NeedsSavepoints, runProjectionStep, type StepRecord, type StepResult } from './projection-step';
@@ -107,21 +113,75 @@ export class PartitionApplier {
 
   /**
    * Several partitions' batches in one transaction, without savepoints: one
-   * BEGIN, target resolution, notification and COMMIT for all of them. Rolled
-   * back whole if any part fails (NeedsSavepoints or a database error): the
-   * caller then applies each batch on its own.
+   * BEGIN, target resolution, notification and COMMIT for all of them, and one
+   * projection step per target over every partition's records (a key's events
+   * are all on one partition, so the partitions' records fold side by side as
+   * one batch). Checkpoints stay per partition. Rolled back whole if any part
+   * fails (NeedsSavepoints or a database error): the caller then applies each
+   * batch on its own.
    */
   async applyGroup(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
     for (const b of batches) if (b.records.length === 0) throw new RangeError('apply needs at least one record');
+    const { topic } = this.options;
     return this.transaction(async (client, targets) => {
       // In partition order, as every transaction locks checkpoint rows: no two wait on each other.
       const order = [...batches.keys()].sort((a, b) => batches[a]!.partition - batches[b]!.partition);
-      const parts = new Array<PartitionPart>(batches.length);
-      for (const i of order) {
-        const { partition, records, opts } = batches[i]!;
-        parts[i] = await this.applyPartition(client, targets, partition, records, opts, false);
+      const stored = new Map<number, Map<string, StoredPosition>>();
+      for (const i of order) stored.set(i, await lockCheckpoints(client, targets, topic, batches[i]!.partition));
+      const reports = batches.map((): TargetReport[] => []);
+      const advances = batches.map((): CheckpointAdvance[] => []);
+      const letters = batches.map((): DeadLetter[] => []);
+      const seekTo = batches.map((): bigint | undefined => undefined);
+      const parks: ParkedInsert[] = [];
+      const notifications: string[] = [];
+      for (const target of targets) {
+        const slices: { i: number; fresh: BatchRecord[]; below: number }[] = [];
+        for (const i of order) {
+          const { records } = batches[i]!;
+          const placed = place(target, positionOf(stored.get(i)!, target), records);
+          if (placed.kind === 'report') {
+            reports[i]!.push(placed.report);
+            if (placed.report.status === 'behind') seekTo[i] = min(seekTo[i], placed.report.storedOffset);
+          } else slices.push({ i, fresh: placed.fresh, below: placed.below });
+        }
+        if (slices.length === 0) continue;
+        const step = await runProjectionStep(
+          client,
+          target,
+          slices.flatMap((sl) => sl.fresh),
+          { isolate: false, attempts: 1, savepoints: false },
+        );
+        let at = 0;
+        for (const { i, fresh, below } of slices) {
+          const { partition, opts } = batches[i]!;
+          const records = step.records.slice(at, (at += fresh.length));
+          const applied = this.applied(target, partition, fresh, records, opts.highWatermark);
+          advances[i]!.push(applied.advance);
+          parks.push(...applied.parks);
+          letters[i]!.push(...applied.letters);
+          if (target.mode === 'replay') await recordReplay(client, target, partition, records);
+          reports[i]!.push({
+            target,
+            status: 'applied',
+            step: { records, changes: [] },
+            alreadyCheckpointed: below,
+            nextOffset: applied.advance.nextOffset,
+            lagRecords: applied.advance.lagRecords,
+            lastRecordAt: applied.advance.lastRecordAt,
+          });
+        }
+        if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
+          notifications.push(...encodeChanges(target.projection, target.version, step.changes));
+        }
       }
-      return parts;
+      for (const i of order) await advanceCheckpoints(client, topic, batches[i]!.partition, advances[i]!);
+      await insertParked(client, parks);
+      return batches.map((b, i) => ({
+        partition: b.partition,
+        outcome: { reports: reports[i]!, stop: false, seekTo: seekTo[i], deadLetters: letters[i]!.length },
+        notifications: i === 0 ? notifications : [],
+        letters: letters[i]!,
+      }));
     }, batches.length);
   }
 
@@ -176,8 +236,6 @@ export class PartitionApplier {
     opts: ApplyOptions,
     savepoints: boolean,
   ): Promise<PartitionPart> {
-    const first = records[0]!;
-    const last = records.at(-1)!;
     const { topic } = this.options;
     const stored = await lockCheckpoints(client, targets, topic, partition);
     const reports: TargetReport[] = [];
@@ -187,22 +245,13 @@ export class PartitionApplier {
     const notifications: string[] = [];
     let seekTo: bigint | undefined;
     for (const [i, target] of targets.entries()) {
-      const { nextOffset, endOffset } = positionOf(stored, target);
-      if (nextOffset > last.raw.offset) {
-        reports.push({ target, status: 'checkpointed', alreadyCheckpointed: records.length });
+      const placed = place(target, positionOf(stored, target), records);
+      if (placed.kind === 'report') {
+        reports.push(placed.report);
+        if (placed.report.status === 'behind') seekTo = min(seekTo, placed.report.storedOffset);
         continue;
       }
-      if (nextOffset < first.raw.offset) {
-        seekTo = seekTo === undefined || nextOffset < seekTo ? nextOffset : seekTo;
-        reports.push({ target, status: 'behind', storedOffset: nextOffset });
-        continue;
-      }
-      if (endOffset !== null && nextOffset >= endOffset) {
-        reports.push({ target, status: 'done' });
-        continue;
-      }
-      const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
-      const lastFresh = fresh.at(-1)!;
+      const { fresh, below } = placed;
       if (savepoints) await client.query(`SAVEPOINT target_${i}`);
       try {
         const step = await runProjectionStep(client, target, fresh, {
@@ -211,44 +260,22 @@ export class PartitionApplier {
           savepoints,
         });
         if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
-        const next = lastFresh.raw.offset + 1n;
-        const lagRecords = Number(opts.highWatermark > next ? opts.highWatermark - next : 0n);
-        advances.push({
-          projection: target.projection,
-          version: target.version,
-          nextOffset: next,
-          lagRecords,
-          lastRecordAt: lastFresh.raw.timestamp,
-        });
-        for (const r of step.records) {
-          const park = this.parkOf(target, partition, r);
-          if (!park) continue;
-          parks.push(park);
-          if (park.state === 'dead')
-            letters.push({
-              raw: r.record.raw,
-              topic,
-              partition,
-              projection: target.projection,
-              version: target.version,
-              code: park.code,
-              reason: park.reason,
-              attempts: park.attempts,
-            });
-        }
+        const applied = this.applied(target, partition, fresh, step.records, opts.highWatermark);
+        advances.push(applied.advance);
+        parks.push(...applied.parks);
+        letters.push(...applied.letters);
         if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
           notifications.push(...encodeChanges(target.projection, target.version, step.changes));
         }
         if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
-        const below = records.length - records.filter((r) => r.raw.offset >= nextOffset).length;
         reports.push({
           target,
           status: 'applied',
           step,
           alreadyCheckpointed: below,
-          nextOffset: next,
-          lagRecords,
-          lastRecordAt: lastFresh.raw.timestamp,
+          nextOffset: applied.advance.nextOffset,
+          lagRecords: applied.advance.lagRecords,
+          lastRecordAt: applied.advance.lastRecordAt,
         });
       } catch (error) {
         if (!savepoints) throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
@@ -259,6 +286,44 @@ export class PartitionApplier {
     await advanceCheckpoints(client, topic, partition, advances);
     await insertParked(client, parks);
     return { partition, outcome: { reports, stop: false, seekTo, deadLetters: letters.length }, notifications, letters };
+  }
+
+  /** What a target's applied records leave behind on a partition: its checkpoint's advance, parked records, dead letters. */
+  private applied(
+    target: Target,
+    partition: number,
+    fresh: readonly BatchRecord[],
+    records: readonly StepRecord[],
+    highWatermark: bigint,
+  ): { advance: CheckpointAdvance; parks: ParkedInsert[]; letters: DeadLetter[] } {
+    const lastFresh = fresh.at(-1)!;
+    const next = lastFresh.raw.offset + 1n;
+    const advance = {
+      projection: target.projection,
+      version: target.version,
+      nextOffset: next,
+      lagRecords: Number(highWatermark > next ? highWatermark - next : 0n),
+      lastRecordAt: lastFresh.raw.timestamp,
+    };
+    const parks: ParkedInsert[] = [];
+    const letters: DeadLetter[] = [];
+    for (const r of records) {
+      const park = this.parkOf(target, partition, r);
+      if (!park) continue;
+      parks.push(park);
+      if (park.state === 'dead')
+        letters.push({
+          raw: r.record.raw,
+          topic: this.options.topic,
+          partition,
+          projection: target.projection,
+          version: target.version,
+          code: park.code,
+          reason: park.reason,
+          attempts: park.attempts,
+        });
+    }
+    return { advance, parks, letters };
   }
 
   private parkOf(target: Target, partition: number, r: StepRecord): ParkedInsert | undefined {
@@ -281,6 +346,31 @@ export class PartitionApplier {
       attempts: verdict.kind === 'dead' ? verdict.attempts : 0,
     };
   }
+}
+
+type Placement =
+  | { readonly kind: 'report'; readonly report: TargetReport }
+  | { readonly kind: 'fresh'; readonly fresh: BatchRecord[]; readonly below: number };
+
+/**
+ * Where a batch stands against a target's stored checkpoint: all below it (checkpointed), a gap
+ * before it (behind: fetch again from the checkpoint), past a bounded replay's end (done), or the
+ * records to apply and how many below the checkpoint were skipped.
+ */
+function place(target: Target, position: StoredPosition, records: readonly BatchRecord[]): Placement {
+  const { nextOffset, endOffset } = position;
+  if (nextOffset > records.at(-1)!.raw.offset) {
+    return { kind: 'report', report: { target, status: 'checkpointed', alreadyCheckpointed: records.length } };
+  }
+  if (nextOffset < records[0]!.raw.offset)
+    return { kind: 'report', report: { target, status: 'behind', storedOffset: nextOffset } };
+  if (endOffset !== null && nextOffset >= endOffset) return { kind: 'report', report: { target, status: 'done' } };
+  const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
+  return { kind: 'fresh', fresh, below: records.length - records.filter((r) => r.raw.offset >= nextOffset).length };
+}
+
+function min(a: bigint | undefined, b: bigint): bigint {
+  return a === undefined || b < a ? b : a;
 }
 
 /** A replay keeps every record it read, decoded, with what the projection made of it: the investigation's evidence. */
