@@ -50,6 +50,13 @@ export interface KafkaSubscriberOptions {
   metrics?: ConsumerMetrics;
   /** Backoff between redeliveries of a batch whose handler failed (full jitter, without end). */
   redelivery?: { baseMs: number; maxMs: number };
+  /**
+   * Kafka offsets are committed at most this often, all partitions' together (0, the default:
+   * after every batch, each its own request). For a consumer whose committed offset is only a
+   * hint (the projector keeps its positions in its database), a commit request to the broker per
+   * partition batch is a round trip on the batch's path and a write to __consumer_offsets each.
+   */
+  commitIntervalMs?: number;
 }
 
 export function toInboundRecord(topic: string, partition: number, message: KafkaMessage): InboundRecord {
@@ -112,6 +119,10 @@ export class KafkaSubscriber implements Subscriber {
   private consumer: Consumer | undefined;
   private abort = new AbortController();
   private owned = new Map<string, Set<number>>();
+  /** Offsets resolved and not yet committed (commitIntervalMs > 0), by topic and partition. */
+  private pendingCommits = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private lastCommitAt = 0;
   private joined = false;
   private crashed: string | undefined;
   private readonly fetch: FetchSettings;
@@ -186,6 +197,9 @@ export class KafkaSubscriber implements Subscriber {
   async stop(): Promise<void> {
     const consumer = this.consumer;
     if (!consumer) return;
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    await this.flushCommits();
     this.abort.abort();
     await consumer.disconnect();
     this.assign(new Map());
@@ -217,6 +231,23 @@ export class KafkaSubscriber implements Subscriber {
     for (const topic of this.options.topics) metrics?.assigned.set({ group, topic }, assignment.get(topic)?.length ?? 0);
   }
 
+  /** Commits the pending offsets of partitions still owned, in one request; a failed commit leaves them pending. */
+  private async flushCommits(): Promise<void> {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const consumer = this.consumer;
+    const pending = [...this.pendingCommits.entries()].filter(([, c]) => this.owned.get(c.topic)?.has(c.partition) === true);
+    this.pendingCommits.clear();
+    if (!consumer || pending.length === 0) return;
+    this.lastCommitAt = Date.now();
+    try {
+      await consumer.commitOffsets(pending.map(([, c]) => c));
+    } catch (err) {
+      this.logger.warn({ err, partitions: pending.length }, 'committing offsets failed; they are tried again with the next');
+      for (const [key, c] of pending) if (!this.pendingCommits.has(key)) this.pendingCommits.set(key, c);
+    }
+  }
+
   private async onBatch(payload: EachBatchPayload, handler: Handler): Promise<void> {
     const { batch } = payload;
     const { topic, partition } = batch;
@@ -237,9 +268,16 @@ export class KafkaSubscriber implements Subscriber {
       // A revoked partition, or one sought elsewhere: its next owner (or the seek) decides where it goes on.
       if (!owned()) return;
       payload.resolveOffset(record.offset);
-      await payload.commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: String(BigInt(record.offset) + 1n) }] }],
-      });
+      const offset = String(BigInt(record.offset) + 1n);
+      const interval = this.options.commitIntervalMs ?? 0;
+      if (interval <= 0) {
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+        return;
+      }
+      this.pendingCommits.set(`${topic}:${partition}`, { topic, partition, offset });
+      const wait = this.lastCommitAt + interval - Date.now();
+      if (wait <= 0) await this.flushCommits();
+      else this.commitTimer ??= setTimeout(() => void this.flushCommits(), wait);
     };
     let released = false;
     const ctx: BatchContext = {

@@ -169,6 +169,8 @@ export class ProjectorEngine {
         minBytes: this.tuning.minBytes,
         partitionsConcurrently: this.tuning.partitionsConsumedConcurrently,
       },
+      // Kafka's offsets are only a hint here (the checkpoints are in the database): committed once a second, not per batch.
+      commitIntervalMs: 1_000,
       logger: this.logger,
     });
     this.subscriber = subscriber;
