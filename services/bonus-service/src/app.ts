@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Partitioners } from 'kafkajs';
 import { createHttpApp } from '@sluice/http';
 import {
+  fetchSettingsFrom,
   AvroEventCodec,
   ConsumerMetrics,
   consumerPipeline,
@@ -80,13 +81,7 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
         groupId: config.BONUS_GROUP_ID,
         topics,
         fromBeginning: config.BONUS_FROM_BEGINNING,
-        fetch: {
-          minBytes: config.KAFKA_FETCH_MIN_BYTES,
-          maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
-          partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
-          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-          heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-        },
+        fetch: fetchSettingsFrom(config),
         logger: consumerLogger,
         metrics,
       }),

@@ -5,6 +5,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import {
+  fetchSettingsFrom,
   AvroEventCodec,
   createIdempotentProducer,
   createKafka,
@@ -123,13 +124,7 @@ export async function buildPaymentsWorker(
       fromBeginning: config.PAYMENTS_FROM_BEGINNING,
       provider: config.PSP_NAME,
       deadLetterTopic: dlqTopic,
-      fetch: {
-        minBytes: config.KAFKA_FETCH_MIN_BYTES,
-        maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
-        partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
-        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-        heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-      },
+      fetch: fetchSettingsFrom(config),
       retry: {
         maxAttempts: config.CONSUMER_RETRY_ATTEMPTS,
         baseMs: config.CONSUMER_RETRY_BASE_MS,

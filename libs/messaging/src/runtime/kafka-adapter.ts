@@ -39,6 +39,25 @@ export const DEFAULT_FETCH: FetchSettings = {
   heartbeatIntervalMs: 3_000,
 };
 
+/** The consumer settings every service on the runtime reads from its environment (consumerEnv in @sluice/config). */
+export interface ConsumerFetchEnv {
+  KAFKA_FETCH_MIN_BYTES: number;
+  KAFKA_FETCH_MAX_WAIT_MS: number;
+  KAFKA_PARTITIONS_CONCURRENTLY: number;
+  KAFKA_SESSION_TIMEOUT_MS: number;
+  KAFKA_HEARTBEAT_INTERVAL_MS: number;
+}
+
+export function fetchSettingsFrom(env: ConsumerFetchEnv): Partial<FetchSettings> {
+  return {
+    minBytes: env.KAFKA_FETCH_MIN_BYTES,
+    maxWaitTimeInMs: env.KAFKA_FETCH_MAX_WAIT_MS,
+    partitionsConcurrently: env.KAFKA_PARTITIONS_CONCURRENTLY,
+    sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+  };
+}
+
 export interface KafkaSubscriberOptions {
   kafka: Kafka;
   groupId: string;

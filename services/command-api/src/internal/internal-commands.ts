@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
+  fetchSettingsFrom,
   ConsumerMetrics,
   consumerPipeline,
   createIdempotentProducer,
@@ -38,13 +39,7 @@ export function internalCommandsTransport(
         groupId: group,
         topics,
         fromBeginning: true,
-        fetch: {
-          minBytes: config.KAFKA_FETCH_MIN_BYTES,
-          maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
-          partitionsConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
-          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-          heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-        },
+        fetch: fetchSettingsFrom(config),
         logger,
         metrics,
       }),

@@ -1,6 +1,6 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import { errorMessage, isRetriable, SluiceError } from '@sluice/core';
-import type { AvroEventCodec } from '@sluice/messaging';
+import { normalizeHeaders, type AvroEventCodec } from '@sluice/messaging';
 
 /** A record as it came off the topic: what a dead letter or a parked row must carry unchanged. */
 export interface RawRecord {
@@ -22,16 +22,6 @@ export interface BatchRecord {
   readonly raw: RawRecord;
   readonly key: string | undefined;
   readonly decoded: DecodeResult;
-}
-
-export function normalizeHeaders(headers: IHeaders | undefined): Record<string, Buffer[]> {
-  const out: Record<string, Buffer[]> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    out[name] = values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8')));
-  }
-  return out;
 }
 
 export function rawRecord(message: KafkaMessage): RawRecord {
