@@ -1,0 +1,6 @@
+export * from './challenge';
+export * from './config';
+export * from './dev-issuer';
+export * from './principal';
+export * from './scopes';
+export * from './verifier';
