@@ -12,7 +12,7 @@ export interface SchemaFile {
     type: 'record';
     name: string;
     namespace?: string;
-    fields: { name: string; type: AvroType; doc?: string }[];
+    fields: { name: string; type: AvroType; doc?: string; default?: unknown }[];
     doc?: string;
   };
 }
@@ -83,7 +83,9 @@ export function generate(files: SchemaFile[]): string {
     out.push(`export interface ${schema.name} {`);
     for (const field of schema.fields) {
       if (field.doc) out.push(`  /** ${field.doc} */`);
-      out.push(`  ${field.name}: ${tsType(field.type, new Map())};`);
+      // A field with a default may be left out by a writer (the encoder writes the default); readers always get it.
+      const optional = field.default !== undefined ? '?' : '';
+      out.push(`  ${field.name}${optional}: ${tsType(field.type, new Map())};`);
     }
     out.push('}', '');
     out.push(`export const ${schema.name}Schema = ${JSON.stringify(schema)} as const;`);

@@ -29,9 +29,11 @@ export interface WalletOpened {
   /** The wallet's version after this event */
   version: number;
   occurredAt: number;
+  /** The subject (access token sub) that opened the wallet and may act on it; null on wallets opened before owners were recorded */
+  owner?: null | string;
 }
 
-export const WalletOpenedSchema = {"type":"record","name":"WalletOpened","namespace":"dev.sluice.wallet","doc":"A wallet was opened. Always the first event of a wallet (version 1).","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
+export const WalletOpenedSchema = {"type":"record","name":"WalletOpened","namespace":"dev.sluice.wallet","doc":"A wallet was opened. Always the first event of a wallet (version 1).","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"owner","type":["null","string"],"default":null,"doc":"The subject (access token sub) that opened the wallet and may act on it; null on wallets opened before owners were recorded"}]} as const;
 export const WalletOpenedFullName = "dev.sluice.wallet.WalletOpened";
 
 /** The hold of a failed withdrawal was released: the funds are available again. */
@@ -69,7 +71,7 @@ export interface WithdrawalCompleted {
   /** Funds held for pending withdrawals after this event, minor units */
   held: number;
   /** The provider's id for the payout */
-  providerReference: null | string;
+  providerReference?: null | string;
   /** The wallet's version after this event */
   version: number;
   occurredAt: number;
@@ -124,7 +126,7 @@ export interface WithdrawalSubmitted {
   /** Which payment provider executes the payout */
   provider: string;
   /** The provider's id for the payout, once it gave one */
-  providerReference: null | string;
+  providerReference?: null | string;
   /** The wallet's version after this event */
   version: number;
   occurredAt: number;

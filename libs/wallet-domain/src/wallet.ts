@@ -36,7 +36,13 @@ export type WalletState =
 export const initialWalletState: WalletState = { status: 'absent' };
 
 export type WalletCommand =
-  | { readonly type: 'OpenWallet'; readonly walletId: string; readonly currency: string }
+  | {
+      readonly type: 'OpenWallet';
+      readonly walletId: string;
+      readonly currency: string;
+      /** The subject that opens it and may act on it (recorded on WalletOpened). */
+      readonly owner?: string;
+    }
   | {
       readonly type: 'DepositFunds';
       readonly walletId: string;
@@ -112,6 +118,7 @@ export function decide(command: WalletCommand, state: WalletState, ctx: DecideCo
         currency: command.currency,
         version: 1,
         occurredAt: ctx.now,
+        owner: command.owner ?? null,
       };
       return [{ type: 'WalletOpened', data }];
     }

@@ -32,6 +32,11 @@ describe('wallet', () => {
     ]);
   });
 
+  it('given no wallet, when opened by a subject, then WalletOpened names it as the owner', () => {
+    const events = when(given(), { type: 'OpenWallet', walletId: WALLET, currency: 'EUR', owner: 'alice' });
+    expect(events[0]?.data).toMatchObject({ owner: 'alice' });
+  });
+
   it('given an open wallet, when funds are deposited, then the balance and version move on', () => {
     const events = when(given(opened), deposit(1250));
     expect(events).toEqual([
