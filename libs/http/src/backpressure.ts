@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import { AuthError } from '@sluice/auth';
 import {
   backpressureDrops,
   Deadline,
@@ -9,23 +9,29 @@ import {
   type IngressLimiter,
   type LagShedder,
 } from '@sluice/resilience';
+import { authProblem } from './auth-problem';
+import { authenticate, authOutcomes, outcomeOf, type FrontDoorAuth } from './authenticate';
 import { sendProblem } from './error-handler';
 import type { EventLoopGuardOptions } from './event-loop-guard';
-import { ProblemError, problems } from './problem';
+import { ProblemError } from './problem';
 import { rateLimitHeaders, resilienceProblem } from './resilience-problem';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's time budget, set when it arrives (see installFrontDoor). */
     deadline: Deadline | null;
-    /** Who sent it: X-Client-Id, else a digest of the API key, else "anonymous". */
-    clientId: string;
   }
 }
 
 export interface FrontDoorOptions {
   /** Budget of every request, from arrival; stages below take what is left. */
   requestBudgetMs: number;
+  /**
+   * Bearer-token authentication of every path but the exempt ones. Its
+   * principal is the client the ingress buckets count against; without it
+   * every request counts against one bucket ("anonymous").
+   */
+  auth?: FrontDoorAuth;
   ingress?: IngressLimiter;
   /** Consulted for writes only (POST, PUT, PATCH, DELETE): reads add nothing to the backlog. */
   shedder?: LagShedder;
@@ -45,30 +51,7 @@ export interface FrontDoorOptions {
 
 export const DEFAULT_EXEMPT_PATHS: readonly string[] = ['/health/live', '/health/ready', '/metrics'];
 
-const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/**
- * The client a request counts against: an API gateway's X-Client-Id, else the
- * API key (hashed: a key never reaches logs or metrics), else "anonymous".
- * A malformed X-Client-Id is refused.
- */
-export function clientIdOf(headers: Record<string, unknown>): string {
-  const raw = headers['x-client-id'];
-  if (raw !== undefined) {
-    if (typeof raw !== 'string' || !CLIENT_ID.test(raw)) {
-      throw problems.validation('header X-Client-Id: must be 1-128 of [A-Za-z0-9._:-]', [
-        { path: 'header.X-Client-Id', message: 'must be 1-128 of [A-Za-z0-9._:-]' },
-      ]);
-    }
-    return raw;
-  }
-  const auth = headers['x-api-key'] ?? headers.authorization;
-  if (typeof auth === 'string' && auth.length > 0) {
-    return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 16)}`;
-  }
-  return 'anonymous';
-}
 
 /**
  * When the edge proxy received the request, from its X-Request-Start stamp
@@ -92,7 +75,9 @@ export function requestStartOf(headers: Record<string, unknown>): number | undef
  * time the request queued before this process read it counts, and one that
  * has already waited out its budget is refused at once with 503
  * deadline_exceeded: under a burst that is the cheapest answer there is); the
- * client is identified; the ingress token buckets admit or refuse it (429
+ * bearer token is verified (401 problem+json with a WWW-Authenticate
+ * challenge when missing or refused) and names the principal; the
+ * principal's ingress token bucket admits or refuses it (429
  * with Retry-After and RateLimit headers); and writes are shed while the
  * pipeline behind the service lags (503 with Retry-After). A stamp later than
  * now counts as now: a client can only shorten its own budget.
@@ -101,7 +86,20 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
   const exempt = new Set(options.exempt ?? DEFAULT_EXEMPT_PATHS);
   const drops = options.registry && backpressureDrops(options.registry);
   fastify.decorateRequest('deadline', null);
-  fastify.decorateRequest('clientId', 'anonymous');
+  fastify.decorateRequest('principal', null);
+  const auth = options.auth;
+  const outcomes = auth && options.registry && authOutcomes(options.registry);
+  const admit = (request: FastifyRequest, reply: FastifyReply): void => {
+    if (options.ingress) {
+      const d = options.ingress.admit(request.principal?.subject ?? 'anonymous');
+      void reply.headers(rateLimitHeaders(d.limit, d.windowSec, d.remaining, d.resetSec));
+    }
+    if (options.shedder && WRITES.has(request.method)) options.shedder.admit();
+  };
+  const refuse = (request: FastifyRequest, reply: FastifyReply, err: unknown): void => {
+    if (err instanceof AuthError && auth) sendProblem(reply, request, authProblem(err, auth.realm));
+    else sendProblem(reply, request, err instanceof ProblemError ? err : resilienceProblem(err));
+  };
   fastify.addHook('onRequest', (request, reply, done) => {
     const startedAt = requestStartOf(request.headers);
     request.deadline =
@@ -125,17 +123,31 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
         return;
       }
     }
-    try {
-      request.clientId = clientIdOf(request.headers);
-      if (options.ingress) {
-        const d = options.ingress.admit(request.clientId);
-        void reply.headers(rateLimitHeaders(d.limit, d.windowSec, d.remaining, d.resetSec));
+    if (!auth) {
+      try {
+        admit(request, reply);
+        done();
+      } catch (err) {
+        refuse(request, reply, err);
       }
-      if (options.shedder && WRITES.has(request.method)) options.shedder.admit();
-      done();
-    } catch (err) {
-      sendProblem(reply, request, err instanceof ProblemError ? err : resilienceProblem(err));
+      return;
     }
+    authenticate(request.headers.authorization, auth.verifier).then(
+      (principal) => {
+        outcomes?.inc({ outcome: 'authenticated' });
+        request.principal = principal;
+        try {
+          admit(request, reply);
+          done();
+        } catch (err) {
+          refuse(request, reply, err);
+        }
+      },
+      (err: unknown) => {
+        if (err instanceof AuthError) outcomes?.inc({ outcome: outcomeOf(err) });
+        refuse(request, reply, err);
+      },
+    );
   });
 }
 

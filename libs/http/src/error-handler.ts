@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AuthError } from '@sluice/auth';
 import { ResilienceError } from '@sluice/resilience';
+import { authProblem } from './auth-problem';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './problem';
 import { resilienceProblem } from './resilience-problem';
 
@@ -9,8 +11,9 @@ import { resilienceProblem } from './resilience-problem';
  * 415 a body that is not JSON. Malformed JSON never gets this far: the JSON
  * parser installed by createHttpApp throws a ProblemError itself.
  */
-export function toProblemError(err: unknown, bodyLimit: number): ProblemError {
+export function toProblemError(err: unknown, bodyLimit: number, realm = 'sluice'): ProblemError {
   if (err instanceof ProblemError) return err;
+  if (err instanceof AuthError) return authProblem(err, realm);
   if (err instanceof ResilienceError) return resilienceProblem(err);
   const status = (err as { statusCode?: number }).statusCode ?? (err as { status?: number }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {

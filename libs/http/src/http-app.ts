@@ -18,12 +18,13 @@ class ProblemFilter implements ExceptionFilter {
   constructor(
     private readonly logger: Logger,
     private readonly bodyLimit: number,
+    private readonly realm: string,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const request = ctx.getRequest<FastifyRequest>();
-    const problem = toProblemError(exception, this.bodyLimit);
+    const problem = toProblemError(exception, this.bodyLimit, this.realm);
     // 503s with Retry-After are the service protecting itself, counted by metrics; only failures are logged.
     if (problem.status >= 500 && !problem.retriable) {
       this.logger.error({ err: exception, url: request.url, method: request.method }, 'request failed');
@@ -80,7 +81,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
     abortOnError: false,
     bodyParser: false, // the JSON parser below is the only one
   });
-  app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit));
+  app.useGlobalFilters(new ProblemFilter(options.logger, bodyLimit, frontDoor.auth?.realm ?? 'sluice'));
   const fastify = app.getHttpAdapter().getInstance();
   if (options.connections) boundConnections(fastify.server, options.connections, options.registry);
   installHttpMetrics(fastify, options.registry);

@@ -7,3 +7,5 @@ export * from './backpressure';
 export * from './event-loop-guard';
 export * from './connection-bounds';
 export * from './door-gate';
+export * from './auth-problem';
+export * from './authenticate';

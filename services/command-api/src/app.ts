@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
+import { authSettingsOf, TokenVerifier } from '@sluice/auth';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
 import { AvroEventCodec, createKafka } from '@sluice/messaging';
@@ -45,6 +46,9 @@ export interface CommandApi {
 /** Wires the command API: database, schemas, outbox, backpressure stages, HTTP and the internal command consumer. */
 export async function buildCommandApi(config: CommandApiConfig, logger: Logger, registry: Registry): Promise<CommandApi> {
   const health = new Health();
+  // Read before anything starts: a missing key-set file fails start-up, not the first request.
+  const auth = authSettingsOf(config);
+  const verifier = TokenVerifier.create(auth.verifier);
   if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
   const transactions = config.COMMAND_GROUP_TRANSACTIONS ?? Math.min(2, config.DB_POOL_MAX);
   const pool = createPool({
@@ -157,6 +161,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       frontDoor: {
         requestBudgetMs: config.REQUEST_BUDGET_MS,
         ...(config.REQUEST_MAX_QUEUED_MS > 0 && { maxQueuedMs: config.REQUEST_MAX_QUEUED_MS }),
+        auth: { verifier, realm: auth.realm },
         ingress,
         shedder,
         eventLoop: {

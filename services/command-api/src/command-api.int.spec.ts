@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { uniqueName } from '@sluice/testing';
+import { testIssuer, uniqueName } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from './app';
 import type { CommandApiConfig } from './config';
 import { startTestCommandApi, WalChanges, type TestCommandApi } from './test-support/command-api-fixture';
@@ -12,7 +12,11 @@ let wal: WalChanges;
 let config: CommandApiConfig;
 let registry: Registry;
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   t = await startTestCommandApi('command_api', {
     // The hot-wallet test sends 100 requests at once from one client.
     DB_ADMISSION_QUEUE_DEPTH: '500',
@@ -35,7 +39,7 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
   return http.inject({
     method: 'POST',
     url,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { ...AUTH, 'content-type': 'application/json', ...headers },
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
@@ -155,7 +159,7 @@ describe('command API (real PostgreSQL and schema registry)', () => {
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.headers.location).toBe(res.headers.location);
 
-    const status = await http.inject({ method: 'GET', url: res.headers.location as string });
+    const status = await http.inject({ method: 'GET', url: res.headers.location as string, headers: AUTH });
     expect(status.statusCode).toBe(200);
     expect(status.headers['retry-after']).toBe('2');
     expect(status.json()).toMatchObject({
@@ -167,13 +171,17 @@ describe('command API (real PostgreSQL and schema registry)', () => {
     });
     // Clients polling together share one query (single flight).
     const polls = await Promise.all(
-      Array.from({ length: 20 }, () => http.inject({ method: 'GET', url: res.headers.location as string })),
+      Array.from({ length: 20 }, () => http.inject({ method: 'GET', url: res.headers.location as string, headers: AUTH })),
     );
     expect(new Set(polls.map((p) => `${p.statusCode} ${p.body}`))).toEqual(new Set([`200 ${status.body}`]));
     expect(await registry.getSingleMetricAsString('sluice_singleflight_coalesced_total')).toMatch(
       /operation="withdrawal_status"[^}]*\} [1-9]/,
     );
-    const unknown = await http.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000000' });
+    const unknown = await http.inject({
+      method: 'GET',
+      url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000000',
+      headers: AUTH,
+    });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({ code: 'withdrawal_not_found' });
   });
@@ -218,7 +226,7 @@ describe('command API (real PostgreSQL and schema registry)', () => {
         target.inject({
           method: 'POST',
           url: `/v1/wallets/${walletId}/withdrawals`,
-          headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('x') },
+          headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': uniqueName('x') },
           payload: JSON.stringify({ amount: 50, currency: 'EUR' }),
         });
       const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 === 0 ? http : otherHttp)));

@@ -1,3 +1,4 @@
+import { authEnv, checkAuthEnv } from '@sluice/auth';
 import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
 
 const MiB = 1024 * 1024;
@@ -11,6 +12,8 @@ export const commandApiConfig = z
     ...commonEnv,
     ...httpServerEnv,
     ...outboxEnv,
+    /** Bearer-token authentication of every endpoint but health and metrics (@sluice/auth). */
+    ...authEnv,
     /** The internal command consumer's fetch settings and backoff. */
     ...internalConsumerEnv,
     /** In WAL mode, create the outbox's publication and slot at start-up if missing (needs the REPLICATION privilege). */
@@ -43,7 +46,7 @@ export const commandApiConfig = z
      * admission queue's wait (DB_ADMISSION_QUEUE_WAIT_MS). 0 = only the budget.
      */
     REQUEST_MAX_QUEUED_MS: env.int(50, 0, 60_000),
-    /** Ingress token buckets: the whole service, and each client (X-Client-Id or API key). */
+    /** Ingress token buckets: the whole service, and each principal (the access token's subject). */
     INGRESS_RATE_PER_SEC: env.number(20_000, 1),
     INGRESS_BURST: env.int(2_000, 1),
     CLIENT_RATE_PER_SEC: env.number(5_000, 1),
@@ -104,6 +107,7 @@ export const commandApiConfig = z
   })
   .refine((c) => c.WALLET_COMMANDS_TOPIC !== c.WALLET_COMMANDS_DLQ_TOPIC, {
     message: 'WALLET_COMMANDS_DLQ_TOPIC must differ from WALLET_COMMANDS_TOPIC',
-  });
+  })
+  .superRefine(checkAuthEnv);
 
 export type CommandApiConfig = z.infer<typeof commandApiConfig>;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Client } from 'pg';
 import { createMetricsRegistry, type Registry } from '@sluice/observability';
-import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, type TestDatabase, testIssuer, uniqueName, waitFor } from '@sluice/testing';
 import type { CommandApi } from './app';
 import { startCommandApi, testCommandApiEnv } from './test-support/command-api-fixture';
 
@@ -16,7 +16,11 @@ let http: FastifyInstance;
 let registry: Registry;
 let base: Record<string, string>;
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   db = await createTestDatabase('front_door');
   base = testCommandApiEnv(db, 'fd');
   registry = createMetricsRegistry('t', false);
@@ -47,11 +51,14 @@ async function build(env: Record<string, string>, reg: Registry): Promise<Comman
   return (await startCommandApi({ ...base, ...env }, 'front-door-test', reg)).api;
 }
 
-function post(target: FastifyInstance, url: string, body: unknown, client = 'tester'): Promise<LightMyRequestResponse> {
+/** The Authorization header of `subject`: the principal its ingress bucket is counted against. */
+const as = (subject: string) => testIssuer().bearer(subject);
+
+async function post(target: FastifyInstance, url: string, body: unknown, client = 'tester'): Promise<LightMyRequestResponse> {
   return target.inject({
     method: 'POST',
     url,
-    headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('k'), 'x-client-id': client },
+    headers: { ...(await as(client)), 'content-type': 'application/json', 'idempotency-key': uniqueName('k') },
     payload: JSON.stringify(body),
   });
 }
@@ -63,7 +70,7 @@ async function openWallet(client: string): Promise<string> {
 }
 
 describe('front door (real PostgreSQL)', () => {
-  it('rate-limits per client: 429 problem+json with Retry-After and RateLimit headers, while another client and health checks pass', async () => {
+  it('rate-limits per principal: 429 problem+json with Retry-After and RateLimit headers, while another client and health checks pass', async () => {
     // Requests that reached the token bucket carry its RateLimit headers; the event-loop guard
     // refuses before it (a busy machine can trip it) and takes no token.
     const admitted: number[] = [];
@@ -73,7 +80,8 @@ describe('front door (real PostgreSQL)', () => {
       const res = await http.inject({
         method: 'GET',
         url: `/v1/withdrawals/0190a000-0000-7000-8000-00000000000${i % 10}`,
-        headers: { 'x-client-id': 'noisy' },
+        // A client-supplied X-Client-Id names nothing: the token's subject is the client.
+        headers: { ...(await as('noisy')), 'x-client-id': uniqueName('spoof') },
       });
       if (res.statusCode === 429) limited = res;
       else if (res.headers['ratelimit-limit'] === undefined) guarded.push(res.statusCode);
@@ -92,25 +100,26 @@ describe('front door (real PostgreSQL)', () => {
     const quiet = await http.inject({
       method: 'GET',
       url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000001',
-      headers: { 'x-client-id': 'quiet' },
+      headers: await as('quiet'),
     });
     expect(quiet.statusCode).toBe(404);
     expect(quiet.headers['ratelimit-remaining']).toBe('19');
-    const health = await http.inject({ method: 'GET', url: '/health/live', headers: { 'x-client-id': 'noisy' } });
+    const health = await http.inject({ method: 'GET', url: '/health/live', headers: await as('noisy') });
     expect(health.statusCode).toBe(200);
     expect(await registry.getSingleMetricAsString('sluice_rate_limited_total')).toMatch(/scope="client"[^}]*\} [1-9]/);
   });
 
   it("counts the budget from the edge proxy's X-Request-Start: a request queued past it gets 503 deadline_exceeded, one queued over 50 ms 503 overloaded, each with Retry-After, and neither writes", async () => {
     const walletId = await openWallet('stamped');
+    const stampedAuth = await as('stamped');
     const send = (stamp: string) =>
       http.inject({
         method: 'POST',
         url: `/v1/wallets/${walletId}/deposits`,
         headers: {
+          ...stampedAuth,
           'content-type': 'application/json',
           'idempotency-key': uniqueName('k'),
-          'x-client-id': 'stamped',
           'x-request-start': stamp,
         },
         payload: JSON.stringify({ amount: 10, currency: 'EUR' }),
@@ -212,7 +221,11 @@ describe('front door (real PostgreSQL)', () => {
       const deposit = await post(target, `/v1/wallets/${walletId}/deposits`, { amount: 1, currency: 'EUR' }, 'poller');
       expect(deposit.statusCode).toBe(503);
       expect(deposit.json()).toMatchObject({ code: 'overloaded' });
-      const poll = await target.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000002' });
+      const poll = await target.inject({
+        method: 'GET',
+        url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000002',
+        headers: AUTH,
+      });
       expect(poll.statusCode).toBe(404);
       expect(separate.readAdmission.limit).toBe(2); // the pool's three connections less the command transaction
       const metrics = await separateRegistry.metrics();
@@ -240,7 +253,11 @@ describe('front door (real PostgreSQL)', () => {
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ status: 503, code: 'load_shed' });
       expect(res.headers['retry-after']).toBe('2');
-      const read = await target.inject({ method: 'GET', url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000001' });
+      const read = await target.inject({
+        method: 'GET',
+        url: '/v1/withdrawals/0190a000-0000-7000-8000-000000000001',
+        headers: AUTH,
+      });
       expect(read.statusCode).toBe(404);
     } finally {
       await shedding.close();

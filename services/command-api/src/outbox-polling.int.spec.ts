@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { uniqueName } from '@sluice/testing';
+import { testIssuer, uniqueName } from '@sluice/testing';
 import type { CommandApi } from './app';
 import { startTestCommandApi, type TestCommandApi } from './test-support/command-api-fixture';
 
@@ -12,7 +12,11 @@ let t: TestCommandApi;
 let api: CommandApi;
 let http: FastifyInstance;
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   t = await startTestCommandApi('command_api_polling', { OUTBOX_MODE: 'polling' });
   ({ api, http } = t);
 });
@@ -23,7 +27,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
   const res = await http.inject({
     method: 'POST',
     url,
-    headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('key') },
+    headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': uniqueName('key') },
     payload: JSON.stringify(body),
   });
   return { status: res.statusCode, json: res.json<Record<string, unknown>>() };

@@ -3,11 +3,12 @@ import { createPool, type Pool } from '@sluice/db';
 import {
   createTestDatabase,
   freePort,
-  startService,
-  testEnv,
-  uniqueName,
   type ServiceProcess,
+  startService,
   type TestDatabase,
+  testEnv,
+  testIssuer,
+  uniqueName,
 } from '@sluice/testing';
 
 /**
@@ -18,7 +19,11 @@ let db: TestDatabase;
 let pool: Pool;
 const replicas: ServiceProcess[] = [];
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   db = await createTestDatabase('replicas');
   const env = {
     DATABASE_URL: db.url,
@@ -54,7 +59,7 @@ async function send(url: string, body: unknown): Promise<{ status: number; body:
   for (let attempt = 1; ; attempt++) {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': key },
       body: JSON.stringify(body),
     });
     const json = (await res.json()) as Record<string, unknown>;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { uuidv7 } from '@sluice/core';
 import type { Registry } from '@sluice/observability';
-import { metricValue, uniqueName } from '@sluice/testing';
+import { metricValue, testIssuer, uniqueName } from '@sluice/testing';
 import { decide } from '@sluice/wallet-domain';
 import type { CommandApi } from '../app';
 import { startTestCommandApi, WalChanges, type TestCommandApi } from '../test-support/command-api-fixture';
@@ -19,7 +19,11 @@ let http: FastifyInstance;
 let registry: Registry;
 let wal: WalChanges;
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   t = await startTestCommandApi('group_commit', {
     COMMAND_GROUP_TRANSACTIONS: '1',
     COMMAND_GROUP_MAX: '16',
@@ -38,7 +42,7 @@ function post(url: string, body: unknown, key = uniqueName('k')): Promise<LightM
   return http.inject({
     method: 'POST',
     url,
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': key },
     payload: JSON.stringify(body),
   });
 }

@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
-import { parseOrProblem, problems } from '@sluice/http';
+import { AuthError, SCOPES, type Principal } from '@sluice/auth';
+import { parseOrProblem, principalOf, problems } from '@sluice/http';
 import { isCurrency } from '@sluice/wallet-domain';
 import { fingerprint, IDEMPOTENCY_KEY_PATTERN, type IdempotencyClaim } from '../idempotency/idempotency';
 
@@ -24,11 +25,45 @@ export function walletIdParam(value: unknown): string {
   return parseOrProblem(walletId, value, 'path.walletId').toLowerCase();
 }
 
+/** The request's principal, refused 403 insufficient_scope unless its token grants `scope`. */
+export function authorized(request: FastifyRequest, scope: string): Principal {
+  const principal = principalOf(request);
+  if (!principal.scopes.has(scope)) throw new AuthError('insufficient_scope', `this request needs the ${scope} scope`, scope);
+  return principal;
+}
+
 /**
- * The Idempotency-Key claim every POST needs: keys are scoped by the client
- * the front door identified (X-Client-Id or API key).
+ * Whether the principal may read what a wallet owned by `owner` holds:
+ * wallets:read:any reads every wallet, wallets:read only the caller's own.
+ * Callers answer 404 when not, as for what does not exist.
  */
-export function idempotencyClaim(request: FastifyRequest, path: string, body: unknown): IdempotencyClaim {
+export function canRead(principal: Principal, owner: string | null): boolean {
+  if (principal.scopes.has(SCOPES.walletsReadAny)) return true;
+  return principal.scopes.has(SCOPES.walletsRead) && owner !== null && owner === principal.subject;
+}
+
+/** A read needs one of the read scopes at all; which wallets it may see, canRead decides. */
+export function readAuthorized(request: FastifyRequest): Principal {
+  const principal = principalOf(request);
+  if (!principal.scopes.has(SCOPES.walletsRead) && !principal.scopes.has(SCOPES.walletsReadAny)) {
+    throw new AuthError('insufficient_scope', `this request needs the ${SCOPES.walletsRead} scope`, SCOPES.walletsRead);
+  }
+  return principal;
+}
+
+/** Who a command acts for in the audit log: the principal and the request's Idempotency-Key. */
+export function httpActor(
+  principal: Principal,
+  idempotency: IdempotencyClaim,
+): { principal: string; source: 'http'; requestId: string } {
+  return { principal: principal.subject, source: 'http', requestId: idempotency.key };
+}
+
+/**
+ * The Idempotency-Key claim every POST needs: keys are scoped by the
+ * principal, so the same key from two subjects names two requests.
+ */
+export function idempotencyClaim(request: FastifyRequest, principal: Principal, path: string, body: unknown): IdempotencyClaim {
   const key = request.headers['idempotency-key'];
   if (key === undefined) {
     throw problems.badRequest(
@@ -42,5 +77,5 @@ export function idempotencyClaim(request: FastifyRequest, path: string, body: un
       { path: 'header.Idempotency-Key', message: 'must be 1-255 visible ASCII characters' },
     ]);
   }
-  return { clientId: request.clientId, key, fingerprint: fingerprint(request.method, path, body) };
+  return { clientId: principal.subject, key, fingerprint: fingerprint(request.method, path, body) };
 }

@@ -12,7 +12,7 @@ import { storedResponse, type IdempotencyClaim, type StoredResponse } from '../i
 import { claimInbox, type InboxClaim } from '../internal/inbox';
 import { CommitGroups } from './commit-groups';
 import { WalletLanes } from './wallet-lanes';
-import { loadWallets, saveWallets, VersionConflict, type HeldClaim, type WalletWrite } from './wallet-store';
+import { loadWallets, saveWallets, VersionConflict, type AuditRecord, type HeldClaim, type WalletWrite } from './wallet-store';
 
 export interface CommandRequest {
   command: WalletCommand;
@@ -22,6 +22,14 @@ export interface CommandRequest {
   inbox?: InboxClaim;
   /** The request's time budget: waiting, retries and statements all fit in it. */
   deadline?: Deadline;
+  /** Who the command acts for, recorded in the audit log with its effect. */
+  actor: { principal: string; source: 'http' | 'kafka'; requestId: string | null };
+  /**
+   * Set for a caller acting on its own wallets only (customer scopes): a
+   * wallet another subject owns is refused as wallet_not_found, exactly as
+   * one that does not exist, so its existence does not leak.
+   */
+  ownedBy?: string;
   /** Builds the response from the wallet's new state and the events the command produced. */
   respond: (state: WalletState, events: readonly WalletEvent[]) => StoredResponse;
 }
@@ -232,11 +240,14 @@ export class WalletCommands {
     for (const [k, i] of toLoad.entries()) {
       const { request } = batch[i]!;
       const { command, idempotency } = request;
-      const { state: before, claimed } = loaded[k]!;
+      const { state: before, claimed, owner } = loaded[k]!;
       try {
         if (!claimed && idempotency) {
           outcomes[i] = { kind: 'done', result: { response: await storedResponse(client, idempotency), replayed: true } };
           continue;
+        }
+        if (request.ownedBy !== undefined && before.status === 'open' && owner !== request.ownedBy) {
+          throw new WalletError('wallet_not_found', `wallet ${command.walletId} does not exist`);
         }
         const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
         const response = request.respond(events.reduce(evolve, before), events);
@@ -249,6 +260,7 @@ export class WalletCommands {
           ...(idempotency && { stored: { claim: idempotency, response } }),
           outbox: (param, onlyIf) => this.outbox.insertStatement(outboxEvents, param, onlyIf),
           ...(held[i] && { claim: held[i] }),
+          audit: auditRecord(command, request.actor),
         });
         written.push({ index: i, events: outboxEvents, response });
       } catch (error) {
@@ -280,6 +292,17 @@ function keysOf({ request }: Pending): string[] {
   if (request.idempotency) keys.push(`key ${request.idempotency.clientId}\n${request.idempotency.key}`);
   if (request.inbox) keys.push(`inbox ${request.inbox.consumer}\n${request.inbox.messageId}`);
   return keys;
+}
+
+function auditRecord(command: WalletCommand, actor: CommandRequest['actor']): AuditRecord {
+  const money = command.type === 'DepositFunds' || command.type === 'RequestWithdrawal';
+  return {
+    ...actor,
+    commandType: command.type,
+    walletId: command.walletId,
+    amount: money ? command.amount : null,
+    currency: money || command.type === 'OpenWallet' ? command.currency : null,
+  };
 }
 
 function withdrawalIdsOf(command: WalletCommand): string[] {

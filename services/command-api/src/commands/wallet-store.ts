@@ -31,6 +31,8 @@ export interface LoadRequest {
 
 export interface Loaded {
   state: WalletState;
+  /** The wallet's owner (null: none recorded, or no wallet). */
+  owner: string | null;
   /** With an idempotency claim: false when the key was used before (the caller replays). */
   claimed: boolean;
 }
@@ -42,6 +44,7 @@ interface LoadRow {
   balance: string | null;
   held: string | null;
   version: number | null;
+  owner: string | null;
 }
 
 /**
@@ -60,7 +63,7 @@ const CLAIM_AND_LOAD = `WITH input AS (
     ON CONFLICT (client_id, key) DO NOTHING RETURNING client_id, key
   )
   SELECT i.key IS NULL OR EXISTS (SELECT 1 FROM claim c WHERE c.client_id = i.client_id AND c.key = i.key) AS claimed,
-         w.id, w.currency, w.balance::text, w.held::text, w.version
+         w.id, w.currency, w.balance::text, w.held::text, w.version, w.owner
     FROM input i LEFT JOIN wallets w ON w.id = i.wallet_id ORDER BY i.n`;
 
 /**
@@ -92,11 +95,12 @@ export async function loadWallets(client: PoolClient, requests: readonly LoadReq
         ).rows;
   return requests.map((r, i) => {
     const row = rows[i]!;
-    if (!row.claimed || row.id === null) return { state: initialWalletState, claimed: row.claimed };
+    if (!row.claimed || row.id === null) return { state: initialWalletState, claimed: row.claimed, owner: null };
     const wanted = new Set(r.withdrawalIds.map((id) => id.toLowerCase()));
     const own = withdrawals.filter((w) => w.wallet_id === row.id && wanted.has(w.id));
     return {
       claimed: true,
+      owner: row.owner,
       state: {
         status: 'open',
         walletId: row.id,
@@ -127,6 +131,20 @@ export interface WalletWrite {
   outbox?: OutboxInsert;
   /** Its claim, released when the wallet's version check fails (the command is retried on fresh state). */
   claim?: HeldClaim;
+  /** Its audit record, appended with its effect. */
+  audit?: AuditRecord;
+}
+
+/** Who did what under which request: one audit_log row per command that took effect. */
+export interface AuditRecord {
+  principal: string;
+  source: 'http' | 'kafka';
+  commandType: string;
+  walletId: string;
+  amount: number | null;
+  currency: string | null;
+  /** The Idempotency-Key or the internal command's id. */
+  requestId: string | null;
 }
 
 /**
@@ -201,7 +219,7 @@ function writeCtes(
   suffix: string,
   $: (v: unknown) => string,
 ): { ctes: string[]; shape: string; versioned: boolean } {
-  const { before, events, stored, outbox, claim } = write;
+  const { before, events, stored, outbox, claim, audit } = write;
   const after = events.reduce(evolve, before);
   const ctes: string[] = [];
   if (events.length === 0 || after.status !== 'open') {
@@ -215,9 +233,11 @@ function writeCtes(
   let shape = '';
   if (before.status === 'absent') {
     shape += 'I';
+    const opened = events.find((e) => e.type === 'WalletOpened');
+    const owner = opened?.type === 'WalletOpened' ? (opened.data.owner ?? null) : null;
     ctes.push(
-      `${w} AS (INSERT INTO wallets (id, currency, balance, held, version, created_at, updated_at)
-        VALUES (${$(after.walletId)}::uuid, ${$(after.currency)}, ${$(after.balance)}::bigint, ${$(after.held)}::bigint, ${$(after.version)}::int, ${$(now)}::timestamptz, ${$(now)}::timestamptz)
+      `${w} AS (INSERT INTO wallets (id, currency, balance, held, version, owner, created_at, updated_at)
+        VALUES (${$(after.walletId)}::uuid, ${$(after.currency)}, ${$(after.balance)}::bigint, ${$(after.held)}::bigint, ${$(after.version)}::int, ${$(owner)}::varchar, ${$(now)}::timestamptz, ${$(now)}::timestamptz)
         ON CONFLICT (id) DO NOTHING RETURNING id)`,
     );
   } else {
@@ -279,6 +299,13 @@ function writeCtes(
   if (outbox) {
     shape += 'O';
     ctes.push(`o${suffix} AS (${outbox($, written)})`);
+  }
+  if (audit) {
+    shape += 'A';
+    ctes.push(
+      `a${suffix} AS (INSERT INTO audit_log (principal, source, command_type, wallet_id, amount, currency, request_id, recorded_at)
+        SELECT ${$(audit.principal)}::varchar, ${$(audit.source)}::varchar, ${$(audit.commandType)}::varchar, ${w}.id, ${$(audit.amount)}::bigint, ${$(audit.currency)}::char(3), ${$(audit.requestId)}::varchar, ${$(now)}::timestamptz FROM ${w})`,
+    );
   }
   if (claim) {
     shape += claim.kind === 'idempotency' ? 'x' : 'y';

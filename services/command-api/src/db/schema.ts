@@ -26,6 +26,8 @@ export const wallets = pgTable(
     /** Held for pending withdrawals; available = balance - held. */
     held: bigint('held', { mode: 'number' }).notNull().default(0),
     version: integer('version').notNull(),
+    /** The subject that opened the wallet; only it acts on the wallet with customer scopes. Null on wallets from before owners. */
+    owner: varchar('owner', { length: 255 }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
   },
@@ -69,13 +71,14 @@ export const withdrawals = pgTable(
 );
 
 /**
- * One row per (client, Idempotency-Key): the request's fingerprint and the
+ * One row per (principal, Idempotency-Key): the request's fingerprint and the
  * response it got, written in the same transaction as the command's effect.
  */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    clientId: varchar('client_id', { length: 128 }).notNull(),
+    /** The principal (the access token's subject) the key belongs to. */
+    clientId: varchar('client_id', { length: 255 }).notNull(),
     key: varchar('key', { length: 255 }).notNull(),
     fingerprint: char('fingerprint', { length: 64 }).notNull(),
     statusCode: integer('status_code').notNull(),
@@ -87,4 +90,28 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.clientId, t.key] }), index('idempotency_keys_created_at_idx').on(t.createdAt)],
 );
 
-export const commandSchema = { wallets, deposits, withdrawals, idempotencyKeys };
+/**
+ * Every accepted command, appended in the command's own transaction: who
+ * (the principal, or an internal command's issuer), what, when and under
+ * which request. Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE
+ * (migration 0003).
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    principal: varchar('principal', { length: 255 }).notNull(),
+    /** http (a bearer token's subject) or kafka (an internal command's issuer). */
+    source: varchar('source', { length: 16 }).notNull().$type<'http' | 'kafka'>(),
+    commandType: varchar('command_type', { length: 64 }).notNull(),
+    walletId: uuid('wallet_id').notNull(),
+    amount: bigint('amount', { mode: 'number' }),
+    currency: char('currency', { length: 3 }),
+    /** The Idempotency-Key (http) or the command's message id (kafka). */
+    requestId: varchar('request_id', { length: 255 }),
+    recordedAt: timestamp('recorded_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('audit_log_wallet_id_idx').on(t.walletId), index('audit_log_principal_idx').on(t.principal)],
+);
+
+export const commandSchema = { wallets, deposits, withdrawals, idempotencyKeys, auditLog };

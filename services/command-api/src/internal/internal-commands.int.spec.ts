@@ -3,7 +3,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import { uuidv7 } from '@sluice/core';
 import { createKafka } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { consumeRecords, createTestDatabase, type TestDatabase, testEnv, testIssuer, uniqueName, waitFor } from '@sluice/testing';
 import type { CommandApi } from '../app';
 import { startCommandApi, testCommandApiEnv } from '../test-support/command-api-fixture';
 import type { WalletCommandMessage } from './wallet-command-message';
@@ -20,7 +20,11 @@ const topic = uniqueName('wallet_commands');
 const dlq = `${topic}.dlq`;
 const group = uniqueName('command_api');
 
+/** A subject with every scope: the requests here are not about authorization. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('test-user');
   db = await createTestDatabase('internal_cmds');
   registry = createMetricsRegistry('t', false);
   const started = await startCommandApi(
@@ -65,7 +69,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
   const res = await http.inject({
     method: 'POST',
     url,
-    headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('k') },
+    headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': uniqueName('k') },
     payload: JSON.stringify(body),
   });
   return { status: res.statusCode, body: res.json() };

@@ -60,6 +60,8 @@ export class WalletCommandHandler {
       const result = await this.commands.execute({
         command: toWalletCommand(parsed),
         inbox: claim,
+        // The audit log names the issuer as who: the service that sent the command.
+        actor: { principal: parsed.issuedBy ?? 'unattributed', source: 'kafka', requestId: parsed.commandId },
         deadline: Deadline.after(this.options.attemptBudgetMs),
         respond: (state, events) => ({
           status: 200,

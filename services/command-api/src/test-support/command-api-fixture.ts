@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Client } from 'pg';
 import { loadConfig } from '@sluice/config';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, testEnv, testIssuer, uniqueName, type TestDatabase } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from '../app';
 import { commandApiConfig, type CommandApiConfig } from '../config';
 
@@ -18,6 +18,7 @@ export function testCommandApiEnv(db: TestDatabase, label: string): Record<strin
     // The test shares the service's event loop: its own bursts must not read as saturation.
     EVENT_LOOP_MAX_DELAY_MS: '0',
     WALLET_COMMANDS_ENABLED: 'false',
+    ...testIssuer().env(),
   };
 }
 

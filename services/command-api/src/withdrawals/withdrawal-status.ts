@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
 import { SingleFlight, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { Registry } from 'prom-client';
-import { withdrawals } from '../db/schema';
+import { wallets, withdrawals } from '../db/schema';
 import { toProblem } from '../commands/wallet-commands';
 
 export interface WithdrawalStatus {
@@ -17,6 +17,12 @@ export interface WithdrawalStatus {
   updatedAt: string;
 }
 
+/** A withdrawal's status and its wallet's owner, for the caller's authorization check. */
+export interface OwnedWithdrawalStatus {
+  status: WithdrawalStatus;
+  owner: string | null;
+}
+
 /**
  * A withdrawal's state, for clients polling the Location a withdrawal request
  * answered with. Clients poll in bursts (every Retry-After seconds, often
@@ -24,7 +30,7 @@ export interface WithdrawalStatus {
  * and every query goes through the database's admission control.
  */
 export class WithdrawalStatusReader {
-  private readonly flight: SingleFlight<WithdrawalStatus | undefined>;
+  private readonly flight: SingleFlight<OwnedWithdrawalStatus | undefined>;
 
   constructor(
     private readonly pool: Pool,
@@ -34,7 +40,7 @@ export class WithdrawalStatusReader {
     this.flight = new SingleFlight('withdrawal_status', registry);
   }
 
-  find(withdrawalId: string, deadline?: Deadline): Promise<WithdrawalStatus | undefined> {
+  find(withdrawalId: string, deadline?: Deadline): Promise<OwnedWithdrawalStatus | undefined> {
     return this.flight
       .do(withdrawalId, () => this.query(withdrawalId, deadline))
       .catch((err: unknown) => {
@@ -42,23 +48,32 @@ export class WithdrawalStatusReader {
       });
   }
 
-  private query(withdrawalId: string, deadline: Deadline | undefined): Promise<WithdrawalStatus | undefined> {
+  private query(withdrawalId: string, deadline: Deadline | undefined): Promise<OwnedWithdrawalStatus | undefined> {
     return this.admission.run(async () => {
       const timeoutMs = deadline?.remainingMs();
       const [row] = await withTransaction(
         this.pool,
-        (client) => drizzle(client).select().from(withdrawals).where(eq(withdrawals.id, withdrawalId)),
+        (client) =>
+          drizzle(client)
+            .select({ withdrawal: withdrawals, owner: wallets.owner })
+            .from(withdrawals)
+            .innerJoin(wallets, eq(wallets.id, withdrawals.walletId))
+            .where(eq(withdrawals.id, withdrawalId)),
         { ...(timeoutMs !== undefined && { timeoutMs }) },
       );
       if (!row) return undefined;
+      const w = row.withdrawal;
       return {
-        withdrawalId: row.id,
-        walletId: row.walletId,
-        amount: row.amount,
-        currency: row.currency,
-        state: row.status,
-        createdAt: row.createdAt.toISOString(),
-        updatedAt: row.updatedAt.toISOString(),
+        owner: row.owner,
+        status: {
+          withdrawalId: w.id,
+          walletId: w.walletId,
+          amount: w.amount,
+          currency: w.currency,
+          state: w.status,
+          createdAt: w.createdAt.toISOString(),
+          updatedAt: w.updatedAt.toISOString(),
+        },
       };
     }, deadline);
   }
