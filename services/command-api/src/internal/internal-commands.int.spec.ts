@@ -126,6 +126,29 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
     expect(metrics).toMatch(/type="DepositFunds",outcome="duplicate"[^}]*\} [2-9]/);
   });
 
+  it('records an internal command in the audit log once, with its issuer as who and its command id', async () => {
+    const walletId = await openWallet();
+    const commandId = uuidv7();
+    const command: WalletCommandMessage = {
+      type: 'DepositFunds',
+      commandId,
+      walletId,
+      amount: 70,
+      currency: 'EUR',
+      issuedBy: 'bonus-service',
+    };
+    await send(walletId, command);
+    await send(walletId, command);
+    await waitFor('the deposit', async () => (await wallet(walletId)).balance === 70);
+    const { rows } = await api.pool.query(
+      `SELECT principal, source, command_type, amount::int, request_id FROM audit_log WHERE wallet_id = $1 AND source = 'kafka'`,
+      [walletId],
+    );
+    expect(rows).toEqual([
+      { principal: 'bonus-service', source: 'kafka', command_type: 'DepositFunds', amount: 70, request_id: commandId },
+    ]);
+  });
+
   it('runs the withdrawal lifecycle the payments saga drives: submitted then completed, and failed with the hold released', async () => {
     const walletId = await openWallet();
     await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1_000, currency: 'EUR' });
@@ -185,7 +208,7 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
     });
     // 1 open, 2 deposit, 3-4 requested, 5 submitted, 6 completed, 7 submitted, 8 failed, 9 compensated.
     expect(await wallet(walletId)).toEqual({ balance: 700, held: 0, version: 9 });
-    const status = await http.inject({ method: 'GET', url: `/v1/withdrawals/${paid}` });
+    const status = await http.inject({ method: 'GET', url: `/v1/withdrawals/${paid}`, headers: AUTH });
     expect(status.json()).toMatchObject({ state: 'completed', amount: 300 });
     expect(status.headers['retry-after']).toBeUndefined();
   });
