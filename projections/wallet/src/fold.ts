@@ -51,9 +51,10 @@ export function foldWallet(row: WalletView | undefined, event: WalletEvent): Wal
   switch (event.type) {
     case 'WalletOpened': {
       const { walletId, currency, eventId } = event.data;
+      const owner = event.data.owner ?? null;
       return {
         kind: 'applied',
-        row: { walletId, currency, balance: 0, held: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId },
+        row: { walletId, currency, owner, balance: 0, held: 0, version, openedAt: updatedAt, updatedAt, lastEventId: eventId },
       };
     }
     case 'FundsDeposited':

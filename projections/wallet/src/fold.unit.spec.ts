@@ -48,12 +48,13 @@ function given(history: WalletEvent[]): { when: (event: WalletEvent) => WalletFo
 }
 
 describe('wallet fold', () => {
-  it('given no wallet, when WalletOpened v1, then a zero-balance row at version 1', () => {
-    expect(given([]).when(opened())).toEqual({
+  it('given no wallet, when WalletOpened v1, then a zero-balance row at version 1, owned by the subject that opened it', () => {
+    expect(given([]).when(opened({ owner: 'alice' }))).toEqual({
       kind: 'applied',
       row: {
         walletId: WALLET,
         currency: 'EUR',
+        owner: 'alice',
         balance: 0,
         held: 0,
         version: 1,
@@ -62,6 +63,10 @@ describe('wallet fold', () => {
         lastEventId: `e-open-${WALLET}`,
       },
     });
+  });
+
+  it('given no wallet, when a WalletOpened written before owners (no owner field) is folded, then the row has no owner', () => {
+    expect(given([]).when(opened())).toMatchObject({ kind: 'applied', row: { owner: null } });
   });
 
   it('given an open wallet, when FundsDeposited v2, then balance and version follow the event', () => {

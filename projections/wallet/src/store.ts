@@ -15,6 +15,7 @@ export interface WalletRecord extends WalletView {
 interface WalletRow {
   wallet_id: string;
   currency: string;
+  owner: string | null;
   balance: string;
   held: string;
   available: string;
@@ -29,6 +30,7 @@ function toRecord(r: WalletRow): WalletRecord {
   return {
     walletId: r.wallet_id,
     currency: r.currency,
+    owner: r.owner ?? null,
     balance: Number(r.balance),
     held: Number(r.held),
     available: Number(r.available),
@@ -54,10 +56,10 @@ export async function loadWalletViews(ctx: ProjectionContext, walletIds: readonl
   return views;
 }
 
-const UPSERT_COLUMNS = ['walletId', 'currency', 'balance', 'held', 'version', 'openedAt', 'updatedAt', 'lastEventId'] as const;
+const UPSERT_COLUMNS = ['walletId', 'currency', 'balance', 'held', 'version', 'openedAt', 'updatedAt', 'lastEventId', 'owner'] as const;
 
 /**
- * Multi-row upsert through unnest: one statement and eight array parameters
+ * Multi-row upsert through unnest: one statement and nine array parameters
  * whatever the batch size. The version condition keeps a row from ever moving
  * back should two writers race (the engine's checkpoint lock already
  * serialises each partition, and a wallet lives on one partition).
@@ -66,10 +68,10 @@ export async function upsertWalletViews(ctx: ProjectionContext, views: readonly 
   if (views.length === 0) return;
   const table = qualified(ctx.schema, TABLE);
   await ctx.db.query(
-    `INSERT INTO ${table} AS t (wallet_id, currency, balance, held, version, opened_at, updated_at, last_event_id, projected_at)
-     SELECT w.*, now() FROM unnest($1::uuid[], $2::char(3)[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[], $7::timestamptz[], $8::uuid[]) AS w
+    `INSERT INTO ${table} AS t (wallet_id, currency, balance, held, version, opened_at, updated_at, last_event_id, owner, projected_at)
+     SELECT w.*, now() FROM unnest($1::uuid[], $2::char(3)[], $3::int8[], $4::int8[], $5::int4[], $6::timestamptz[], $7::timestamptz[], $8::uuid[], $9::varchar[]) AS w
      ON CONFLICT (wallet_id) DO UPDATE SET
-       currency = excluded.currency, balance = excluded.balance, held = excluded.held, version = excluded.version,
+       currency = excluded.currency, owner = excluded.owner, balance = excluded.balance, held = excluded.held, version = excluded.version,
        opened_at = excluded.opened_at, updated_at = excluded.updated_at, last_event_id = excluded.last_event_id,
        projected_at = excluded.projected_at
      WHERE excluded.version > t.version`,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, check, integer, pgTable, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, char, check, integer, pgTable, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
 
 /**
  * The wallet read model: one row per wallet, as of the event with `version`.
@@ -21,6 +21,8 @@ export const walletBalances = pgTable(
     available: bigint('available', { mode: 'number' })
       .notNull()
       .generatedAlwaysAs(sql`balance - held`),
+    /** The subject that opened the wallet (WalletOpened.owner): readers answer only it, unless they may read any wallet. */
+    owner: varchar('owner', { length: 255 }),
     /** The wallet's version after the last event folded in: the per-aggregate guard. */
     version: integer('version').notNull(),
     /** occurredAt of WalletOpened. */

@@ -1,0 +1,1 @@
+ALTER TABLE "wallet_balances" ADD COLUMN "owner" varchar(255);
