@@ -4,3 +4,4 @@ export * from './dev-issuer';
 export * from './principal';
 export * from './scopes';
 export * from './verifier';
+export * from './access';

@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Pool } from 'pg';
+import { authSettingsOf, TokenVerifier } from '@sluice/auth';
 import { createPool, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
 import { routeTopic } from '@sluice/messaging';
@@ -24,6 +25,9 @@ export interface QueryApi {
 /** Wires the query API: database pool, change feed, read-model readers and HTTP, ready to listen. */
 export async function buildQueryApi(config: QueryApiConfig, logger: Logger, registry: Registry): Promise<QueryApi> {
   const health = new Health();
+  // Read before anything starts: a missing key-set file fails start-up, not the first request.
+  const auth = authSettingsOf(config);
+  const verifier = TokenVerifier.create(auth.verifier);
   const pool = createPool({
     url: config.DATABASE_URL,
     applicationName: 'sluice-query-api',
@@ -47,10 +51,11 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
   });
   await readModel.start();
   const withdrawals = new WithdrawalReader(readModel);
+  const wallets = new WalletReader(readModel);
   const app = await createHttpApp(
     QueryApiModule.with({
       readModel,
-      wallets: new WalletReader(readModel),
+      wallets,
       transactions: new TransactionReader(readModel),
       withdrawals,
       withdrawalRetryAfterSec: config.QUERY_WITHDRAWAL_RETRY_AFTER_S,
@@ -59,6 +64,7 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
       logger,
       registry,
       health,
+      frontDoor: { requestBudgetMs: 400, auth: { verifier, realm: auth.realm } },
       connections: {
         maxConnections: config.HTTP_MAX_CONNECTIONS,
         keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
@@ -70,6 +76,8 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
   );
   const streams = new WithdrawalStreams(
     withdrawals,
+    wallets,
+    { verifier, realm: auth.realm, allowedOrigins: auth.allowedOrigins },
     {
       queueCapacity: config.QUERY_STREAM_QUEUE,
       ratePerSec: config.QUERY_STREAM_RATE_PER_SEC,
@@ -77,6 +85,7 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
       heartbeatMs: config.QUERY_STREAM_HEARTBEAT_MS,
       maxSubscriptions: config.QUERY_STREAM_MAX_SUBSCRIPTIONS,
       maxConnections: config.QUERY_STREAM_MAX_CONNECTIONS,
+      maxConnectionsPerPrincipal: config.QUERY_STREAM_MAX_CONNECTIONS_PER_PRINCIPAL,
       notFoundMs: config.QUERY_STREAM_NOT_FOUND_MS,
     },
     logger.child({ component: 'streams' }),

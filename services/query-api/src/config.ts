@@ -1,3 +1,4 @@
+import { authEnv, checkAuthEnv } from '@sluice/auth';
 import { commonEnv, env, httpServerEnv, z } from '@sluice/config';
 
 /**
@@ -9,6 +10,8 @@ export const queryApiConfig = z
   .object({
     ...commonEnv,
     ...httpServerEnv,
+    /** Bearer-token authentication of every endpoint but health and metrics, streams included (@sluice/auth). */
+    ...authEnv,
     PORT: env.port(3001),
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps; a read is one index lookup or range scan. */
@@ -32,11 +35,17 @@ export const queryApiConfig = z
     QUERY_STREAM_HEARTBEAT_MS: env.int(15_000, 100),
     QUERY_STREAM_MAX_SUBSCRIPTIONS: env.int(100, 1),
     QUERY_STREAM_MAX_CONNECTIONS: env.int(10_000, 1),
+    /** Of those, one principal's at once; more are refused (429). */
+    QUERY_STREAM_MAX_CONNECTIONS_PER_PRINCIPAL: env.int(20, 1),
     /** A stream of a withdrawal the read model does not know is ended after this. */
     QUERY_STREAM_NOT_FOUND_MS: env.int(10_000, 100),
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
-  });
+  })
+  .refine((c) => c.QUERY_STREAM_MAX_CONNECTIONS_PER_PRINCIPAL <= c.QUERY_STREAM_MAX_CONNECTIONS, {
+    message: 'QUERY_STREAM_MAX_CONNECTIONS_PER_PRINCIPAL must not exceed QUERY_STREAM_MAX_CONNECTIONS',
+  })
+  .superRefine(checkAuthEnv);
 
 export type QueryApiConfig = z.infer<typeof queryApiConfig>;

@@ -7,7 +7,7 @@ import { createLogger, createMetricsRegistry, type Registry } from '@sluice/obse
 import { insertTransactions, type TransactionItem } from '@sluice/projection-transactions';
 import { upsertWalletViews, walletProjection, type WalletView } from '@sluice/projection-wallet';
 import type { WithdrawalView } from '@sluice/projection-withdrawals';
-import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, testIssuer, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
 import { buildQueryApi, type QueryApi } from './app';
 import { queryApiConfig } from './config';
 import { PARTITIONS, ReadModelFixture, withdrawalView } from './test-support/read-model-fixture';
@@ -23,6 +23,7 @@ const T = (s: number) => new Date(Date.parse('2025-06-01T10:00:00.000Z') + s * 1
 const wallet = (over: Partial<WalletView> = {}): WalletView => ({
   walletId: WALLET,
   currency: 'EUR',
+  owner: 'owner-1',
   balance: 1_250,
   held: 250,
   version: 2,
@@ -33,12 +34,17 @@ const wallet = (over: Partial<WalletView> = {}): WalletView => ({
 });
 const WALLET = uuidv7();
 
+/** Support's token (wallets:read:any): the reads here are not about who may read; auth.int.spec is. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('support', 'wallets:read:any');
   db = await createTestDatabase('query_api');
   registry = createMetricsRegistry('query-api-test', false);
   const pattern = `${uniqueName('qa')}.\${routedByValue}`;
   api = await buildQueryApi(
     loadConfig(queryApiConfig, {
+      ...testIssuer().env(),
       DATABASE_URL: db.url,
       OUTBOX_TOPIC_PATTERN: pattern,
       QUERY_FRESHNESS_REFRESH_MS: '50',
@@ -68,7 +74,7 @@ interface Res {
 
 async function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
   const started = performance.now();
-  const res = await fetch(`${baseUrl}${path}`, { headers });
+  const res = await fetch(`${baseUrl}${path}`, { headers: { ...AUTH, ...headers } });
   const text = await res.text();
   return {
     status: res.status,
@@ -128,7 +134,9 @@ describe('query API over HTTP', () => {
 
     it('answers 304 without a body to If-None-Match with the current ETag', async () => {
       const first = await get(`/v1/wallets/${WALLET}`);
-      const again = await fetch(`${baseUrl}/v1/wallets/${WALLET}`, { headers: { 'if-none-match': first.headers.get('etag')! } });
+      const again = await fetch(`${baseUrl}/v1/wallets/${WALLET}`, {
+        headers: { ...AUTH, 'if-none-match': first.headers.get('etag')! },
+      });
       expect(again.status).toBe(304);
       expect(await again.text()).toBe('');
       expect(again.headers.get('etag')).toBe(first.headers.get('etag'));

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
-import { AuthError, SCOPES, type Principal } from '@sluice/auth';
+import { AuthError, requireReadScope, type Principal } from '@sluice/auth';
 import { parseOrProblem, principalOf, problems } from '@sluice/http';
 import { isCurrency } from '@sluice/wallet-domain';
 import { fingerprint, IDEMPOTENCY_KEY_PATTERN, type IdempotencyClaim } from '../idempotency/idempotency';
@@ -32,22 +32,10 @@ export function authorized(request: FastifyRequest, scope: string): Principal {
   return principal;
 }
 
-/**
- * Whether the principal may read what a wallet owned by `owner` holds:
- * wallets:read:any reads every wallet, wallets:read only the caller's own.
- * Callers answer 404 when not, as for what does not exist.
- */
-export function canRead(principal: Principal, owner: string | null): boolean {
-  if (principal.scopes.has(SCOPES.walletsReadAny)) return true;
-  return principal.scopes.has(SCOPES.walletsRead) && owner !== null && owner === principal.subject;
-}
-
-/** A read needs one of the read scopes at all; which wallets it may see, canRead decides. */
+/** A read's principal: 403 without a read scope; which wallets it may see, canRead decides. */
 export function readAuthorized(request: FastifyRequest): Principal {
   const principal = principalOf(request);
-  if (!principal.scopes.has(SCOPES.walletsRead) && !principal.scopes.has(SCOPES.walletsReadAny)) {
-    throw new AuthError('insufficient_scope', `this request needs the ${SCOPES.walletsRead} scope`, SCOPES.walletsRead);
-  }
+  requireReadScope(principal);
   return principal;
 }
 

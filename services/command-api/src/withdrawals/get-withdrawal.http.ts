@@ -3,7 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
 import { parseOrProblem, problems } from '@sluice/http';
-import { canRead, readAuthorized } from '../commands/request-context';
+import { canRead } from '@sluice/auth';
+import { readAuthorized } from '../commands/request-context';
 import { WITHDRAWAL_POLL_AFTER_SEC } from '../commands/request-withdrawal/request-withdrawal.http';
 import { WithdrawalStatusReader } from './withdrawal-status';
 

@@ -1,12 +1,14 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { parseOrProblem, problems } from '@sluice/http';
+import { canRead, requireReadScope } from '@sluice/auth';
+import { parseOrProblem, principalOf, problems } from '@sluice/http';
 import type { TransactionRecord } from '@sluice/projection-transactions';
 import { preferredWaitMs, sendRead } from '../read-model/http';
 import { idParam, minVersionParam } from '../read-model/params';
 import { ReadModel } from '../read-model/read-model';
 import { decodeCursor, encodeCursor } from './cursor';
+import { WalletReader } from '../wallets/wallet-reader';
 import { TransactionReader } from './transaction-reader';
 
 export const HISTORY_PAGE = { default: 20, max: 100 };
@@ -34,10 +36,12 @@ export interface TransactionItemResponse {
 export class ListTransactionsHttp {
   constructor(
     @Inject(TransactionReader) private readonly history: TransactionReader,
+    @Inject(WalletReader) private readonly wallets: WalletReader,
     @Inject(ReadModel) private readonly rm: ReadModel,
   ) {}
 
   /**
+   * Scope wallets:read (the caller's own wallets) or wallets:read:any.
    * GET /v1/wallets/{walletId}/transactions?limit=&cursor=&minVersion= → 200 {"items":[…],"nextCursor"}
    * newest first; nextCursor is null on the last page. ETag, lag headers and Sluice-Stale as for the wallet.
    */
@@ -50,11 +54,17 @@ export class ListTransactionsHttp {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    const principal = principalOf(request);
+    requireReadScope(principal);
     const walletId = idParam(rawWalletId, 'walletId');
     const limit = parseOrProblem(Limit, rawLimit === '' ? undefined : rawLimit, 'query.limit');
     const cursor = parseOrProblem(CursorParam, rawCursor, 'query.cursor');
     const minVersion = minVersionParam(rawMinVersion);
     const beforeVersion = cursor === undefined ? undefined : decodeCursor(cursor, walletId);
+    // Another subject's history answers as a wallet that does not exist (wallets:read:any reads every one).
+    if (!canRead(principal, null) && !canRead(principal, (await this.wallets.find(walletId))?.owner)) {
+      throw problems.notFound(`no wallet ${walletId} in the read model`, 'wallet_not_found');
+    }
     const stale =
       minVersion !== undefined &&
       !(await this.history.reach(walletId, minVersion, this.rm.waitMs(preferredWaitMs(request.headers))));

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { problems } from '@sluice/http';
+import { canRead, requireReadScope } from '@sluice/auth';
+import { principalOf, problems } from '@sluice/http';
 import type { WalletRecord } from '@sluice/projection-wallet';
 import { preferredWaitMs, sendRead } from '../read-model/http';
 import { idParam, minVersionParam } from '../read-model/params';
@@ -30,6 +31,7 @@ export class GetWalletHttp {
   ) {}
 
   /**
+   * Scope wallets:read (the caller's own wallets) or wallets:read:any.
    * GET /v1/wallets/{walletId}[?minVersion=N] → 200 {"walletId","currency","balance","held","available","version","updatedAt"}
    * with ETag (304 on If-None-Match), Sluice-Lag-Ms / Sluice-Lag-Records, and Sluice-Stale: true when
    * minVersion was not reached within the wait (at most 2 s by default; Prefer: wait=N asks for less).
@@ -41,13 +43,16 @@ export class GetWalletHttp {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    const principal = principalOf(request);
+    requireReadScope(principal);
     const walletId = idParam(rawWalletId, 'walletId');
     const minVersion = minVersionParam(rawMinVersion);
     const { value, stale } = await this.wallets.read(walletId, minVersion, this.rm.waitMs(preferredWaitMs(request.headers)));
-    // Also the answer right after the wallet is opened, until its event reaches the read model.
-    if (!value) {
+    // Also the answer right after the wallet is opened, until its event reaches the read model;
+    // and for another subject's wallet, which must not be told apart from one that does not exist.
+    if (!value || !canRead(principal, value.owner)) {
       const problem = problems.notFound(`no wallet ${walletId} in the read model`, 'wallet_not_found');
-      if (stale) Object.assign(problem.headers, { 'sluice-stale': 'true' });
+      if (stale && value === undefined) Object.assign(problem.headers, { 'sluice-stale': 'true' });
       throw problem;
     }
     const notModified = sendRead(request, reply, toResponse(value), { lag: await this.wallets.lag(walletId), stale });

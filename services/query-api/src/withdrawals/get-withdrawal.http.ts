@@ -1,10 +1,12 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { problems } from '@sluice/http';
+import { canRead, requireReadScope } from '@sluice/auth';
+import { principalOf, problems } from '@sluice/http';
 import type { WithdrawalRecord } from '@sluice/projection-withdrawals';
 import { preferredWaitMs, sendRead } from '../read-model/http';
 import { idParam, minVersionParam } from '../read-model/params';
 import { ReadModel } from '../read-model/read-model';
+import { WalletReader } from '../wallets/wallet-reader';
 import { WithdrawalReader } from './withdrawal-reader';
 
 export interface WithdrawalResponse {
@@ -31,11 +33,13 @@ export const WITHDRAWAL_RETRY_AFTER = Symbol('WITHDRAWAL_RETRY_AFTER');
 export class GetWithdrawalHttp {
   constructor(
     @Inject(WithdrawalReader) private readonly withdrawals: WithdrawalReader,
+    @Inject(WalletReader) private readonly wallets: WalletReader,
     @Inject(ReadModel) private readonly rm: ReadModel,
     @Inject(WITHDRAWAL_RETRY_AFTER) private readonly retryAfterSec: number,
   ) {}
 
   /**
+   * Scope wallets:read (withdrawals of the caller's own wallets) or wallets:read:any.
    * GET /v1/withdrawals/{withdrawalId}[?minVersion=N] → 200 {"withdrawalId","walletId","amount","state",…}
    * with Retry-After while the withdrawal is processing; ETag, lag headers and Sluice-Stale as for wallets.
    */
@@ -46,6 +50,8 @@ export class GetWithdrawalHttp {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    const principal = principalOf(request);
+    requireReadScope(principal);
     const withdrawalId = idParam(rawId, 'withdrawalId');
     const minVersion = minVersionParam(rawMinVersion);
     const { value, stale } = await this.withdrawals.read(
@@ -53,9 +59,11 @@ export class GetWithdrawalHttp {
       minVersion,
       this.rm.waitMs(preferredWaitMs(request.headers)),
     );
-    if (!value) {
+    // Readable through its wallet's owner; another subject's withdrawal answers as one that does not exist.
+    const readable = value !== undefined && canRead(principal, (await this.wallets.find(value.walletId))?.owner);
+    if (!value || !readable) {
       const problem = problems.notFound(`no withdrawal ${withdrawalId} in the read model`, 'withdrawal_not_found');
-      if (stale) Object.assign(problem.headers, { 'sluice-stale': 'true' });
+      if (stale && !value) Object.assign(problem.headers, { 'sluice-stale': 'true' });
       throw problem;
     }
     const notModified = sendRead(request, reply, toResponse(value), {

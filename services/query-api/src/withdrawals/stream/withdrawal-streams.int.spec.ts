@@ -5,7 +5,7 @@ import { uuidv7 } from '@sluice/core';
 import { routeTopic } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import type { WithdrawalView } from '@sluice/projection-withdrawals';
-import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, testIssuer, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
 import { buildQueryApi, type QueryApi } from '../../app';
 import { queryApiConfig } from '../../config';
 import { ReadModelFixture, withdrawalView } from '../../test-support/read-model-fixture';
@@ -18,12 +18,17 @@ let fixture: ReadModelFixture;
 const WALLET = uuidv7();
 const T = (s: number) => new Date(Date.parse('2026-11-27T10:00:00.000Z') + s * 1_000);
 
+/** Support's token (wallets:read:any): these streams are not about who may follow; stream-auth.int.spec is. */
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('support', 'wallets:read:any');
   db = await createTestDatabase('streams');
   registry = createMetricsRegistry('streams-test', false);
   const pattern = `${uniqueName('st')}.\${routedByValue}`;
   api = await buildQueryApi(
     loadConfig(queryApiConfig, {
+      ...testIssuer().env(),
       DATABASE_URL: db.url,
       OUTBOX_TOPIC_PATTERN: pattern,
       QUERY_STREAM_QUEUE: '4',
@@ -57,7 +62,7 @@ interface SseEvent {
 
 /** Reads a server-sent event stream to its end. */
 async function readSse(url: string, headers: Record<string, string> = {}, onEvent?: (e: SseEvent) => void): Promise<SseEvent[]> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(20_000) });
+  const res = await fetch(url, { headers: { ...AUTH, ...headers }, signal: AbortSignal.timeout(20_000) });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const events: SseEvent[] = [];
@@ -113,14 +118,14 @@ describe('withdrawal status push', () => {
   it('SSE: a withdrawal the read model does not know ends with an error event; a malformed id is a 400', async () => {
     const events = await readSse(`${baseUrl}/v1/withdrawals/${uuidv7()}/events`);
     expect(events).toEqual([expect.objectContaining({ event: 'error', data: expect.stringContaining('withdrawal_not_found') })]);
-    expect((await fetch(`${baseUrl}/v1/withdrawals/nope/events`)).status).toBe(400);
+    expect((await fetch(`${baseUrl}/v1/withdrawals/nope/events`, { headers: AUTH })).status).toBe(400);
   });
 
   it('WebSocket: subscribes to several withdrawals, resumes one from its lastEventId, and gets every final state', async () => {
     const [a, b] = [uuidv7(), uuidv7()];
     await put(view(a));
     await put(view(b, { state: 'completed', version: 4 }));
-    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/v1/withdrawals/stream`);
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/v1/withdrawals/stream`, { headers: AUTH });
     const received: { type: string; eventId?: string; withdrawal?: { withdrawalId: string; state: string } }[] = [];
     ws.on('message', (m: Buffer) => received.push(JSON.parse(m.toString('utf8')) as (typeof received)[number]));
     await new Promise((resolve) => ws.once('open', resolve));
