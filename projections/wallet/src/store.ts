@@ -56,7 +56,17 @@ export async function loadWalletViews(ctx: ProjectionContext, walletIds: readonl
   return views;
 }
 
-const UPSERT_COLUMNS = ['walletId', 'currency', 'balance', 'held', 'version', 'openedAt', 'updatedAt', 'lastEventId', 'owner'] as const;
+const UPSERT_COLUMNS = [
+  'walletId',
+  'currency',
+  'balance',
+  'held',
+  'version',
+  'openedAt',
+  'updatedAt',
+  'lastEventId',
+  'owner',
+] as const;
 
 /**
  * Multi-row upsert through unnest: one statement and nine array parameters
