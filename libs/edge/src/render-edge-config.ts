@@ -177,6 +177,9 @@ export function renderEdgeConfig(input: EdgeOptions): string {
     '    proxy_set_header X-Request-Start "t=${msec}";',
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     '    proxy_set_header X-Forwarded-Proto $scheme;',
+    // The bearer token is the only identity the services accept; no client-named identity travels on.
+    '    proxy_set_header Authorization $http_authorization;',
+    '    proxy_set_header X-Client-Id "";',
     '    proxy_connect_timeout 1s;',
     '    proxy_max_temp_file_size 0;',
     '    proxy_intercept_errors off;',

@@ -31,6 +31,11 @@ describe('renderEdgeConfig', () => {
     expect(block(config, '    location /')).toContain('proxy_pass http://$sluice_upstream;');
   });
 
+  it('passes the Authorization header on and drops any X-Client-Id a client sends', () => {
+    expect(config).toContain('proxy_set_header Authorization $http_authorization;');
+    expect(config).toContain('proxy_set_header X-Client-Id "";');
+  });
+
   it('stamps X-Request-Start with its own clock in the t=<seconds.millis> form the services parse, replacing the client’s', () => {
     expect(config).toContain('proxy_set_header X-Request-Start "t=${msec}";');
   });
