@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LOCAL := deploy/local
 
-.PHONY: help install build up down infra-up infra-down topics demo status test test-unit test-int check schemas migrations clean
+.PHONY: help install build up down infra-up infra-down topics demo status token test test-unit test-int check schemas migrations clean
 
 help:
 	@echo "make up        start the whole platform and run a demo (make down stops it)"
 	@echo "make test      run unit, integration and end-to-end tests against real services"
 	@echo "make check     type-check, lint and format check"
 	@echo "make status    what is running"
+	@echo "make token SUB=alice SCOPE=\"wallets:open wallets:read withdrawals:request\"   an access token of the local dev issuer"
 
 # npm ci when package-lock.json changed since the last install.
 node_modules/.sluice-installed: package-lock.json
@@ -48,6 +49,11 @@ down:
 
 demo:
 	node dist/deploy/local/demo.js
+
+# An access token of the local dev issuer (.run/auth, made by make up): make token SUB=alice SCOPE="wallets:read".
+token:
+	@[ -f dist/services/cli/src/main.js ] || npm run build >/dev/null
+	@node dist/services/cli/src/main.js token --sub "$(SUB)" --scope "$(SCOPE)"
 
 status:
 	-$(LOCAL)/postgres.sh status

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { devIssuer } from '@sluice/platform';
 import { localServices } from './services';
 
 /**
@@ -13,6 +15,12 @@ import { localServices } from './services';
 const EDGE = 'http://127.0.0.1:8080';
 const COMMAND = EDGE;
 const QUERY = EDGE;
+
+/** Tokens of the local dev issuer (what `make token` prints): a customer, and the funding service that deposits. */
+const issuer = devIssuer(process.env.SLUICE_RUN_DIR ?? join(resolve(__dirname, '../../..'), '.run'));
+const CUSTOMER = issuer.token({ subject: 'demo-customer', scope: 'wallets:open wallets:read withdrawals:request' });
+const FUNDING = issuer.token({ subject: 'demo-funding', scope: 'funds:deposit' });
+const as = async (token: Promise<string>) => ({ authorization: `Bearer ${await token}` });
 
 /** How long a refused POST keeps being retried: long enough for a relay catching up after a long stop. */
 const RETRY_BUDGET_MS = 120_000;
@@ -39,19 +47,23 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 }
 
 async function main(): Promise<void> {
-  const wallet = await post(`${COMMAND}/v1/wallets`, { currency: 'EUR' }, { 'idempotency-key': randomUUID() });
+  const wallet = await post(
+    `${COMMAND}/v1/wallets`,
+    { currency: 'EUR' },
+    { ...(await as(CUSTOMER)), 'idempotency-key': randomUUID() },
+  );
   console.log(`POST /v1/wallets {"currency":"EUR"}                       → 201 ${JSON.stringify(wallet)}`);
   const walletId = String(wallet.walletId);
   const depositedAt = Date.now();
   const deposit = await post(
     `${COMMAND}/v1/wallets/${walletId}/deposits`,
     { amount: 1250, currency: 'EUR' },
-    { 'idempotency-key': randomUUID() },
+    { ...(await as(FUNDING)), 'idempotency-key': randomUUID() },
   );
   console.log(`POST /v1/wallets/{id}/deposits {"amount":1250,...}        → 201 ${JSON.stringify(deposit)}`);
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const res = await fetch(`${QUERY}/v1/wallets/${walletId}`);
+    const res = await fetch(`${QUERY}/v1/wallets/${walletId}`, { headers: await as(CUSTOMER) });
     if (res.ok) {
       const view = (await res.json()) as Record<string, unknown>;
       // >=: the bonus service's welcome bonus may land in between.
@@ -70,6 +82,7 @@ async function main(): Promise<void> {
   for (const s of localServices()) console.log(`  ${s.name.padEnd(17)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
   console.log('  kafka         127.0.0.1:9092');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7');
+  console.log('tokens: make token SUB=<subject> SCOPE="wallets:open wallets:read withdrawals:request"');
   console.log('logs: .run/logs/    stop: make down');
 }
 
@@ -79,10 +92,11 @@ async function withdrawal(walletId: string): Promise<void> {
   const accepted = await post(
     `${COMMAND}/v1/wallets/${walletId}/withdrawals`,
     { amount: 500, currency: 'EUR' },
-    { 'idempotency-key': randomUUID() },
+    { ...(await as(CUSTOMER)), 'idempotency-key': randomUUID() },
   );
   console.log(`POST /v1/wallets/{id}/withdrawals {"amount":500,...}      → 202 ${JSON.stringify(accepted)}`);
   const res = await fetch(`${QUERY}/v1/withdrawals/${String(accepted.withdrawalId)}/events`, {
+    headers: await as(CUSTOMER),
     signal: AbortSignal.timeout(30_000),
   });
   if (!res.ok || !res.body) throw new Error(`GET /v1/withdrawals/{id}/events → ${res.status}`);

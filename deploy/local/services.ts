@@ -1,4 +1,4 @@
-import { parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+import { devAuthEnv, parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
 
 /**
  * The processes the local platform runs, in start order, with the port each
@@ -11,8 +11,12 @@ export type LocalService = PlatformProcess;
 /** The services, one entry each with its first process's port (what deploy/k8s deploys). */
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
-export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) });
+/** With `runDir`, every process trusts the dev issuer kept there (see devIssuer). */
+export function localServices(env: Record<string, string | undefined> = process.env, runDir?: string): readonly LocalService[] {
+  return platformProcesses({
+    replicas: parseReplicas(env.SLUICE_REPLICAS),
+    ...(runDir !== undefined && { auth: devAuthEnv(runDir) }),
+  });
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { devIssuer } from '@sluice/platform';
 import { localServices, type LocalService } from './services';
 
 /**
@@ -94,7 +95,9 @@ async function stopAll(signal: string): Promise<void> {
 process.on('SIGTERM', () => void stopAll('SIGTERM'));
 process.on('SIGINT', () => void stopAll('SIGINT'));
 
-for (const service of localServices()) {
+// The local access-token issuer (created on first start): the APIs trust its JWKS; `make token` signs with its key.
+devIssuer(runDir);
+for (const service of localServices(process.env, runDir)) {
   const entry: Running = { service, child: undefined, startedAt: 0, restarts: 0, delayMs: MIN_RESTART_MS / 2 };
   running.set(service.name, entry);
   start(entry);

@@ -59,9 +59,12 @@ export function namespaceEnv(ns: PlatformNamespace): Record<string, string> {
  * service (replica i on port + 100·i), the PSP simulator once. Services that
  * call one another are pointed at each other's ports: the payments worker at
  * the PSP simulator, the simulator's webhooks at the first payments worker
- * (the saga lives in the database, so any replica takes them).
+ * (the saga lives in the database, so any replica takes them). `auth` is the
+ * access-token issuer every process is told to trust (devAuthEnv locally).
  */
-export function platformProcesses(options: { replicas?: number; namespace?: PlatformNamespace } = {}): PlatformProcess[] {
+export function platformProcesses(
+  options: { replicas?: number; namespace?: PlatformNamespace; auth?: Record<string, string> } = {},
+): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
   const offset = options.namespace?.portOffset ?? 0;
@@ -80,7 +83,7 @@ export function platformProcesses(options: { replicas?: number; namespace?: Plat
         service,
         replica,
         port,
-        env: { ...shared, ...links, PORT: String(port) },
+        env: { ...shared, ...options.auth, ...links, PORT: String(port) },
       });
     }
   }

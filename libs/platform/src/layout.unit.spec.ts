@@ -1,3 +1,4 @@
+import { devAuthEnv } from './dev-auth';
 import { namespaceEnv, parseReplicas, platformProcesses } from './layout';
 
 describe('platform layout', () => {
@@ -17,6 +18,17 @@ describe('platform layout', () => {
       PSP_URL: 'http://127.0.0.1:3002',
       PSP_WEBHOOK_URL: 'http://127.0.0.1:3030/v1/psp/webhooks',
     });
+  });
+
+  it('tells every process to trust the issuer it is given (the local dev issuer: development mode, its JWKS file)', () => {
+    const auth = devAuthEnv('/srv/sluice/.run');
+    expect(auth).toEqual({
+      SLUICE_ENV: 'development',
+      AUTH_ISSUER: 'http://127.0.0.1/sluice-dev-issuer',
+      AUTH_AUDIENCE: 'sluice',
+      AUTH_JWKS_FILE: '/srv/sluice/.run/auth/jwks.json',
+    });
+    for (const p of platformProcesses({ auth })) expect(p.env).toMatchObject(auth);
   });
 
   it('runs replica i of each scalable service 100·i ports up, and the PSP simulator once', () => {

@@ -5,6 +5,7 @@ import { allCatalogs } from '@sluice/schemas';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
+import { runToken } from './token';
 import { eventTopics } from './topics';
 
 const cliConfig = z.object({
@@ -22,12 +23,14 @@ commands:
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
+  token            print an access token of the local dev issuer (sluice token --help)
 
 dead-letter topics (every consumer's, one dlq.* header scheme):
 ${DLQ_TOPIC_USAGE.replace(/^/gm, '  ')}`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'invariants') return runInvariants(argv.slice(1));
+  if (argv[0] === 'token') return runToken(argv.slice(1));
   const onTopics = argv[0] === 'dlq' && (argv[1] === 'topics' || argv.includes('--topic'));
   if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
