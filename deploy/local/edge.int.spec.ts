@@ -11,6 +11,7 @@ import {
   startEdge,
   startService,
   testEnv,
+  testIssuer,
   uniqueName,
   waitFor,
   type EdgeProcess,
@@ -36,9 +37,15 @@ const upstream = (port: number, maxInFlight: number): EdgeUpstream => ({
   keepalive: 4,
 });
 
+/** The Authorization header of `subject`: through the edge, the token's subject is the client. */
+const as = (subject: string) => testIssuer().bearer(subject, 'wallets:open wallets:read:any withdrawals:request funds:deposit');
+let AUTH: Record<string, string>;
+
 beforeAll(async () => {
+  AUTH = await as('edge-user');
   db = await createTestDatabase('edge');
   const env = {
+    ...testIssuer().env(),
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
@@ -91,7 +98,7 @@ afterAll(async () => {
 function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
+    headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
     body: JSON.stringify(body),
   });
 }
@@ -110,11 +117,11 @@ async function holdPost(port: number): Promise<Socket> {
 
 describe('edge proxy (nginx) in front of the command and query APIs', () => {
   it('routes a POST to the command API and a GET to the query API', async () => {
-    const created = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, { 'x-client-id': 'routing' });
+    const created = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, await as('routing'));
     expect(created.status).toBe(201);
     const { walletId } = (await created.json()) as { walletId: string };
 
-    const read = await fetch(`${edge.url}/v1/wallets/${randomUUID()}`);
+    const read = await fetch(`${edge.url}/v1/wallets/${randomUUID()}`, { headers: AUTH });
     expect(read.status).toBe(404);
     expect(await read.json()).toMatchObject({ code: 'wallet_not_found' });
     const metrics = await (await fetch(`${edge.url}/metrics`)).text();
@@ -127,7 +134,7 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     const started = Date.now();
     const { firstChunkMs, endMs, first } = await new Promise<{ firstChunkMs: number; endMs: number; first: string }>(
       (resolve, reject) => {
-        const req = get(`${edge.url}/v1/withdrawals/${randomUUID()}/events`, (res) => {
+        const req = get(`${edge.url}/v1/withdrawals/${randomUUID()}/events`, { headers: AUTH }, (res) => {
           expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
           let firstChunkMs = -1;
           let first = '';
@@ -148,8 +155,9 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     expect(firstChunkMs).toBeLessThan(1_500);
   });
 
-  it('upgrades a WebSocket through to the query API', async () => {
-    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/v1/withdrawals/stream`);
+  it('upgrades a WebSocket through to the query API, its token in the bearer.<token> subprotocol as a browser sends it', async () => {
+    const token = AUTH.authorization!.slice('Bearer '.length);
+    const ws = new WebSocket(`${edge.url.replace('http', 'ws')}/v1/withdrawals/stream`, ['sluice.v1', `bearer.${token}`]);
     try {
       await once(ws, 'open');
       const withdrawalId = randomUUID();
@@ -159,6 +167,26 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     } finally {
       ws.close();
     }
+  });
+
+  it('refuses a request without a token at the API behind it: 401 with its Bearer challenge through the edge', async () => {
+    const res = await fetch(`${edge.url}/v1/wallets/${randomUUID()}`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="sluice"');
+    const write = await fetch(`${edge.url}/v1/wallets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body: '{"currency":"EUR"}',
+    });
+    expect(write.status).toBe(401);
+  });
+
+  it('passes Authorization to the upstream and drops a client-sent X-Client-Id', async () => {
+    echoed.length = 0;
+    const res = await post(echoEdge.url, '/v1/wallets', {}, { 'x-client-id': 'someone-else' });
+    expect(res.status).toBe(200);
+    expect(echoed[0]?.authorization).toBe(AUTH.authorization);
+    expect(echoed[0]?.['x-client-id']).toBeUndefined();
   });
 
   it("stamps X-Request-Start with the edge's clock, replacing the client's own stamp", async () => {
@@ -173,7 +201,7 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     expect(ms).toBeLessThanOrEqual(Date.now() + 1_000);
 
     // A client's stamp from 2001 would put the request past its budget at the API; through the edge it is not the client's to set.
-    const old = { 'x-request-start': 't=1000000000.000', 'x-client-id': 'stamp' };
+    const old = { 'x-request-start': 't=1000000000.000', ...(await as('stamp')) };
     expect((await post(services.command!.url, '/v1/wallets', { currency: 'EUR' }, old)).status).toBe(503);
     expect((await post(edge.url, '/v1/wallets', { currency: 'EUR' }, old)).status).toBe(201);
   });
@@ -184,7 +212,7 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
       const refused = await waitFor(
         'the edge to count both held requests',
         async () => {
-          const res = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, { 'x-client-id': `bound-${randomUUID()}` });
+          const res = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, await as(`bound-${randomUUID()}`));
           return res.status === 503 && res.headers.get('content-type') === 'application/problem+json' ? res : undefined;
         },
         { timeoutMs: 5_000, intervalMs: 100 },
@@ -192,14 +220,13 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
       expect(refused.headers.get('retry-after')).toBe('1');
       expect(await refused.json()).toMatchObject({ status: 503, code: 'overloaded', stage: 'edge' });
       // Reads count against the query API's bound, not the command API's.
-      expect((await fetch(`${edge.url}/v1/wallets/${randomUUID()}`)).status).toBe(404);
+      expect((await fetch(`${edge.url}/v1/wallets/${randomUUID()}`, { headers: AUTH })).status).toBe(404);
     } finally {
       for (const s of held) s.destroy();
     }
     await waitFor(
       'the edge to admit writes again',
-      async () =>
-        (await post(edge.url, '/v1/wallets', { currency: 'EUR' }, { 'x-client-id': `bound-${randomUUID()}` })).status === 201,
+      async () => (await post(edge.url, '/v1/wallets', { currency: 'EUR' }, await as(`bound-${randomUUID()}`))).status === 201,
       { timeoutMs: 5_000, intervalMs: 200 },
     );
   });
@@ -207,7 +234,7 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
   it("passes a service's 429 through with its Retry-After and RateLimit headers", async () => {
     let limited: Response | undefined;
     for (let i = 0; i < 10 && !limited; i++) {
-      const res = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, { 'x-client-id': 'noisy' });
+      const res = await post(edge.url, '/v1/wallets', { currency: 'EUR' }, await as('noisy'));
       if (res.status === 429) limited = res;
       else expect(res.status).toBe(201);
     }
