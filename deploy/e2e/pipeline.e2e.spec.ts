@@ -10,6 +10,7 @@ import {
   freePort,
   startService,
   testEnv,
+  testIssuer,
   uniqueName,
   waitFor,
   type ServiceProcess,
@@ -28,8 +29,11 @@ let admin: Admin;
 let topic: string;
 let codec: AvroEventCodec;
 const services: Record<string, ServiceProcess> = {};
+/** The customer who opens the wallets here, with every scope (the deposits are a funding service's). */
+let AUTH: Record<string, string>;
 
 beforeAll(async () => {
+  AUTH = await testIssuer().bearer('e2e-user');
   db = await createTestDatabase('e2e');
   const pattern = `${uniqueName('e2e')}.\${routedByValue}`;
   topic = routeTopic(pattern, 'wallet');
@@ -39,6 +43,7 @@ beforeAll(async () => {
   await admin.connect();
   codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
   const env = {
+    ...testIssuer().env(),
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
@@ -76,7 +81,7 @@ async function post(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${services.command!.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { ...AUTH, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -96,7 +101,7 @@ async function readBalance(walletId: string, version: number): Promise<Record<st
   return waitFor(
     `wallet ${walletId} at version ${version} in the query API`,
     async () => {
-      const res = await fetch(`${services.query!.url}/v1/wallets/${walletId}`);
+      const res = await fetch(`${services.query!.url}/v1/wallets/${walletId}`, { headers: AUTH });
       if (res.status !== 200) return undefined;
       const view = (await res.json()) as Record<string, unknown>;
       return view.version === version ? view : undefined;
@@ -106,6 +111,26 @@ async function readBalance(walletId: string, version: number): Promise<Record<st
 }
 
 describe('end to end: HTTP command → outbox → WAL relay → Kafka → projector → query API', () => {
+  it('the owner travels with WalletOpened into the read model: the opener reads the wallet, another subject gets 404', async () => {
+    const walletId = await openWallet();
+    const view = await readBalance(walletId, 1);
+    expect(view).toMatchObject({ walletId, balance: 0 });
+    const other = await fetch(`${services.query!.url}/v1/wallets/${walletId}`, {
+      headers: await testIssuer().bearer('someone-else', 'wallets:read'),
+    });
+    expect(other.status).toBe(404);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ owner: string }>('SELECT owner FROM public.wallet_balances WHERE wallet_id = $1', [
+        walletId,
+      ]);
+      expect(rows[0]?.owner).toBe('e2e-user');
+    } finally {
+      await client.end();
+    }
+  });
+
   it('a deposit reaches the read model, and its Kafka record is keyed, partitioned, framed and registered as the contract says', async () => {
     const walletId = await openWallet();
     const res = await deposit(walletId, 1250);
