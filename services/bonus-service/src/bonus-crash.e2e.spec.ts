@@ -14,6 +14,7 @@ import {
   waitFor,
   type ServiceProcess,
   type TestDatabase,
+  testIssuer,
 } from '@sluice/testing';
 
 /**
@@ -43,6 +44,7 @@ beforeAll(async () => {
   commandApi = startService(
     'command-api',
     {
+      ...testIssuer().env(),
       DATABASE_URL: db.url,
       KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
@@ -77,7 +79,11 @@ async function openWallets(n: number): Promise<string[]> {
   for (let i = 0; i < n; i++) {
     const res = await fetch(`${commandApi!.url}/v1/wallets`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('open') },
+      headers: {
+        ...(await testIssuer().bearer('bonus-e2e')),
+        'content-type': 'application/json',
+        'idempotency-key': uniqueName('open'),
+      },
       body: '{"currency":"EUR"}',
     });
     if (res.status !== 201) throw new Error(`open → ${res.status} ${await res.text()}`);

@@ -5,7 +5,7 @@ import { uuidv7 } from '@sluice/core';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase, testIssuer } from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
 import { commandApiConfig } from '../../command-api/src/config';
 import { buildBonusService, type BonusService } from './app';
@@ -48,6 +48,7 @@ beforeAll(async () => {
   commandApi = await buildCommandApi(
     loadConfig(commandApiConfig, {
       ...shared,
+      ...testIssuer().env(),
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
       WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
       WALLET_COMMANDS_GROUP_ID: uniqueName('command_api'),
@@ -92,7 +93,11 @@ describe('bonus service → wallet commands (both over the NestJS Kafka transpor
     const res = await http.inject({
       method: 'POST',
       url: '/v1/wallets',
-      headers: { 'content-type': 'application/json', 'idempotency-key': uniqueName('open') },
+      headers: {
+        ...(await testIssuer().bearer('bonus-test')),
+        'content-type': 'application/json',
+        'idempotency-key': uniqueName('open'),
+      },
       payload: '{"currency":"EUR"}',
     });
     expect(res.statusCode).toBe(201);

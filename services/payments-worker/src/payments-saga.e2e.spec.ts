@@ -42,9 +42,12 @@ describe('payments saga against the PSP simulator', () => {
   it('a withdrawal goes requested → submitted → completed; the client sees processing with Retry-After, then completed', async () => {
     const walletId = await platform.wallet(1_000);
     const id = await platform.withdraw(walletId, 300);
-    const first = await fetch(`${platform.services.query!.url}/v1/withdrawals/${id}?minVersion=3`);
+    const first = await fetch(`${platform.services.query!.url}/v1/withdrawals/${id}?minVersion=3`, {
+      headers: await platform.auth(),
+    });
     // The states pushed over server-sent events, until the stream ends with the final one.
     const stream = await fetch(`${platform.services.query!.url}/v1/withdrawals/${id}/events`, {
+      headers: await platform.auth(),
       signal: AbortSignal.timeout(30_000),
     });
     const pushed = (await stream.text()).match(/"state":"[a-z]+"/g);

@@ -18,6 +18,7 @@ import {
   waitFor,
   type ServiceProcess,
   type TestDatabase,
+  testIssuer,
 } from '@sluice/testing';
 
 /**
@@ -67,7 +68,7 @@ beforeAll(async () => {
   };
   projector = startService('projector', env, await freePort());
   await projector.waitReady();
-  queryApi = startService('query-api', env, await freePort());
+  queryApi = startService('query-api', { ...env, ...testIssuer().env() }, await freePort());
   await queryApi.waitReady();
   sql = new Client({ connectionString: db.url });
   await sql.connect();
@@ -237,7 +238,9 @@ describe('projector process', () => {
         occurredAt: Date.now(),
       },
     };
-    const read = fetch(`${queryApi.url}/v1/wallets/${walletId}?minVersion=${data.version + 1}`);
+    // Support's token: these wallets' events were produced here, without an owner.
+    const auth = await testIssuer().bearer('support', 'wallets:read:any');
+    const read = fetch(`${queryApi.url}/v1/wallets/${walletId}?minVersion=${data.version + 1}`, { headers: auth });
     await sleep(100);
     await produce([next]);
     const res = await read;
@@ -248,7 +251,9 @@ describe('projector process', () => {
       balance: data.balance + 77,
       held: Number(rows[0]!.held),
     });
-    const history = await fetch(`${queryApi.url}/v1/wallets/${walletId}/transactions?limit=1&minVersion=${data.version + 1}`);
+    const history = await fetch(`${queryApi.url}/v1/wallets/${walletId}/transactions?limit=1&minVersion=${data.version + 1}`, {
+      headers: auth,
+    });
     expect(await history.json()).toMatchObject({ items: [{ type: 'deposit', amount: 77, version: data.version + 1 }] });
   });
 });

@@ -12,6 +12,7 @@ import {
   waitFor,
   type ServiceProcess,
   type TestDatabase,
+  testIssuer,
 } from '@sluice/testing';
 
 export type Faults = Partial<{
@@ -42,6 +43,7 @@ export class PaymentsPlatform {
     const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: label, logger: createLogger(label, 'warn') });
     await ensureTopics(kafka, [{ topic: routeTopic(pattern, 'wallet'), partitions: 12, retainForever: true }]);
     const env = {
+      ...testIssuer().env(),
       DATABASE_URL: platform.db.url,
       KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
@@ -93,6 +95,11 @@ export class PaymentsPlatform {
     await this.db.drop();
   }
 
+  /** The Authorization header of the client these tests act as: a customer that also funds its wallets. */
+  auth(): Promise<{ authorization: string }> {
+    return testIssuer().bearer('payments-e2e');
+  }
+
   async faults(faults: Faults): Promise<void> {
     const res = await fetch(`${this.services.psp!.url}/admin/faults`, { method: 'PUT', body: JSON.stringify(faults) });
     if (!res.ok) throw new Error(`PUT /admin/faults → ${res.status} ${await res.text()}`);
@@ -104,7 +111,7 @@ export class PaymentsPlatform {
     for (let attempt = 1; ; attempt++) {
       const res = await fetch(`${this.services.command!.url}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        headers: { ...(await this.auth()), 'content-type': 'application/json', 'idempotency-key': key },
         body: JSON.stringify(body),
       });
       const json = (await res.json()) as Record<string, unknown>;
