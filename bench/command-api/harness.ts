@@ -4,6 +4,7 @@ import {
   createTestDatabase,
   freePort,
   startService,
+  testIssuer,
   testEnv,
   uniqueName,
   type ServiceProcess,
@@ -40,6 +41,7 @@ export interface BenchEnv {
 export async function benchEnv(label: string, overrides: Record<string, string> = {}): Promise<BenchEnv> {
   const db = await createTestDatabase(`bench_${label}`);
   const env: Record<string, string> = {
+    ...testIssuer().env(),
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,

@@ -9,6 +9,7 @@ import { reportRun } from '../loadgen/report';
 import { writeResult } from '../results';
 import { extent, printTable } from '../stats';
 import { benchEnv, generatorFirst, option } from './harness';
+import { benchBearer } from '../auth';
 
 /**
  * Overload: an open-model burst at 3× the measured capacity against the whole
@@ -65,12 +66,14 @@ async function main(): Promise<void> {
     const target = new HttpTarget(api.url, 256, 30_000, true);
     await target.warm();
 
+    const auth = await benchBearer();
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, c) => benchBearer(`client-${c}`)));
     const wallets: string[] = [];
     for (let i = 0; i < WALLETS; i++) {
       const open = {
         method: 'POST',
         path: '/v1/wallets',
-        headers: { 'idempotency-key': `ov-open-${process.pid}-${i}` },
+        headers: { ...auth, 'idempotency-key': `ov-open-${process.pid}-${i}` },
         body: '{"currency":"EUR"}',
       };
       let res = await target.send(open);
@@ -85,7 +88,8 @@ async function main(): Promise<void> {
     const deposit = (tag: string) => (i: number) => ({
       method: 'POST',
       path: `/v1/wallets/${wallets[i % wallets.length]!}/deposits`,
-      headers: { 'idempotency-key': `ov-${tag}-${process.pid}-${i}`, 'x-client-id': `client-${i % CLIENTS}` },
+      // Each client its own subject: the per-principal ingress buckets count them apart.
+      headers: { ...clients[i % CLIENTS]!, 'idempotency-key': `ov-${tag}-${process.pid}-${i}` },
       body: `{"amount":${1 + (i % 97)},"currency":"EUR"}`,
     });
     const amounts = new Map<string, number>();

@@ -5,6 +5,7 @@ import { reportRun } from '../loadgen/report';
 import { writeResult } from '../results';
 import { extent, printTable } from '../stats';
 import { generatorFirst, option, textOption } from './harness';
+import { localBearer } from '../auth';
 
 /**
  * Overload from plain clients against the running platform (`make up`):
@@ -32,6 +33,8 @@ const QUIET_RATE = option('quiet-rate', 100);
 const BEFORE_SEC = option('before-sec', 5);
 const AFTER_SEC = option('after-sec', 15);
 const WALLETS = option('wallets', 500);
+/** A token of the running platform's dev issuer (make up), read at start. */
+let auth: Record<string, string> = {};
 
 const is2xx = (s: Sample) => s.status >= 200 && s.status < 300;
 const isRefusal = (s: Sample) => s.status === 429 || s.status === 503;
@@ -57,7 +60,7 @@ async function openWallets(target: NodeHttpTarget): Promise<string[]> {
     const open = {
       method: 'POST',
       path: '/v1/wallets',
-      headers: { 'idempotency-key': `plain-open-${process.pid}-${Date.now()}-${i}` },
+      headers: { ...auth, 'idempotency-key': `plain-open-${process.pid}-${Date.now()}-${i}` },
       body: '{"currency":"EUR"}',
     };
     let res = await target.send(open);
@@ -81,7 +84,7 @@ async function readModelBehind(versions: Map<string, number>): Promise<number> {
   while (pending.length > 0 && Date.now() < deadline) {
     const still: [string, number][] = [];
     for (const [walletId, version] of pending) {
-      const res = await fetch(`${QUERY}/v1/wallets/${walletId}`).catch(() => undefined);
+      const res = await fetch(`${QUERY}/v1/wallets/${walletId}`, { headers: auth }).catch(() => undefined);
       const view = res?.ok ? ((await res.json()) as { version: number }) : undefined;
       if (!view || view.version < version) still.push([walletId, version]);
     }
@@ -102,6 +105,7 @@ function recoverySeconds(rec: Recorder): { normalMs: number; seconds: number } {
 }
 
 async function main(): Promise<void> {
+  auth = await localBearer();
   const target = new NodeHttpTarget(URL_, CONNECTIONS);
   process.stderr.write(
     `plain clients → ${URL_} (${EDGE ? 'through the edge' : 'straight to the API'}), ${CONNECTIONS} connections\n`,
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
       request: (i) => ({
         method: 'POST',
         path: `/v1/wallets/${wallets[i % wallets.length]!}/deposits`,
-        headers: { 'idempotency-key': `plain-${process.pid}-${Date.now()}-${i}` },
+        headers: { ...auth, 'idempotency-key': `plain-${process.pid}-${Date.now()}-${i}` },
         body: `{"amount":${1 + (i % 97)},"currency":"EUR"}`,
       }),
       onResponse: (_i, _req, res) => {

@@ -6,6 +6,7 @@ import { writeResult } from '../results';
 import { printTable } from '../stats';
 import { aloneApiEnv, benchEnv, generatorFirst, option, textOption } from './harness';
 import { postgresCpuSeconds, runPgbench, seedWallets, walletId } from './pgbench';
+import { benchBearer } from '../auth';
 
 /**
  * Deposits per second the command API sustains with p99 <= 25 ms and no
@@ -99,10 +100,11 @@ async function main(): Promise<void> {
     await seedWallets(bench.db.url, WALLETS);
     const generatorEven = generatorFirst();
     const target = new RoundRobinTarget(apis.map((a) => new HttpTarget(a.url, Math.ceil(CONNECTIONS / REPLICAS))));
+    const auth = await benchBearer();
     const deposit = (i: number) => ({
       method: 'POST',
       path: `/v1/wallets/${walletId(1 + (i % WALLETS))}/deposits`,
-      headers: { 'idempotency-key': `tp-${process.pid}-${i}-${Date.now()}` },
+      headers: { ...auth, 'idempotency-key': `tp-${process.pid}-${i}-${Date.now()}` },
       body: `{"amount":${1 + (i % 1000)},"currency":"EUR"}`,
     });
     // Warm up: JIT, connections, prepared plans.

@@ -8,6 +8,7 @@ import { freePort, startService, type ServiceProcess } from '@sluice/testing';
 import { benchEnv, option } from '../command-api/harness';
 import { writeResult } from '../results';
 import { printTable, summarize } from '../stats';
+import { benchBearer } from '../auth';
 
 /**
  * Withdrawals end to end against the PSP simulator, every component its own
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`faults → ${res.status}`);
     };
 
+    const auth = await benchBearer();
     const post = async (
       path: string,
       body: unknown,
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
       for (let retries = 0; ; retries++) {
         const res = await fetch(`${command.url}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': key },
           body: JSON.stringify(body),
         });
         const json = (await res.json()) as Record<string, unknown>;

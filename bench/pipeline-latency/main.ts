@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeResult } from '../results';
 import { printTable, summarize } from '../stats';
+import { localBearer } from '../auth';
 
 /**
  * Deposit accepted → balance visible: the time from the command API's 201 to
@@ -21,10 +22,11 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 }
 
 async function main(): Promise<void> {
+  const auth = await localBearer();
   const wallet = await json(
     await fetch(`${commandUrl}/v1/wallets`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
       body: '{"currency":"EUR"}',
     }),
   );
@@ -36,14 +38,14 @@ async function main(): Promise<void> {
     const dep = await json(
       await fetch(`${commandUrl}/v1/wallets/${walletId}/deposits`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': `bench-${walletId}-${i}` },
+        headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': `bench-${walletId}-${i}` },
         body: JSON.stringify({ amount: 100, currency: 'EUR' }),
       }),
     );
     const accepted = performance.now();
     accept.push(accepted - sent);
     for (;;) {
-      const res = await fetch(`${queryUrl}/v1/wallets/${walletId}`);
+      const res = await fetch(`${queryUrl}/v1/wallets/${walletId}`, { headers: auth });
       if (res.ok && ((await res.json()) as { version: number }).version >= Number(dep.version)) break;
       if (performance.now() - accepted > 10_000) throw new Error(`deposit ${i} not visible after 10 s`);
       await sleep(POLL_MS);

@@ -61,6 +61,8 @@ export class HopProbe {
       samplePartitions: number;
       groupId: string;
       query: LoadTarget;
+      /** The Authorization header the query API's reads carry. */
+      auth: Record<string, string>;
     },
   ) {}
 
@@ -95,7 +97,11 @@ export class HopProbe {
     const key = `${walletId}:${version}`;
     this.pending++;
     const ask = async (attempt: number): Promise<void> => {
-      const res = await this.options.query.send({ method: 'GET', path: `/v1/wallets/${walletId}?minVersion=${version}` });
+      const res = await this.options.query.send({
+        method: 'GET',
+        path: `/v1/wallets/${walletId}?minVersion=${version}`,
+        headers: this.options.auth,
+      });
       const seen = Number(/"version":(\d+)/.exec(res.body)?.[1] ?? 0);
       if (res.status === 200 && seen >= version) this.visible.set(key, Date.now());
       else if (attempt < 5) return ask(attempt + 1);

@@ -4,6 +4,7 @@ import { aloneApiEnv, benchEnv } from '../command-api/harness';
 import { runPgbench, seedWallets, walletId, type PgbenchResult } from '../command-api/pgbench';
 import { HttpTarget, runOpenModel } from '../loadgen';
 import { classifyBackend, CpuWindow, platformTotal, postgresPids, uptimeTicks } from './cpu';
+import { benchBearer } from '../auth';
 
 /** The command API's pool (its default DB_POOL_MAX), and pgbench's connections with it. */
 const POOL = 10;
@@ -38,10 +39,11 @@ export async function runReferences(
     const api = await bench.start('command-api', aloneApiEnv(POOL));
     await seedWallets(bench.db.url, wallets);
     const target = new HttpTarget(api.url, connections);
+    const auth = await benchBearer();
     const deposit = (label: string) => (i: number) => ({
       method: 'POST',
       path: `/v1/wallets/${walletId(1 + (i % wallets))}/deposits`,
-      headers: { 'idempotency-key': `alone-${process.pid}-${label}-${i}` },
+      headers: { ...auth, 'idempotency-key': `alone-${process.pid}-${label}-${i}` },
       body: `{"amount":${1 + (i % 1000)},"currency":"EUR"}`,
     });
     await runOpenModel(target, [{ name: 'warm-up', ratePerSec: rate, durationSec: 5 }], {

@@ -20,6 +20,7 @@ import {
 } from './cpu';
 import { startPlatform, stopPlatform, type Running } from './launch';
 import { HopProbe, type HopTimes } from './probe';
+import { benchBearer } from '../auth';
 
 const PARTITIONS = 12;
 
@@ -116,6 +117,7 @@ export async function runBuild(
     const commands = new RoundRobinTarget(byService('command-api').map((r) => new HttpTarget(r.url, args.connections)));
     const queries = new RoundRobinTarget(byService('query-api').map((r) => new HttpTarget(r.url, 32)));
     targets.push(commands, queries);
+    const auth = await benchBearer();
     probe = new HopProbe({
       brokers: testEnv.kafkaBrokers,
       topic: eventTopic,
@@ -123,6 +125,7 @@ export async function runBuild(
       samplePartitions: args.samplePartitions,
       groupId: `${id}.bench-probe`,
       query: queries,
+      auth,
     });
     await probe.start();
     const wallets = await openWallets(commands, args.wallets);
@@ -172,7 +175,7 @@ export async function runBuild(
                 return {
                   method: 'POST',
                   path: `/v1/wallets/${wallets[i % wallets.length]}/deposits`,
-                  headers: { 'idempotency-key': `${id}-${label.replace(/\W/g, '_')}-${i}` },
+                  headers: { ...auth, 'idempotency-key': `${id}-${label.replace(/\W/g, '_')}-${i}` },
                   body: `{"amount":${1 + (i % 1000)},"currency":"EUR"}`,
                 };
               },
@@ -266,7 +269,7 @@ async function openWallets(target: LoadTarget, count: number): Promise<string[]>
       const res = await target.send({
         method: 'POST',
         path: '/v1/wallets',
-        headers: { 'idempotency-key': key },
+        headers: { ...(await benchBearer()), 'idempotency-key': key },
         body: '{"currency":"EUR"}',
       });
       const walletId = /"walletId":"([^"]+)"/.exec(res.body)?.[1];

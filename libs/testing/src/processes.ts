@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { waitFor } from './wait';
 
 /** The repository root, whether this runs from source (jest) or from dist/ (benches). */
-function repoRoot(): string {
+export function repoRoot(): string {
   for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
     if (existsSync(join(dir, 'nx.json'))) return dir;
   }
