@@ -26,6 +26,7 @@ beforeAll(async () => {
   AUTH = await testIssuer().bearer('test-user');
   db = await createTestDatabase('replicas');
   const env = {
+    ...testIssuer().env(),
     DATABASE_URL: db.url,
     KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
