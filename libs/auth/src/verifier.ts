@@ -26,6 +26,8 @@ export interface VerifierOptions {
   /** Tolerance on exp and nbf for clocks that disagree, seconds. */
   clockSkewSec: number;
   algorithms: readonly string[];
+  /** A remote key set is fetched again for an unknown key id at most this often (default 30 s). */
+  jwksCooldownMs?: number;
 }
 
 // RFC 9068 §2.1: `at+jwt` (or its full media type); a plain JWT (`JWT` or no typ) is accepted too.
@@ -52,7 +54,10 @@ export class TokenVerifier {
     }
     const keys =
       'url' in options.jwks
-        ? createRemoteJWKSet(new URL(options.jwks.url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+        ? createRemoteJWKSet(new URL(options.jwks.url), {
+            cooldownDuration: options.jwksCooldownMs ?? 30_000,
+            cacheMaxAge: 10 * 60_000,
+          })
         : createLocalJWKSet(JSON.parse(readFileSync(options.jwks.file, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
     return new TokenVerifier(keys, options);
   }
