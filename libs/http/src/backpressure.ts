@@ -89,12 +89,19 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
   fastify.decorateRequest('principal', null);
   const auth = options.auth;
   const outcomes = auth && options.registry && authOutcomes(options.registry);
-  const admit = (request: FastifyRequest, reply: FastifyReply): void => {
-    if (options.ingress) {
-      const d = options.ingress.admit(request.principal?.subject ?? 'anonymous');
-      void reply.headers(rateLimitHeaders(d.limit, d.windowSec, d.remaining, d.resetSec));
+  /** The stages after authentication; false when one refused (and answered) the request. */
+  const admit = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    try {
+      if (options.ingress) {
+        const d = options.ingress.admit(request.principal?.subject ?? 'anonymous');
+        void reply.headers(rateLimitHeaders(d.limit, d.windowSec, d.remaining, d.resetSec));
+      }
+      if (options.shedder && WRITES.has(request.method)) options.shedder.admit();
+      return true;
+    } catch (err) {
+      refuse(request, reply, err);
+      return false;
     }
-    if (options.shedder && WRITES.has(request.method)) options.shedder.admit();
   };
   const refuse = (request: FastifyRequest, reply: FastifyReply, err: unknown): void => {
     if (err instanceof AuthError && auth) sendProblem(reply, request, authProblem(err, auth.realm));
@@ -124,24 +131,14 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
       }
     }
     if (!auth) {
-      try {
-        admit(request, reply);
-        done();
-      } catch (err) {
-        refuse(request, reply, err);
-      }
+      if (admit(request, reply)) done();
       return;
     }
     authenticate(request.headers.authorization, auth.verifier).then(
       (principal) => {
         outcomes?.inc({ outcome: 'authenticated' });
         request.principal = principal;
-        try {
-          admit(request, reply);
-          done();
-        } catch (err) {
-          refuse(request, reply, err);
-        }
+        if (admit(request, reply)) done();
       },
       (err: unknown) => {
         if (err instanceof AuthError) outcomes?.inc({ outcome: outcomeOf(err) });
