@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { SluiceError } from '@sluice/core';
+import { DEPLOYMENT_ENVIRONMENTS, SECRET_SETTINGS, productionSecretProblems, readSecretFiles, type SecretRule } from './secrets';
 
 export { z };
+export * from './secrets';
 
 export class ConfigError extends SluiceError<'invalid_config'> {
   constructor(readonly problems: string[]) {
@@ -9,17 +11,36 @@ export class ConfigError extends SluiceError<'invalid_config'> {
   }
 }
 
+export interface LoadConfigOptions {
+  /** Secret settings beyond SECRET_SETTINGS, with their production rule. */
+  secrets?: Readonly<Record<string, SecretRule>>;
+}
+
 /**
  * Parses the environment once, at start-up, against a schema that holds every
  * default and cross-field rule. Everything below the entry point receives the
  * typed result; nothing else reads process.env.
+ *
+ * Secret settings may come from files (X_FILE beside X). With
+ * SLUICE_ENV=production, a secret that is missing or still a development
+ * default is a problem like any other, so the service refuses to start.
  */
-export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
-  const result = schema.safeParse(env);
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  source: Record<string, string | undefined> = process.env,
+  options: LoadConfigOptions = {},
+): z.infer<S> {
+  const rules = { ...SECRET_SETTINGS, ...options.secrets };
+  const problems: string[] = [];
+  const resolved = readSecretFiles(source, Object.keys(rules), problems);
+  const result = schema.safeParse(resolved);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    problems.push(...result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  } else if (resolved.SLUICE_ENV === 'production') {
+    problems.push(...productionSecretProblems(result.data as Record<string, unknown>, rules));
   }
-  return result.data;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data as z.infer<S>;
 }
 
 /** Environment values arrive as strings: these coerce and bound them. */
@@ -48,6 +69,8 @@ export const env = {
 
 /** Settings every Sluice process shares; services extend this object. */
 export const commonEnv = {
+  /** development (the default) or production, where secrets must be set and not development defaults. */
+  SLUICE_ENV: z.enum(DEPLOYMENT_ENVIRONMENTS).default('development'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/sluice'),
