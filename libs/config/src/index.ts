@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { SluiceError } from '@sluice/core';
-import { DEPLOYMENT_ENVIRONMENTS, SECRET_SETTINGS, productionSecretProblems, readSecretFiles, type SecretRule } from './secrets';
+import {
+  DEPLOYMENT_ENVIRONMENTS,
+  SECRET_SETTINGS,
+  productionSecretProblems,
+  readSecretFiles,
+  withVerifiedTls,
+  type SecretRule,
+} from './secrets';
 
 export { z };
 export * from './secrets';
@@ -36,8 +43,17 @@ export function loadConfig<S extends z.ZodType>(
   const result = schema.safeParse(resolved);
   if (!result.success) {
     problems.push(...result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  } else if (resolved.SLUICE_ENV === 'production') {
-    problems.push(...productionSecretProblems(result.data as Record<string, unknown>, rules));
+  } else {
+    const config = result.data as Record<string, unknown>;
+    const caFile = config.DATABASE_SSL_CA_FILE;
+    if (typeof caFile === 'string' && typeof config.DATABASE_URL === 'string') {
+      try {
+        config.DATABASE_URL = withVerifiedTls(config.DATABASE_URL, caFile);
+      } catch (err) {
+        problems.push(`DATABASE_SSL_CA_FILE: ${(err as Error).message}`);
+      }
+    }
+    if (resolved.SLUICE_ENV === 'production') problems.push(...productionSecretProblems(config, rules));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data as z.infer<S>;
@@ -73,7 +89,13 @@ export const commonEnv = {
   SLUICE_ENV: z.enum(DEPLOYMENT_ENVIRONMENTS).default('development'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
+  /** A secret (DATABASE_URL_FILE): in production, the service's own role with its password, sslmode=verify-full. */
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/sluice'),
+  /**
+   * The CA that signed PostgreSQL's certificate: when set, DATABASE_URL gets
+   * sslmode=verify-full&sslrootcert=<this file> (the certificate and the host name are verified).
+   */
+  DATABASE_SSL_CA_FILE: z.string().min(1).optional(),
   KAFKA_BROKERS: env.list('127.0.0.1:9092'),
   SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8085/apis/ccompat/v7'),
   /** Debezium's route.topic.replacement; ${routedByValue} is the aggregatetype. */

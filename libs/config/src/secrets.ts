@@ -38,8 +38,30 @@ export const databaseUrlRule: SecretRule = (value) => {
   const user = decodeURIComponent(url.username);
   if (!user || SUPERUSERS.has(user)) return `must name the service's own database role, not ${user || 'the default user'}`;
   if (!url.password) return 'has no password';
+  if (url.searchParams.get('sslmode') !== 'verify-full') {
+    return 'must verify the server over TLS: add sslmode=verify-full&sslrootcert=<CA file>, or set DATABASE_SSL_CA_FILE';
+  }
   return undefined;
 };
+
+/**
+ * The URL with TLS that verifies the server's certificate against `caFile`
+ * and its host name (node-postgres reads sslmode and sslrootcert from the
+ * URL, for pools and replication connections alike). A URL that already asks
+ * for another sslmode is refused rather than silently changed.
+ */
+export function withVerifiedTls(databaseUrl: string, caFile: string): string {
+  const url = new URL(databaseUrl);
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== null && mode !== 'verify-full') {
+    throw new Error(`DATABASE_SSL_CA_FILE needs sslmode=verify-full, but DATABASE_URL has sslmode=${mode}`);
+  }
+  const root = url.searchParams.get('sslrootcert');
+  if (root !== null && root !== caFile) throw new Error('DATABASE_URL names another sslrootcert than DATABASE_SSL_CA_FILE');
+  url.searchParams.set('sslmode', 'verify-full');
+  url.searchParams.set('sslrootcert', caFile);
+  return url.toString();
+}
 
 /**
  * Every secret setting of the platform and its production rule. A setting X
@@ -82,10 +104,7 @@ export function readSecretFiles(
 }
 
 /** The production problems of the secrets a configuration holds (settings it does not have are not its concern). */
-export function productionSecretProblems(
-  config: Record<string, unknown>,
-  rules: Readonly<Record<string, SecretRule>>,
-): string[] {
+export function productionSecretProblems(config: Record<string, unknown>, rules: Readonly<Record<string, SecretRule>>): string[] {
   const problems: string[] = [];
   for (const [name, rule] of Object.entries(rules)) {
     if (!(name in config)) continue;

@@ -56,7 +56,11 @@ describe('secret settings', () => {
       /DATABASE_URL: must name the service's own database role, not postgres/,
     );
     expect(
-      problems({ SLUICE_ENV: 'production', PSP_WEBHOOK_SECRET: secret, DATABASE_URL: 'postgres://sluice_query_api@db:5432/sluice' }),
+      problems({
+        SLUICE_ENV: 'production',
+        PSP_WEBHOOK_SECRET: secret,
+        DATABASE_URL: 'postgres://sluice_query_api@db:5432/sluice',
+      }),
     ).toMatch(/DATABASE_URL: has no password/);
   });
 
@@ -71,5 +75,40 @@ describe('secret settings', () => {
 
   it('refuses an unknown environment name', () => {
     expect(() => loadConfig(schema, { SLUICE_ENV: 'prod' })).toThrow(ConfigError);
+  });
+});
+
+describe('DATABASE_SSL_CA_FILE', () => {
+  const tlsSchema = z.object({ DATABASE_URL: commonEnv.DATABASE_URL, DATABASE_SSL_CA_FILE: commonEnv.DATABASE_SSL_CA_FILE });
+
+  it('turns DATABASE_URL into a verify-full URL with that CA', () => {
+    const config = loadConfig(tlsSchema, {
+      DATABASE_URL: 'postgres://u:p@db:5432/sluice',
+      DATABASE_SSL_CA_FILE: '/etc/pg/ca.crt',
+    });
+    const url = new URL(config.DATABASE_URL);
+    expect(url.searchParams.get('sslmode')).toBe('verify-full');
+    expect(url.searchParams.get('sslrootcert')).toBe('/etc/pg/ca.crt');
+  });
+
+  it('refuses a DATABASE_URL that asks for a weaker sslmode', () => {
+    expect(() =>
+      loadConfig(tlsSchema, { DATABASE_URL: 'postgres://u:p@db/sluice?sslmode=require', DATABASE_SSL_CA_FILE: '/ca.crt' }),
+    ).toThrow(/needs sslmode=verify-full/);
+  });
+
+  it('is what production asks for when DATABASE_URL has no sslmode', () => {
+    const base = { SLUICE_ENV: 'production', PSP_WEBHOOK_SECRET: 'z'.repeat(32) };
+    expect(problems({ ...base, DATABASE_URL: 'postgres://sluice_bonus_service:pw@db:5432/sluice' })).toMatch(
+      /DATABASE_URL: must verify the server over TLS/,
+    );
+    const prod = z.object({ ...schema.shape, DATABASE_SSL_CA_FILE: commonEnv.DATABASE_SSL_CA_FILE });
+    expect(
+      loadConfig(prod, {
+        ...base,
+        DATABASE_URL: 'postgres://sluice_bonus_service:pw@db:5432/sluice',
+        DATABASE_SSL_CA_FILE: '/ca',
+      }).SLUICE_ENV,
+    ).toBe('production');
   });
 });

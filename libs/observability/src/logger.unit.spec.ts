@@ -30,7 +30,11 @@ describe('log redaction', () => {
     const logged = {
       request: { headers: { authorization: 'Bearer abc', 'x-api-key': 'k' } },
       deep: { a: { b: { c: [{ accessToken: 't' }, { url: 'postgres://u:p@h/db' }] } } },
-      config: { DATABASE_URL: 'postgres://sluice_command_api:pw@127.0.0.1:5432/sluice', PSP_WEBHOOK_SECRET: 's', dbPassword: 'x' },
+      config: {
+        DATABASE_URL: 'postgres://sluice_command_api:pw@127.0.0.1:5432/sluice',
+        PSP_WEBHOOK_SECRET: 's',
+        dbPassword: 'x',
+      },
     };
     expect(redactValue(logged)).toEqual({
       request: { headers: { authorization: '[redacted]', 'x-api-key': '[redacted]' } },
@@ -57,7 +61,10 @@ describe('log redaction', () => {
   it('logs an error whose message holds a connection string without its password', () => {
     const { logger, lines, text } = capture();
     const cause = new Error('no route to postgres://sluice_owner:topsecret@db:5432/sluice');
-    logger.error({ err: new Error('connecting to postgres://sluice_relay:hunter2@db:5432/sluice failed', { cause }) }, 'start-up');
+    logger.error(
+      { err: new Error('connecting to postgres://sluice_relay:hunter2@db:5432/sluice failed', { cause }) },
+      'start-up',
+    );
     logger.error(new Error('replication to postgresql://u:pw2@db/x ended'));
     expect(text()).not.toMatch(/hunter2|topsecret|pw2/);
     const err = lines[0]!.err as { type: string; message: string; stack: string };
@@ -69,7 +76,10 @@ describe('log redaction', () => {
 
   it('redacts nested errors, messages and child bindings', () => {
     const { logger, lines, text } = capture();
-    logger.child({ token: 'child-token' }).child({ component: 'relay' }).warn({ attempts: [{ error: new Error('auth Bearer abc.def') }] }, 'via postgres://a:msgpw@h/d');
+    logger
+      .child({ token: 'child-token' })
+      .child({ component: 'relay' })
+      .warn({ attempts: [{ error: new Error('auth Bearer abc.def') }] }, 'via postgres://a:msgpw@h/d');
     expect(text()).not.toMatch(/child-token|abc\.def|msgpw/);
     expect(text()).toContain('postgres://a:***@h/d');
     expect(lines[0]).toMatchObject({ token: '[redacted]', component: 'relay' });
