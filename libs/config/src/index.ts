@@ -18,6 +18,13 @@ export class ConfigError extends SluiceError<'invalid_config'> {
   }
 }
 
+/**
+ * Switches on by default in local development only: in production, unless set,
+ * they are false, and the release steps (sluice db roles, sluice migrate,
+ * sluice schemas register) do their work with the privileges it needs.
+ */
+export const DEVELOPMENT_CONVENIENCES: readonly string[] = ['MIGRATE_ON_START', 'OUTBOX_ENSURE_SLOT', 'SCHEMA_AUTO_REGISTER'];
+
 export interface LoadConfigOptions {
   /** Secret settings beyond SECRET_SETTINGS, with their production rule. */
   secrets?: Readonly<Record<string, SecretRule>>;
@@ -40,6 +47,9 @@ export function loadConfig<S extends z.ZodType>(
   const rules = { ...SECRET_SETTINGS, ...options.secrets };
   const problems: string[] = [];
   const resolved = readSecretFiles(source, Object.keys(rules), problems);
+  if (resolved.SLUICE_ENV === 'production') {
+    for (const name of DEVELOPMENT_CONVENIENCES) if (resolved[name] === undefined || resolved[name] === '') resolved[name] = 'false';
+  }
   const result = schema.safeParse(resolved);
   if (!result.success) {
     problems.push(...result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, commonEnv, loadConfig, z } from './index';
+import { ConfigError, commonEnv, env, loadConfig, z } from './index';
 
 const schema = z.object({
   SLUICE_ENV: commonEnv.SLUICE_ENV,
@@ -110,5 +110,15 @@ describe('DATABASE_SSL_CA_FILE', () => {
         DATABASE_SSL_CA_FILE: '/ca',
       }).SLUICE_ENV,
     ).toBe('production');
+  });
+});
+
+describe('development conveniences', () => {
+  const flags = z.object({ SLUICE_ENV: commonEnv.SLUICE_ENV, MIGRATE_ON_START: env.bool(true), OUTBOX_ENSURE_SLOT: env.bool(true) });
+
+  it('are on by default in development and off by default in production, unless set', () => {
+    expect(loadConfig(flags, {})).toMatchObject({ MIGRATE_ON_START: true, OUTBOX_ENSURE_SLOT: true });
+    expect(loadConfig(flags, { SLUICE_ENV: 'production' })).toMatchObject({ MIGRATE_ON_START: false, OUTBOX_ENSURE_SLOT: false });
+    expect(loadConfig(flags, { SLUICE_ENV: 'production', MIGRATE_ON_START: 'true' }).MIGRATE_ON_START).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
+import { DATABASE_USAGE, ensureDatabaseRoles, migrateAll } from './database';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
@@ -11,6 +12,8 @@ const cliConfig = z.object({
   ...commonEnv,
   LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
   TOPIC_PARTITIONS: env.int(12, 1, 1000),
+  /** sluice db roles: a directory of files named after roles, each holding that role's password. */
+  DB_ROLE_PASSWORDS_DIR: z.string().optional(),
 });
 
 const USAGE = `usage: sluice <command>
@@ -19,6 +22,7 @@ commands:
   topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
   topics list      print the event topics the platform expects
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
+${DATABASE_USAGE}
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
@@ -42,6 +46,15 @@ async function main(argv: string[]): Promise<number> {
     return runDlqTopics(ctx, argv.slice(1));
   }
   const [group, command] = argv;
+  if (group === 'db' && command === 'roles') {
+    await ensureDatabaseRoles(config.DATABASE_URL, config.DB_ROLE_PASSWORDS_DIR);
+    console.log('database roles ready');
+    return 0;
+  }
+  if (group === 'migrate') {
+    await migrateAll(config.DATABASE_URL, (line) => console.log(line));
+    return 0;
+  }
   if (group === 'topics' && (command === 'apply' || command === 'list')) {
     const specs = eventTopics(config.OUTBOX_TOPIC_PATTERN, config.TOPIC_PARTITIONS);
     if (command === 'list') {

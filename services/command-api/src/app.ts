@@ -28,6 +28,22 @@ export const COMMAND_API_MIGRATIONS = {
   table: '__migrations_command_api',
 };
 
+/**
+ * The command API's tables and the inbox's, then (WAL mode) the outbox's
+ * publication and slot: as the owner role, by `sluice migrate`, or at start
+ * with MIGRATE_ON_START in local development.
+ */
+export async function migrateCommandApi(config: CommandApiConfig, pool: Pool, options = { ensureSlot: true }): Promise<void> {
+  await applyMigrations(pool, COMMAND_API_MIGRATIONS);
+  await applyMigrations(pool, INBOX_MIGRATIONS);
+  if (config.OUTBOX_MODE === 'wal' && options.ensureSlot) await ensureOutboxSlot(config, pool);
+}
+
+/** Before the first write: a slot captures only what is written after it exists. */
+async function ensureOutboxSlot(config: CommandApiConfig, pool: Pool): Promise<void> {
+  await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
+}
+
 export interface CommandApi {
   app: NestFastifyApplication;
   pool: Pool;
@@ -64,14 +80,8 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   });
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  if (config.MIGRATE_ON_START) {
-    await applyMigrations(pool, COMMAND_API_MIGRATIONS);
-    await applyMigrations(pool, INBOX_MIGRATIONS);
-  }
-  if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) {
-    // Before the first write: a slot captures only what is written after it exists.
-    await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
-  }
+  if (config.MIGRATE_ON_START) await migrateCommandApi(config, pool, { ensureSlot: config.OUTBOX_ENSURE_SLOT });
+  else if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) await ensureOutboxSlot(config, pool);
 
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
   const subjects = await codec.registerAll();

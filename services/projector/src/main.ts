@@ -33,7 +33,9 @@ async function main(): Promise<void> {
       throw new Error(`projection ${p.name} reads ${p.aggregateType}; this build consumes the wallet topic`);
   }
 
-  if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
+  // `sluice migrate` runs `main.js migrate` as the owner role: the projector's tables and live versions, then exit.
+  const migrateOnly = process.argv[2] === 'migrate';
+  if (config.MIGRATE_ON_START || migrateOnly) await ensureDatabase(config.DATABASE_URL);
   const pool = createPool({
     url: config.DATABASE_URL,
     applicationName: 'sluice-projector',
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     { topic, partitions: config.PROJECTOR_TOPIC_PARTITIONS, retainForever: true },
     { topic: dlqTopic, partitions: config.PROJECTOR_DLQ_PARTITIONS, retainForever: true },
   ]);
-  if (config.MIGRATE_ON_START) {
+  if (config.MIGRATE_ON_START || migrateOnly) {
     await applyMigrations(pool, PROJECTOR_MIGRATIONS);
     const partitions = await partitionCount(kafka, topic);
     for (const def of projections) {
@@ -62,6 +64,10 @@ async function main(): Promise<void> {
       await ensurePositions(pool, live, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, { start: 0n }])));
       logger.info({ projection: def.name, version: live.version, schema: live.schema }, 'projection live version ready');
     }
+  }
+  if (migrateOnly) {
+    await pool.end();
+    return;
   }
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
   const producer = createIdempotentProducer(kafka);
