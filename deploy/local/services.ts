@@ -11,8 +11,14 @@ export type LocalService = PlatformProcess;
 /** The services, one entry each with its first process's port (what deploy/k8s deploys). */
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
+/**
+ * Each service connects as its own database role to SLUICE_DATABASE_URL's
+ * database (platform.sh sets it after `sluice db roles` and `sluice migrate`);
+ * unset, every service uses its defaults (and migrates at start).
+ */
 export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) });
+  const databaseUrl = env.SLUICE_DATABASE_URL;
+  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS), ...(databaseUrl && { roles: { databaseUrl } }) });
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

@@ -1,3 +1,4 @@
+import { databaseUrlAs, SERVICE_ROLES } from './database-roles';
 import { PLATFORM_SERVICES, REPLICA_PORT_STEP, type PlatformService } from './services';
 
 /**
@@ -55,13 +56,31 @@ export function namespaceEnv(ns: PlatformNamespace): Record<string, string> {
 }
 
 /**
+ * Services that connect with their own database role (`make up`): the
+ * database's objects exist already (sluice migrate ran as the owner), so no
+ * service migrates or creates the slot at start.
+ */
+export interface DatabaseRoleSettings {
+  /** The platform's database; each service connects to it as its role (SERVICE_ROLES). */
+  databaseUrl: string;
+}
+
+function roleEnv(service: string, settings: DatabaseRoleSettings): Record<string, string> {
+  const role = (SERVICE_ROLES as Record<string, { name: string } | undefined>)[service];
+  if (!role) return {};
+  return { DATABASE_URL: databaseUrlAs(settings.databaseUrl, role.name), MIGRATE_ON_START: 'false', OUTBOX_ENSURE_SLOT: 'false' };
+}
+
+/**
  * The processes of the platform in start order: `replicas` of each scalable
  * service (replica i on port + 100·i), the PSP simulator once. Services that
  * call one another are pointed at each other's ports: the payments worker at
  * the PSP simulator, the simulator's webhooks at the first payments worker
  * (the saga lives in the database, so any replica takes them).
  */
-export function platformProcesses(options: { replicas?: number; namespace?: PlatformNamespace } = {}): PlatformProcess[] {
+export function platformProcesses(
+  options: { replicas?: number; namespace?: PlatformNamespace; roles?: DatabaseRoleSettings } = {},
+): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
   const offset = options.namespace?.portOffset ?? 0;
@@ -80,7 +99,7 @@ export function platformProcesses(options: { replicas?: number; namespace?: Plat
         service,
         replica,
         port,
-        env: { ...shared, ...links, PORT: String(port) },
+        env: { ...shared, ...links, ...(options.roles && roleEnv(service.name, options.roles)), PORT: String(port) },
       });
     }
   }
