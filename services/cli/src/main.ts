@@ -23,6 +23,7 @@ commands:
   topics list      print the event topics the platform expects
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
 ${DATABASE_USAGE}
+  schemas register register every event schema under its subject (the release step; services in production only look them up)
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
@@ -49,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'db' && command === 'roles') {
     await ensureDatabaseRoles(config.DATABASE_URL, config.DB_ROLE_PASSWORDS_DIR);
     console.log('database roles ready');
+    return 0;
+  }
+  if (group === 'schemas' && command === 'register') {
+    const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN);
+    for (const [subject, id] of await codec.registerAll()) console.log(`registered ${subject}\tid ${id}`);
     return 0;
   }
   if (group === 'migrate') {

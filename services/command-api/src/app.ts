@@ -84,8 +84,11 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   else if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) await ensureOutboxSlot(config, pool);
 
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
-  const subjects = await codec.registerAll();
-  logger.info({ subjects: Object.fromEntries(subjects) }, 'event schemas registered');
+  const subjects = config.SCHEMA_AUTO_REGISTER ? await codec.registerAll() : await codec.lookupAll();
+  logger.info(
+    { subjects: Object.fromEntries(subjects) },
+    config.SCHEMA_AUTO_REGISTER ? 'event schemas registered' : 'event schemas found',
+  );
 
   // PostgreSQL is the dependency every command and status read needs. Admission bounds the requests
   // in the database stage (an adaptive limit, then a short bounded queue, then 503). Admitted

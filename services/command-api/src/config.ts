@@ -15,6 +15,12 @@ export const commandApiConfig = z
     ...internalConsumerEnv,
     /** In WAL mode, create the outbox's publication and slot at start-up if missing (needs the REPLICATION privilege). */
     OUTBOX_ENSURE_SLOT: env.bool(true),
+    /**
+     * Register the event schemas at start-up (local development). Off (the production default), the
+     * service only looks their ids up and refuses to start while one is missing: the release step
+     * `sluice schemas register` registers them.
+     */
+    SCHEMA_AUTO_REGISTER: env.bool(true),
     PORT: env.port(3000),
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps per connection; shorter than the request budget. */
