@@ -48,7 +48,8 @@ export function loadConfig<S extends z.ZodType>(
   const problems: string[] = [];
   const resolved = readSecretFiles(source, Object.keys(rules), problems);
   if (resolved.SLUICE_ENV === 'production') {
-    for (const name of DEVELOPMENT_CONVENIENCES) if (resolved[name] === undefined || resolved[name] === '') resolved[name] = 'false';
+    for (const name of DEVELOPMENT_CONVENIENCES)
+      if (resolved[name] === undefined || resolved[name] === '') resolved[name] = 'false';
   }
   const result = schema.safeParse(resolved);
   if (!result.success) {

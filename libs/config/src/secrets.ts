@@ -14,9 +14,13 @@ export type SecretRule = (value: string | undefined) => string | undefined;
 /** Values that ship in this repository (config defaults, deploy/local, deploy/k8s): public, never secret. */
 export const DEVELOPMENT_SECRET_VALUES: readonly string[] = ['sluice-local-psp-webhook-secret'];
 
+/** Placeholders in the deployment manifests start so; they are to be replaced, never used. */
+const PLACEHOLDER = /^change-?me/i;
+
 const required: SecretRule = (value) => {
   if (value === undefined || value === '') return 'is required in production';
   if (DEVELOPMENT_SECRET_VALUES.includes(value)) return 'is the public development default; set a secret of your own';
+  if (PLACEHOLDER.test(value)) return 'is still the manifest placeholder; set a secret of your own';
   return undefined;
 };
 
@@ -38,6 +42,7 @@ export const databaseUrlRule: SecretRule = (value) => {
   const user = decodeURIComponent(url.username);
   if (!user || SUPERUSERS.has(user)) return `must name the service's own database role, not ${user || 'the default user'}`;
   if (!url.password) return 'has no password';
+  if (PLACEHOLDER.test(decodeURIComponent(url.password))) return 'has the manifest placeholder for its password';
   if (url.searchParams.get('sslmode') !== 'verify-full') {
     return 'must verify the server over TLS: add sslmode=verify-full&sslrootcert=<CA file>, or set DATABASE_SSL_CA_FILE';
   }

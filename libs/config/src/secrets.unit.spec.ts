@@ -114,7 +114,11 @@ describe('DATABASE_SSL_CA_FILE', () => {
 });
 
 describe('development conveniences', () => {
-  const flags = z.object({ SLUICE_ENV: commonEnv.SLUICE_ENV, MIGRATE_ON_START: env.bool(true), OUTBOX_ENSURE_SLOT: env.bool(true) });
+  const flags = z.object({
+    SLUICE_ENV: commonEnv.SLUICE_ENV,
+    MIGRATE_ON_START: env.bool(true),
+    OUTBOX_ENSURE_SLOT: env.bool(true),
+  });
 
   it('are on by default in development and off by default in production, unless set', () => {
     expect(loadConfig(flags, {})).toMatchObject({ MIGRATE_ON_START: true, OUTBOX_ENSURE_SLOT: true });
