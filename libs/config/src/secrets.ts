@@ -24,6 +24,18 @@ const required: SecretRule = (value) => {
   return undefined;
 };
 
+/** Optional secrets: whatever is set must not be a placeholder. */
+const placeholderRule: SecretRule = (value) => {
+  if (value === undefined) return undefined;
+  let password = value;
+  try {
+    password = decodeURIComponent(new URL(value).password) || '';
+  } catch {
+    // not a URL: the value itself
+  }
+  return PLACEHOLDER.test(password) ? 'still holds the manifest placeholder; set a secret of your own' : undefined;
+};
+
 /** The superuser names a service must not connect as. */
 const SUPERUSERS = new Set(['postgres', 'root']);
 
@@ -76,6 +88,8 @@ export function withVerifiedTls(databaseUrl: string, caFile: string): string {
 export const SECRET_SETTINGS: Readonly<Record<string, SecretRule>> = {
   DATABASE_URL: databaseUrlRule,
   PSP_WEBHOOK_SECRET: required,
+  /** May carry the registry's basic credentials as user info; a registry without authentication is allowed. */
+  SCHEMA_REGISTRY_URL: placeholderRule,
 };
 
 /**

@@ -4,6 +4,7 @@ import avro from 'avsc';
 import { SluiceError } from '@sluice/core';
 import { retry } from '@sluice/resilience';
 import { fullName, type EventCatalog, type RecordSchema } from '@sluice/schemas';
+import { registryEndpoint } from './registry-endpoint';
 import { routeTopic, subjectFor } from './routing';
 import { frame, unframe } from './wire-format';
 
@@ -47,8 +48,14 @@ export class AvroEventCodec {
     }
   }
 
+  /** `registryUrl` may carry basic credentials as its user info (see registryEndpoint). */
   static connect(registryUrl: string, catalogs: readonly EventCatalog[], topicPattern: string): AvroEventCodec {
-    return new AvroEventCodec(new SchemaRegistry({ host: registryUrl, retry: { retries: 3 } }), catalogs, topicPattern);
+    const { url, auth } = registryEndpoint(registryUrl);
+    return new AvroEventCodec(
+      new SchemaRegistry({ host: url, retry: { retries: 3 }, ...(auth && { auth }) }),
+      catalogs,
+      topicPattern,
+    );
   }
 
   /**

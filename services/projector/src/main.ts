@@ -6,6 +6,8 @@ import {
   createKafka,
   ensureTopics,
   partitionCount,
+  registryEndpoint,
+  registryHeaders,
   routeTopic,
 } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsServer } from '@sluice/observability';
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   health.addReadinessCheck('schema-registry', async () => {
-    const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/config`, { signal: AbortSignal.timeout(1_500) });
+    const registry = registryEndpoint(config.SCHEMA_REGISTRY_URL);
+    const res = await fetch(`${registry.url}/config`, { headers: registryHeaders(registry), signal: AbortSignal.timeout(1_500) });
     if (!res.ok) throw new Error(`registry answered ${res.status}`);
   });
 
