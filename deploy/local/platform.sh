@@ -16,6 +16,13 @@ DATABASE_ADMIN_URL=${DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/$SLU
 export DATABASE_SSL_CA_FILE="${DATABASE_SSL_CA_FILE:-$RUN_DIR/postgres-tls/ca.crt}"
 export SLUICE_DATABASE_URL="postgres://127.0.0.1:5432/$SLUICE_DATABASE"
 
+# With REGISTRY_AUTH=basic (registry.sh), the release user registers the schemas and the services
+# only look them up with the read-only user.
+REGISTRY_AUTH=${REGISTRY_AUTH:-none}
+if [ "$REGISTRY_AUTH" = basic ]; then
+  export SCHEMA_REGISTRY_URL_FILE="$RUN_DIR/registry/auth/sluice-services.url" SCHEMA_AUTO_REGISTER=false
+fi
+
 migrate() {
   [ -f "$CLI" ] || die "$CLI is missing; run make build"
   [ -s "$DATABASE_SSL_CA_FILE" ] || die "$DATABASE_SSL_CA_FILE is missing; run deploy/local/postgres.sh start"
@@ -24,6 +31,10 @@ migrate() {
     || die "sluice db roles failed; see $LOG_DIR/migrate.log"
   DATABASE_URL="postgres://sluice_owner@127.0.0.1:5432/$SLUICE_DATABASE" node "$CLI" migrate >>"$LOG_DIR/migrate.log" 2>&1 \
     || die "sluice migrate failed; see $LOG_DIR/migrate.log"
+  if [ "$REGISTRY_AUTH" = basic ]; then
+    SCHEMA_REGISTRY_URL_FILE="$RUN_DIR/registry/auth/sluice-release.url" node "$CLI" schemas register >>"$LOG_DIR/migrate.log" 2>&1 \
+      || die "sluice schemas register failed; see $LOG_DIR/migrate.log"
+  fi
 }
 
 # name:port of every process the supervisor runs (libs/platform's description; SLUICE_REPLICAS of each scalable service).
