@@ -38,8 +38,11 @@ const docs: Doc[] = readdirSync(dir)
 const byName = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
 const configMap = byName('ConfigMap', 'sluice-config')!.data!;
 /** The Secrets a container takes its environment from, merged. */
-const secretsOf = (container: Container): Record<string, string> =>
-  Object.assign({}, ...(container.envFrom ?? []).map((e) => (e.secretRef ? byName('Secret', e.secretRef.name)!.stringData : {})));
+const secretsOf = (container: Container): Record<string, string> => {
+  const merged: Record<string, string> = {};
+  for (const e of container.envFrom ?? []) if (e.secretRef) Object.assign(merged, byName('Secret', e.secretRef.name)!.stringData);
+  return merged;
+};
 const containerOf = (kind: string, name: string): Container =>
   (byName(kind, name)!.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers[0]!;
 
