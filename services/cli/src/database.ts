@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import {
@@ -84,10 +84,14 @@ export async function ensureDatabaseRoles(adminUrl: string, passwordsDir: string
 }
 
 /** Runs `node <service>/src/main.js migrate` of each service that owns tables, then grants the service roles. */
-export async function migrateAll(ownerUrl: string, log: (line: string) => void): Promise<void> {
+export async function migrateAll(
+  ownerUrl: string,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   for (const service of MIGRATING_SERVICES) {
     log(`migrating ${service} (${redactUrl(ownerUrl)})`);
-    await runMigrateEntry(service, ownerUrl);
+    await runMigrateEntry(service, ownerUrl, env);
   }
   const pool = createPool({ url: ownerUrl, applicationName: 'sluice-migrate', max: 1 });
   try {
@@ -102,12 +106,17 @@ export async function migrateAll(ownerUrl: string, log: (line: string) => void):
   }
 }
 
-function runMigrateEntry(service: string, ownerUrl: string): Promise<void> {
-  const entry = join(__dirname, `../../${service}/src/main.js`);
+function runMigrateEntry(service: string, ownerUrl: string, env: NodeJS.ProcessEnv): Promise<void> {
+  // Built beside this file in dist/; from the sources (tests), the build's copy.
+  const entry = [
+    join(__dirname, `../../${service}/src/main.js`),
+    join(__dirname, `../../../dist/services/${service}/src/main.js`),
+  ].find((path) => existsSync(path));
+  if (!entry) return Promise.reject(new Error(`${service}'s main.js is missing: run npm run build`));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, 'migrate'], {
+    const child = spawn(process.execPath, ['--enable-source-maps', entry!, 'migrate'], {
       stdio: 'inherit',
-      env: { ...process.env, DATABASE_URL: ownerUrl, DATABASE_URL_FILE: '' },
+      env: { ...env, DATABASE_URL: ownerUrl, DATABASE_URL_FILE: '' },
     });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${service} migrate exited with ${code}`))));
