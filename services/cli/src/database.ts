@@ -114,7 +114,7 @@ function runMigrateEntry(service: string, ownerUrl: string, env: NodeJS.ProcessE
   ].find((path) => existsSync(path));
   if (!entry) return Promise.reject(new Error(`${service}'s main.js is missing: run npm run build`));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', entry!, 'migrate'], {
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, 'migrate'], {
       stdio: 'inherit',
       env: { ...env, DATABASE_URL: ownerUrl, DATABASE_URL_FILE: '' },
     });
