@@ -70,7 +70,7 @@ export async function buildPaymentsWorker(
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
 
   const store = new SagaStore(pool);
-  const gateway = new ProviderGateway(new PspClient(config.PSP_URL, config.PSP_TIMEOUT_MS), {
+  const gateway = new ProviderGateway(new PspClient(config.PSP_URL, config.PSP_TIMEOUT_MS, logger.child({ component: 'provider' })), {
     provider: config.PSP_NAME,
     retries: config.PSP_RETRIES,
     retryBaseMs: config.PSP_RETRY_BASE_MS,
@@ -91,6 +91,7 @@ export async function buildPaymentsWorker(
     reconfirmMs: config.PAYOUT_RECONFIRM_MS,
     stepBackoffBaseMs: config.PAYOUT_STEP_BACKOFF_BASE_MS,
     stepBackoffMaxMs: config.PAYOUT_STEP_BACKOFF_MAX_MS,
+    declineCodes: config.PSP_DECLINE_CODES,
   };
   const pollWait = () => new PollWait(config.PAYOUT_POLL_MS, config.PAYOUT_IDLE_POLL_MAX_MS);
   const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry);
@@ -103,10 +104,15 @@ export async function buildPaymentsWorker(
     registry,
     () => dispatcher.poke(),
   );
-  const inbox = new WebhookInbox(pool, store, timings, pollWait(), logger.child({ component: 'webhooks' }), registry, (d, at) => {
-    runner.observe(d, at);
+  const inbox = new WebhookInbox(pool, store, timings, pollWait(), logger.child({ component: 'webhooks' }), registry, (d, at, id) => {
+    runner.observe(d, at, id);
     if (d.commands.length > 0) dispatcher.poke();
   });
+  // History replayed into a fresh store (or simply old news) may have been paid by an earlier store: ask the provider first.
+  const startedAt = Date.now();
+  const freshStore = await store.isEmpty();
+  const lookUpFirst = (requestedAt: Date): boolean =>
+    requestedAt.getTime() < Date.now() - config.PAYOUT_LOOK_UP_FIRST_AFTER_MS || (freshStore && requestedAt.getTime() < startedAt);
   const events = walletEventsConsumer(
     {
       kafka,
@@ -117,6 +123,7 @@ export async function buildPaymentsWorker(
       logger: logger.child({ component: 'wallet-events' }),
       registry,
       onNewSagas: () => runner.poke(),
+      lookUpFirst,
     },
     {
       topic: eventsTopic,

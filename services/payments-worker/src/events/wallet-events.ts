@@ -45,6 +45,7 @@ export function walletEventsHandler(
   provider: string,
   events: Counter<'type'>,
   onNewSagas: () => void,
+  lookUpFirst: (requestedAt: Date) => boolean = () => false,
 ): Handler {
   return async (messages) => {
     const sagas: NewSaga[] = [];
@@ -55,14 +56,16 @@ export function walletEventsHandler(
       events.inc({ type: event.type });
       if (event.type === 'WithdrawalRequested') {
         const d = event.data;
+        const requestedAt = new Date(d.occurredAt);
         sagas.push({
           withdrawalId: d.withdrawalId,
           walletId: d.walletId,
           amount: d.amount,
           currency: d.currency,
-          requestedAt: new Date(d.occurredAt),
+          requestedAt,
           idempotencyKey: idempotencyKeyOf(d.withdrawalId),
           provider,
+          lookUpFirst: lookUpFirst(requestedAt),
         });
       } else {
         const state = WALLET_STATE[event.type];
@@ -97,6 +100,8 @@ export interface WalletEventsDeps {
   logger: Logger;
   registry: Registry;
   onNewSagas: () => void;
+  /** Whether a withdrawal requested then is old enough to be looked up at the provider before it is sent. */
+  lookUpFirst?: (requestedAt: Date) => boolean;
 }
 
 /**
@@ -122,7 +127,7 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
     logger: deps.logger,
     metrics,
   });
-  const handler = consumerPipeline(walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas), {
+  const handler = consumerPipeline(walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas, deps.lookUpFirst), {
     group: options.groupId,
     metrics,
     types: PAYMENT_EVENT_TYPES,
