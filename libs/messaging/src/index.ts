@@ -4,3 +4,4 @@ export * from './wire-format';
 export * from './avro-codec';
 export * from './kafka';
 export * from './runtime';
+export * from './command-signing';
