@@ -1,4 +1,4 @@
-import { parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+import { ensureCommandKeys, parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
 
 /**
  * The processes the local platform runs, in start order, with the port each
@@ -11,8 +11,12 @@ export type LocalService = PlatformProcess;
 /** The services, one entry each with its first process's port (what deploy/k8s deploys). */
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
-export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) });
+/** With `keysDir`, the internal command key pairs are made there (once) and wired into the services. */
+export function localServices(env: Record<string, string | undefined> = process.env, keysDir?: string): readonly LocalService[] {
+  return platformProcesses({
+    replicas: parseReplicas(env.SLUICE_REPLICAS),
+    ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
+  });
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

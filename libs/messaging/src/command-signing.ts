@@ -47,8 +47,10 @@ export interface CommandPayload {
 
 /** Signs a command: the value to put on the topic. */
 export function signCommand(payload: CommandPayload, issuer: string, privateKey: KeyObject): string {
-  const body = stripEnvelope(payload as Record<string, unknown>);
-  const signature = sign(null, commandSigningInput(issuer, payload.commandId, payload.type, body), privateKey).toString('base64url');
+  const body = stripEnvelope(payload);
+  const signature = sign(null, commandSigningInput(issuer, payload.commandId, payload.type, body), privateKey).toString(
+    'base64url',
+  );
   return JSON.stringify({ ...body, v: SIGNED_COMMAND_VERSION, issuer, signature });
 }
 
@@ -94,7 +96,12 @@ export function verifyCommand(value: unknown, issuers: ReadonlyMap<string, Issue
   const payload = stripEnvelope(v);
   let good = false;
   try {
-    good = verify(null, commandSigningInput(issuer, commandId, type, payload), policy.publicKey, Buffer.from(signature, 'base64url'));
+    good = verify(
+      null,
+      commandSigningInput(issuer, commandId, type, payload),
+      policy.publicKey,
+      Buffer.from(signature, 'base64url'),
+    );
   } catch {
     good = false;
   }

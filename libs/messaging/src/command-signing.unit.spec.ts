@@ -1,5 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { canonicalJson, commandSigningInput, payloadHash, signCommand, verifyCommand, type IssuerPolicy } from './command-signing';
+import {
+  canonicalJson,
+  commandSigningInput,
+  payloadHash,
+  signCommand,
+  verifyCommand,
+  type IssuerPolicy,
+} from './command-signing';
 
 const payments = generateKeyPairSync('ed25519');
 const bonus = generateKeyPairSync('ed25519');
@@ -42,7 +49,10 @@ describe('signed internal commands', () => {
 
   it('refuses a command whose payload changed after signing', () => {
     const value = JSON.parse(signCommand(complete, 'payments-worker', payments.privateKey)) as Record<string, unknown>;
-    expect(verifyCommand({ ...value, providerReference: 'po_2' }, issuers)).toMatchObject({ ok: false, refusal: 'bad_signature' });
+    expect(verifyCommand({ ...value, providerReference: 'po_2' }, issuers)).toMatchObject({
+      ok: false,
+      refusal: 'bad_signature',
+    });
   });
 
   it('refuses a command signed with another issuer’s key, and one from an unknown issuer', () => {
@@ -53,7 +63,13 @@ describe('signed internal commands', () => {
   });
 
   it('refuses a type the issuer may not send, although the signature is good', () => {
-    const deposit = { type: 'DepositFunds', commandId: complete.commandId, walletId: complete.walletId, amount: 5, currency: 'EUR' };
+    const deposit = {
+      type: 'DepositFunds',
+      commandId: complete.commandId,
+      walletId: complete.walletId,
+      amount: 5,
+      currency: 'EUR',
+    };
     const value = JSON.parse(signCommand(deposit, 'payments-worker', payments.privateKey)) as Record<string, unknown>;
     expect(verifyCommand(value, issuers)).toMatchObject({ ok: false, refusal: 'type_not_allowed' });
   });

@@ -1,2 +1,3 @@
 export * from './services';
 export * from './layout';
+export * from './command-keys';

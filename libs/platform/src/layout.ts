@@ -1,3 +1,4 @@
+import { commandKeysEnv, type CommandKeys } from './command-keys';
 import { PLATFORM_SERVICES, REPLICA_PORT_STEP, type PlatformService } from './services';
 
 /**
@@ -59,9 +60,13 @@ export function namespaceEnv(ns: PlatformNamespace): Record<string, string> {
  * service (replica i on port + 100·i), the PSP simulator once. Services that
  * call one another are pointed at each other's ports: the payments worker at
  * the PSP simulator, the simulator's webhooks at the first payments worker
- * (the saga lives in the database, so any replica takes them).
+ * (the saga lives in the database, so any replica takes them). With
+ * `commandKeys`, the command senders get their signing keys and the command
+ * API the issuers file.
  */
-export function platformProcesses(options: { replicas?: number; namespace?: PlatformNamespace } = {}): PlatformProcess[] {
+export function platformProcesses(
+  options: { replicas?: number; namespace?: PlatformNamespace; commandKeys?: CommandKeys } = {},
+): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
   const offset = options.namespace?.portOffset ?? 0;
@@ -80,7 +85,12 @@ export function platformProcesses(options: { replicas?: number; namespace?: Plat
         service,
         replica,
         port,
-        env: { ...shared, ...links, PORT: String(port) },
+        env: {
+          ...shared,
+          ...links,
+          ...(options.commandKeys && commandKeysEnv(options.commandKeys, service.name)),
+          PORT: String(port),
+        },
       });
     }
   }

@@ -53,7 +53,9 @@ export class WelcomeBonus {
       issuedBy: `bonus-service/${this.options.campaign}`,
     };
     try {
-      await lastValueFrom(this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: this.options.sign(command) }));
+      await lastValueFrom(
+        this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: this.options.sign(command) }),
+      );
     } catch (cause) {
       // Kafka did not take the command: waited out (never dead-lettered), the event is not to blame.
       throw new SluiceError('broker_unavailable', `sending the grant for ${opened.walletId} failed`, { cause, retriable: true });

@@ -136,7 +136,8 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       },
       registry,
     );
-    if (!config.COMMAND_ISSUERS_FILE) logger.warn('no COMMAND_ISSUERS_FILE: every internal command will be refused as from an unknown issuer');
+    if (!config.COMMAND_ISSUERS_FILE)
+      logger.warn('no COMMAND_ISSUERS_FILE: every internal command will be refused as from an unknown issuer');
     internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
     transport = internalCommandsTransport(config, kafka, producer, logger.child({ component: 'internal-commands' }), registry);
   }

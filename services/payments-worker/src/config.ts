@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -77,6 +77,17 @@ export const paymentsWorkerConfig = z
      * in the process wakes it at once; the polls are for other replicas' work and for due times.
      */
     PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
+    ...deploymentEnv,
+    /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
+    COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** The issuer name the command API knows this service's public key under. */
+    COMMAND_ISSUER: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/)
+      .default('payments-worker'),
+  })
+  .refine((c) => c.SLUICE_ENV === 'development' || c.COMMAND_SIGNING_KEY_FILE !== undefined, {
+    message: 'COMMAND_SIGNING_KEY_FILE is required outside development (SLUICE_ENV=production)',
   })
   .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
     message: 'PAYOUT_POLL_MS must not exceed PAYOUT_IDLE_POLL_MAX_MS',

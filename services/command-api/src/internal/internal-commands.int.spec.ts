@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { uuidv7 } from '@sluice/core';
-import { createKafka, readSigningKey, signCommand, type CommandPayload } from '@sluice/messaging';
+import { createKafka, readSigningKey, signCommand } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import {
   commandKeys,
@@ -65,8 +65,11 @@ afterAll(async () => {
 });
 
 /** Signed as the platform's senders sign: deposits by the bonus service, withdrawal steps by the payments worker. */
-function signed(message: WalletCommandMessage, issuer = message.type === 'DepositFunds' ? 'bonus-service' : 'payments-worker'): string {
-  return signCommand(message as CommandPayload, issuer, readSigningKey(commandKeys().keyFile[issuer]!));
+function signed(
+  message: WalletCommandMessage,
+  issuer = message.type === 'DepositFunds' ? 'bonus-service' : 'payments-worker',
+): string {
+  return signCommand(message, issuer, readSigningKey(commandKeys().keyFile[issuer]!));
 }
 
 async function send(walletId: string, message: WalletCommandMessage | string): Promise<void> {
@@ -247,7 +250,9 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
     const walletId = await openWallet();
     await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1_000, currency: 'EUR' });
     await waitFor('the deposit', async () => (await wallet(walletId)).balance === 1_000);
-    const withdrawalId = String((await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 300, currency: 'EUR' })).body.withdrawalId);
+    const withdrawalId = String(
+      (await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 300, currency: 'EUR' })).body.withdrawalId,
+    );
     const release: WalletCommandMessage = {
       type: 'FailWithdrawal',
       commandId: uuidv7(),
@@ -265,11 +270,17 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
 
   it('refuses unsigned and forged commands: no money is minted, each is dead-lettered with its reason and counted', async () => {
     const walletId = await openWallet();
-    const mint: WalletCommandMessage = { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1_000_000, currency: 'EUR' };
+    const mint: WalletCommandMessage = {
+      type: 'DepositFunds',
+      commandId: uuidv7(),
+      walletId,
+      amount: 1_000_000,
+      currency: 'EUR',
+    };
     await send(walletId, JSON.stringify(mint));
     const forger = generateKeyPairSync('ed25519').privateKey;
-    await send(walletId, signCommand({ ...mint, commandId: uuidv7() } as CommandPayload, 'bonus-service', forger));
-    await send(walletId, signCommand({ ...mint, commandId: uuidv7() } as CommandPayload, 'stranger', forger));
+    await send(walletId, signCommand({ ...mint, commandId: uuidv7() }, 'bonus-service', forger));
+    await send(walletId, signCommand({ ...mint, commandId: uuidv7() }, 'stranger', forger));
     const tampered = JSON.parse(signed({ ...mint, commandId: uuidv7(), amount: 1 })) as Record<string, unknown>;
     await send(walletId, JSON.stringify({ ...tampered, amount: 1_000_000 }));
     await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 2, currency: 'EUR' });

@@ -85,7 +85,11 @@ export class WalletCommandHandler {
       throw new SluiceError(`command_${verified.refusal}`, `refused: ${verified.detail}`);
     }
     try {
-      return { issuer: verified.issuer, message: WalletCommandMessage.parse(verified.payload), payloadHash: verified.payloadHash };
+      return {
+        issuer: verified.issuer,
+        message: WalletCommandMessage.parse(verified.payload),
+        payloadHash: verified.payloadHash,
+      };
     } catch (err) {
       this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
       throw new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`);

@@ -127,18 +127,21 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
     logger: deps.logger,
     metrics,
   });
-  const handler = consumerPipeline(walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas, deps.lookUpFirst), {
-    group: options.groupId,
-    metrics,
-    types: PAYMENT_EVENT_TYPES,
-    codec: deps.codec,
-    retry: options.retry,
-    deadLetters: { publisher: deps.publisher, topic: options.deadLetterTopic },
-    onParked: (record, code, reason) =>
-      deps.logger.error(
-        { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
-        'wallet event dead-lettered',
-      ),
-  });
+  const handler = consumerPipeline(
+    walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas, deps.lookUpFirst),
+    {
+      group: options.groupId,
+      metrics,
+      types: PAYMENT_EVENT_TYPES,
+      codec: deps.codec,
+      retry: options.retry,
+      deadLetters: { publisher: deps.publisher, topic: options.deadLetterTopic },
+      onParked: (record, code, reason) =>
+        deps.logger.error(
+          { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
+          'wallet event dead-lettered',
+        ),
+    },
+  );
   return bindConsumer(subscriber, handler);
 }

@@ -33,7 +33,9 @@ export const REVIEW_REASONS: readonly ReviewReason[] = [
   'unknown_failure_code',
 ];
 
-export type RefusalClass = { readonly final: true; readonly code: string } | { readonly final: false; readonly reason: ReviewReason };
+export type RefusalClass =
+  | { readonly final: true; readonly code: string }
+  | { readonly final: false; readonly reason: ReviewReason };
 
 /** A 4xx answer to a provider call: a documented decline of a payout request is final; anything else goes to review. */
 export function classifyRefusal(
@@ -48,7 +50,10 @@ export function classifyRefusal(
 }
 
 /** A payout the provider reports failed: final only with a documented decline code. */
-export function classifyFailure(failureCode: string | null, declineCodes: readonly string[] = DOCUMENTED_DECLINE_CODES): RefusalClass {
+export function classifyFailure(
+  failureCode: string | null,
+  declineCodes: readonly string[] = DOCUMENTED_DECLINE_CODES,
+): RefusalClass {
   if (failureCode !== null && declineCodes.includes(failureCode)) return { final: true, code: failureCode };
   return { final: false, reason: 'unknown_failure_code' };
 }

@@ -35,7 +35,8 @@ describe('provider answers', () => {
   });
 
   it('cuts and masks a provider body for the debug log', () => {
-    const body = JSON.stringify({ code: 'x', token: 'abc123', iban: 'DE89370400440532013000', email: 'a.b@example.com' }) + 'y'.repeat(1000);
+    const body =
+      JSON.stringify({ code: 'x', token: 'abc123', iban: 'DE89370400440532013000', email: 'a.b@example.com' }) + 'y'.repeat(1000);
     const out = redactBody(body, 200);
     expect(out.length).toBeLessThanOrEqual(200);
     expect(out).not.toContain('abc123');

@@ -153,6 +153,7 @@ function failureOutcome(err: unknown, operation: 'create' | 'look_up', maybeSent
       maybeSent,
     };
   }
-  if (err instanceof PspError || err instanceof ResilienceError) return { kind: 'no_answer', error: errorMessage(err), maybeSent };
+  if (err instanceof PspError || err instanceof ResilienceError)
+    return { kind: 'no_answer', error: errorMessage(err), maybeSent };
   throw err;
 }

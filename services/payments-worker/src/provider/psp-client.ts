@@ -75,7 +75,8 @@ export class PspClient {
     }
     const route = path.split('?')[0];
     const text = await res.text().catch(() => '');
-    if (res.status >= 400) this.logger?.debug({ method, route, status: res.status, body: redactBody(text) }, 'provider error body');
+    if (res.status >= 400)
+      this.logger?.debug({ method, route, status: res.status, body: redactBody(text) }, 'provider error body');
     if (res.status >= 500 || res.status === 429) {
       throw new PspError('psp_unavailable', `${method} ${route}: ${res.status}`, {
         retriable: true,

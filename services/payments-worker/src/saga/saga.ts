@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { fullJitterDelay } from '@sluice/resilience';
-import { classifyFailure, classifyRefusal, declineReason, DOCUMENTED_DECLINE_CODES, type ReviewReason } from '../provider/provider-answers';
+import {
+  classifyFailure,
+  classifyRefusal,
+  declineReason,
+  DOCUMENTED_DECLINE_CODES,
+  type ReviewReason,
+} from '../provider/provider-answers';
 
 /**
  * needs_review: the provider's answers do not say whether money left (see
@@ -132,7 +138,11 @@ export interface Decision {
     | 'conflict'
     | 'ignored';
   /** A final answer that contradicts the saga's own end (paid after failed, failed after paid): recorded and flagged, never applied. */
-  readonly conflict?: { readonly sagaState: 'completed' | 'failed'; readonly reported: 'paid' | 'failed'; readonly payoutId: string };
+  readonly conflict?: {
+    readonly sagaState: 'completed' | 'failed';
+    readonly reported: 'paid' | 'failed';
+    readonly payoutId: string;
+  };
 }
 
 const ISSUER = 'payments-worker';
@@ -200,7 +210,8 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
         };
       }
       const failure = classifyFailure(payout.failureCode, declineCodes);
-      if (!failure.final) return review(failure.reason, `payout ${ref} failed with an undocumented code`, { providerReference: ref });
+      if (!failure.final)
+        return review(failure.reason, `payout ${ref} failed with an undocumented code`, { providerReference: ref });
       const reason = declineReason(failure.code);
       return {
         patch: {
@@ -258,7 +269,11 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
     }
     case 'circuit_open':
       if (final) return ignored();
-      return { patch: { parked: true, ...(outcome.maybeSent === true && { sendUncertain: true }) }, commands: [], action: 'parked' };
+      return {
+        patch: { parked: true, ...(outcome.maybeSent === true && { sendUncertain: true }) },
+        commands: [],
+        action: 'parked',
+      };
     default: {
       const never: never = outcome;
       throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
@@ -290,7 +305,12 @@ export function afterNotFound(saga: Saga): 'send_payout' | 'review' {
  * send the same command ids as the saga itself would, so the wallet applies
  * each once.
  */
-export function resolveReview(saga: Saga, resolution: 'paid' | 'failed', providerReference: string | null, t: SagaTimings): Decision {
+export function resolveReview(
+  saga: Saga,
+  resolution: 'paid' | 'failed',
+  providerReference: string | null,
+  t: SagaTimings,
+): Decision {
   if (saga.state !== 'needs_review') throw new Error(`withdrawal ${saga.withdrawalId} is ${saga.state}, not under review`);
   const now = new Date(t.now);
   const ref = providerReference ?? saga.providerReference;
@@ -400,10 +420,20 @@ function review(reason: ReviewReason, what: string, patch: { providerReference?:
 
 function conflictOf(saga: Saga, payout: PayoutView): Decision | undefined {
   if (saga.state === 'completed' && payout.status === 'failed') {
-    return { patch: {}, commands: [], action: 'conflict', conflict: { sagaState: 'completed', reported: 'failed', payoutId: payout.payoutId } };
+    return {
+      patch: {},
+      commands: [],
+      action: 'conflict',
+      conflict: { sagaState: 'completed', reported: 'failed', payoutId: payout.payoutId },
+    };
   }
   if (saga.state === 'failed' && payout.status === 'paid') {
-    return { patch: {}, commands: [], action: 'conflict', conflict: { sagaState: 'failed', reported: 'paid', payoutId: payout.payoutId } };
+    return {
+      patch: {},
+      commands: [],
+      action: 'conflict',
+      conflict: { sagaState: 'failed', reported: 'paid', payoutId: payout.payoutId },
+    };
   }
   return undefined;
 }

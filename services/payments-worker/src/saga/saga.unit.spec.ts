@@ -69,7 +69,11 @@ describe('payment saga', () => {
   });
 
   it('given a submitted withdrawal, when the payout fails with an undocumented code, then review and no command', () => {
-    const odd: Outcome = { kind: 'payout', payout: { payoutId: 'po_1', status: 'failed', failureCode: 'weird' }, source: 'webhook' };
+    const odd: Outcome = {
+      kind: 'payout',
+      payout: { payoutId: 'po_1', status: 'failed', failureCode: 'weird' },
+      source: 'webhook',
+    };
     const d = decide(saga({ state: 'submitted' }), odd, timings);
     expect(d).toMatchObject({ action: 'needs_review', patch: { state: 'needs_review', reviewReason: 'unknown_failure_code' } });
     expect(d.commands).toEqual([]);
@@ -134,7 +138,11 @@ describe('payment saga', () => {
   });
 
   it('given a documented decline after a try that may have paid, then review, not failed', () => {
-    const d = decide(saga({ attempts: 1, sendUncertain: true }), { kind: 'refused', operation: 'create', status: 422, code: 'declined' }, timings);
+    const d = decide(
+      saga({ attempts: 1, sendUncertain: true }),
+      { kind: 'refused', operation: 'create', status: 422, code: 'declined' },
+      timings,
+    );
     expect(d.action).toBe('needs_review');
   });
 
@@ -169,7 +177,9 @@ describe('payment saga', () => {
       action: 'conflict',
       conflict: { sagaState: 'failed', reported: 'paid', payoutId: 'po_1' },
     });
-    expect(decide(saga({ state: 'completed' }), payout('failed', 'webhook'), timings).conflict).toMatchObject({ reported: 'failed' });
+    expect(decide(saga({ state: 'completed' }), payout('failed', 'webhook'), timings).conflict).toMatchObject({
+      reported: 'failed',
+    });
   });
 
   it('given an old withdrawal, then its first step is a look-up', () => {
