@@ -133,6 +133,12 @@ export async function buildPaymentsWorker(
   const lookUpFirst = (requestedAt: Date): boolean =>
     requestedAt.getTime() < Date.now() - config.PAYOUT_LOOK_UP_FIRST_AFTER_MS ||
     (freshStore && requestedAt.getTime() < startedAt);
+  // A new group starts at the end of the topic: the worker is ready once it has joined, so what
+  // is requested after readiness is never behind its starting point.
+  let joined = false;
+  health.addReadinessCheck('wallet-events', () =>
+    joined ? Promise.resolve() : Promise.reject(new Error('not yet in its consumer group')),
+  );
   const events = walletEventsConsumer(
     {
       kafka,
@@ -144,6 +150,7 @@ export async function buildPaymentsWorker(
       registry,
       onNewSagas: () => runner.poke(),
       lookUpFirst,
+      onAssigned: () => (joined = true),
     },
     {
       topic: eventsTopic,

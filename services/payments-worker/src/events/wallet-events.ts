@@ -102,6 +102,8 @@ export interface WalletEventsDeps {
   onNewSagas: () => void;
   /** Whether a withdrawal requested then is old enough to be looked up at the provider before it is sent. */
   lookUpFirst?: (requestedAt: Date) => boolean;
+  /** The consumer has joined its group (each time it gets an assignment). */
+  onAssigned?: () => void;
 }
 
 /**
@@ -143,5 +145,5 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
         ),
     },
   );
-  return bindConsumer(subscriber, handler);
+  return bindConsumer(subscriber, handler, { onAssigned: () => deps.onAssigned?.() });
 }
