@@ -79,6 +79,9 @@ export function redactBody(text: string, max = 300): string {
   return text
     .slice(0, max)
     .replace(/("(?:[a-z_]*(?:token|secret|password|key|iban|account|card|pan)[a-z_]*)"\s*:\s*)"[^"]*"/gi, '$1"[redacted]"')
+    .replace(/\b((?:token|secret|password|bearer|api[_ -]?key)\s*[:=]?\s+)[^\s"',;]+/gi, '$1[redacted]')
+    .replace(/\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]+/g, '[redacted]')
+    .replace(/\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}\b/g, '[redacted]')
     .replace(/[A-Z]{2}\d{2}[A-Z0-9]{10,30}/g, '[redacted]')
     .replace(/\b\d{12,19}\b/g, '[redacted]')
     .replace(/[^\s"@]+@[^\s"@]+\.[^\s"@]+/g, '[redacted]');
