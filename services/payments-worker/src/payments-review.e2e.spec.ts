@@ -188,13 +188,14 @@ describe('ambiguous provider answers park the saga, never release the hold', () 
       body,
     });
     expect(res.status).toBe(200);
-    await waitFor('the conflict to be recorded', async () => {
-      const { rows } = await platform.pool.query(
+    const recorded = await waitFor('the conflict to be recorded', async () => {
+      const { rows } = await platform.pool.query<{ saga_state: string; reported_status: string; payout_id: string }>(
         'SELECT saga_state, reported_status, payout_id FROM payment_conflicts WHERE withdrawal_id = $1',
         [id],
       );
-      return rows.length === 1 && rows[0];
+      return rows.length === 1 ? rows[0] : undefined;
     });
+    expect(recorded).toEqual({ saga_state: 'failed', reported_status: 'paid', payout_id: 'po_late' });
     // Earlier scenarios may have had conflicts of their own (a payout paid after a person resolved it failed).
     await waitFor('the conflict to be counted', async () => (await conflictCount()) === before + 1);
     expect((await platform.saga(id))?.state).toBe('failed');
