@@ -1,4 +1,4 @@
-import { parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+import { ensureCommandKeys, parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
 
 /**
  * The processes the local platform runs, in start order, with the port each
@@ -14,11 +14,17 @@ export const LOCAL_SERVICES = PLATFORM_SERVICES;
 /**
  * Each service connects as its own database role to SLUICE_DATABASE_URL's
  * database (platform.sh sets it after `sluice db roles` and `sluice migrate`);
- * unset, every service uses its defaults (and migrates at start).
+ * unset, every service uses its defaults (and migrates at start). With
+ * `keysDir`, the internal command key pairs are made there (once) and wired
+ * into the services.
  */
-export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
+export function localServices(env: Record<string, string | undefined> = process.env, keysDir?: string): readonly LocalService[] {
   const databaseUrl = env.SLUICE_DATABASE_URL;
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS), ...(databaseUrl && { roles: { databaseUrl } }) });
+  return platformProcesses({
+    replicas: parseReplicas(env.SLUICE_REPLICAS),
+    ...(databaseUrl && { roles: { databaseUrl } }),
+    ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
+  });
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

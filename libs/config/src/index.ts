@@ -164,3 +164,11 @@ export const consumerEnv = {
   CONSUMER_RETRY_BASE_MS: env.int(100, 1),
   CONSUMER_RETRY_MAX_MS: env.int(5_000, 1),
 };
+
+/**
+ * Where a process runs. Anything but local development needs its secrets
+ * and keys configured: a service without them refuses to start.
+ */
+export const deploymentEnv = {
+  SLUICE_ENV: z.enum(['development', 'production']).default('production'),
+};

@@ -5,3 +5,4 @@ export * from './avro-codec';
 export * from './registry-endpoint';
 export * from './kafka';
 export * from './runtime';
+export * from './command-signing';

@@ -1,3 +1,4 @@
+import { commandKeysEnv, type CommandKeys } from './command-keys';
 import { databaseUrlAs, SERVICE_ROLES } from './database-roles';
 import { PLATFORM_SERVICES, REPLICA_PORT_STEP, type PlatformService } from './services';
 
@@ -76,10 +77,12 @@ function roleEnv(service: string, settings: DatabaseRoleSettings): Record<string
  * service (replica i on port + 100·i), the PSP simulator once. Services that
  * call one another are pointed at each other's ports: the payments worker at
  * the PSP simulator, the simulator's webhooks at the first payments worker
- * (the saga lives in the database, so any replica takes them).
+ * (the saga lives in the database, so any replica takes them). With
+ * `commandKeys`, the command senders get their signing keys and the command
+ * API the issuers file.
  */
 export function platformProcesses(
-  options: { replicas?: number; namespace?: PlatformNamespace; roles?: DatabaseRoleSettings } = {},
+  options: { replicas?: number; namespace?: PlatformNamespace; roles?: DatabaseRoleSettings; commandKeys?: CommandKeys } = {},
 ): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
@@ -99,7 +102,13 @@ export function platformProcesses(
         service,
         replica,
         port,
-        env: { ...shared, ...links, ...(options.roles && roleEnv(service.name, options.roles)), PORT: String(port) },
+        env: {
+          ...shared,
+          ...links,
+          ...(options.roles && roleEnv(service.name, options.roles)),
+          ...(options.commandKeys && commandKeysEnv(options.commandKeys, service.name)),
+          PORT: String(port),
+        },
       });
     }
   }

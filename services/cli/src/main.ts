@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
@@ -27,12 +29,18 @@ ${DATABASE_USAGE}
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
+  payouts …        list and resolve withdrawals whose payout is under review (sluice payouts --help)
 
 dead-letter topics (every consumer's, one dlq.* header scheme):
 ${DLQ_TOPIC_USAGE.replace(/^/gm, '  ')}`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'invariants') return runInvariants(argv.slice(1));
+  if (argv[0] === 'payouts') {
+    // The payments worker's own tool: it owns the tables.
+    const tool = join(__dirname, '../../payments-worker/src/payouts-cli.js');
+    return spawnSync(process.execPath, [tool, ...argv.slice(1)], { stdio: 'inherit' }).status ?? 1;
+  }
   const onTopics = argv[0] === 'dlq' && (argv[1] === 'topics' || argv.includes('--topic'));
   if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);

@@ -4,7 +4,7 @@ import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
-import { AvroEventCodec, createKafka } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, readIssuers } from '@sluice/messaging';
 import type { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
@@ -142,9 +142,15 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     const handler = new WalletCommandHandler(
       commands,
       pool,
-      { consumer: config.WALLET_COMMANDS_GROUP_ID, attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS },
+      {
+        consumer: config.WALLET_COMMANDS_GROUP_ID,
+        attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS,
+        issuers: config.COMMAND_ISSUERS_FILE ? readIssuers(config.COMMAND_ISSUERS_FILE) : new Map(),
+      },
       registry,
     );
+    if (!config.COMMAND_ISSUERS_FILE)
+      logger.warn('no COMMAND_ISSUERS_FILE: every internal command will be refused as from an unknown issuer');
     internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
     transport = internalCommandsTransport(config, kafka, producer, logger.child({ component: 'internal-commands' }), registry);
   }

@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
+import { commonEnv, deploymentEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -89,6 +89,16 @@ export const commandApiConfig = z
     WALLET_COMMANDS_MAX_ATTEMPTS: env.int(5, 1, 100),
     /** Budget of one attempt of an internal command. */
     WALLET_COMMANDS_BUDGET_MS: env.int(2_000, 10, 60_000),
+    ...deploymentEnv,
+    /**
+     * The issuers of internal commands: {"<issuer>": {"publicKey": "<Ed25519 PEM>", "commands": ["<type>", …]}}.
+     * A command not signed by one of them, or of a type its issuer may not send, is dead-lettered.
+     * Required outside development; without it in development every internal command is refused.
+     */
+    COMMAND_ISSUERS_FILE: z.string().min(1).optional(),
+  })
+  .refine((c) => c.SLUICE_ENV === 'development' || !c.WALLET_COMMANDS_ENABLED || c.COMMAND_ISSUERS_FILE !== undefined, {
+    message: 'COMMAND_ISSUERS_FILE is required outside development (SLUICE_ENV=production) while WALLET_COMMANDS_ENABLED',
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
