@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LOCAL := deploy/local
 
-.PHONY: help install build up down infra-up infra-down topics demo status token test test-unit test-int check schemas migrations clean
+.PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int check schemas migrations clean
 
 help:
 	@echo "make up        start the whole platform and run a demo (make down stops it)"
@@ -36,6 +36,10 @@ infra-down:
 
 topics: infra-up
 	node dist/services/cli/src/main.js topics apply
+
+# Database roles, every service's migrations, the outbox's slot and the grants (platform.sh up runs it too).
+migrate: infra-up
+	$(LOCAL)/platform.sh migrate
 
 up: infra-up topics
 	$(LOCAL)/platform.sh up

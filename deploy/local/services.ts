@@ -1,4 +1,11 @@
-import { devAuthEnv, parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+import {
+  devAuthEnv,
+  ensureCommandKeys,
+  parseReplicas,
+  PLATFORM_SERVICES,
+  platformProcesses,
+  type PlatformProcess,
+} from '@sluice/platform';
 
 /**
  * The processes the local platform runs, in start order, with the port each
@@ -11,10 +18,24 @@ export type LocalService = PlatformProcess;
 /** The services, one entry each with its first process's port (what deploy/k8s deploys). */
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
-/** With `runDir`, every process trusts the dev issuer kept there (see devIssuer). */
-export function localServices(env: Record<string, string | undefined> = process.env, runDir?: string): readonly LocalService[] {
+/**
+ * Each service connects as its own database role to SLUICE_DATABASE_URL's
+ * database (platform.sh sets it after `sluice db roles` and `sluice migrate`);
+ * unset, every service uses its defaults (and migrates at start). With
+ * `keysDir`, the internal command key pairs are made there (once) and wired
+ * into the services. With `runDir`, every process trusts the dev issuer kept
+ * there (see devIssuer).
+ */
+export function localServices(
+  env: Record<string, string | undefined> = process.env,
+  keysDir?: string,
+  runDir?: string,
+): readonly LocalService[] {
+  const databaseUrl = env.SLUICE_DATABASE_URL;
   return platformProcesses({
     replicas: parseReplicas(env.SLUICE_REPLICAS),
+    ...(databaseUrl && { roles: { databaseUrl } }),
+    ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
     ...(runDir !== undefined && { auth: devAuthEnv(runDir) }),
   });
 }

@@ -97,7 +97,7 @@ process.on('SIGINT', () => void stopAll('SIGINT'));
 
 // The local access-token issuer (created on first start): the APIs trust its JWKS; `make token` signs with its key.
 devIssuer(runDir);
-for (const service of localServices(process.env, runDir)) {
+for (const service of localServices(process.env, join(runDir, 'keys'), runDir)) {
   const entry: Running = { service, child: undefined, startedAt: 0, restarts: 0, delayMs: MIN_RESTART_MS / 2 };
   running.set(service.name, entry);
   start(entry);

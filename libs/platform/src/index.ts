@@ -1,3 +1,5 @@
 export * from './services';
 export * from './layout';
 export * from './dev-auth';
+export * from './database-roles';
+export * from './command-keys';

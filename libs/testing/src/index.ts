@@ -9,3 +9,4 @@ export * from './metrics';
 export * from './tcp-proxy';
 export * from './edge';
 export * from './issuer';
+export * from './command-keys';

@@ -5,7 +5,16 @@ import { uuidv7 } from '@sluice/core';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase, testIssuer } from '@sluice/testing';
+import {
+  commandSigningEnv,
+  consumeRecords,
+  createTestDatabase,
+  testEnv,
+  testIssuer,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
 import { commandApiConfig } from '../../command-api/src/config';
 import { buildBonusService, type BonusService } from './app';
@@ -53,6 +62,7 @@ beforeAll(async () => {
       WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
       WALLET_COMMANDS_GROUP_ID: uniqueName('command_api'),
       WALLET_COMMANDS_PARTITIONS: '3',
+      ...commandSigningEnv('command-api'),
     }),
     logger,
     createMetricsRegistry('c', false),
@@ -66,6 +76,7 @@ beforeAll(async () => {
       BONUS_GROUP_ID: bonusGroup,
       BONUS_FROM_BEGINNING: 'true',
       WELCOME_BONUS_AMOUNT: '500',
+      ...commandSigningEnv('bonus-service'),
     }),
     logger,
     createMetricsRegistry('b', false),
@@ -123,6 +134,9 @@ describe('bonus service → wallet commands (both over the NestJS Kafka transpor
         amount: 500,
         currency: 'EUR',
         issuedBy: 'bonus-service/welcome-2026',
+        v: 2,
+        issuer: 'bonus-service',
+        signature: expect.any(String),
       },
       sent[0],
     ]);
