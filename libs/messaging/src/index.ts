@@ -3,4 +3,5 @@ export * from './routing';
 export * from './wire-format';
 export * from './avro-codec';
 export * from './kafka';
+export * from './kafka-security';
 export * from './runtime';

@@ -9,6 +9,7 @@ import {
   consumerPipeline,
   createIdempotentProducer,
   createKafka,
+  kafkaSecurityFrom,
   deadLetterTopic,
   ensureTopics,
   KafkaPublisher,
@@ -43,7 +44,7 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
   const health = new Health();
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
   const dlqTopic = config.BONUS_DLQ_TOPIC ?? deadLetterTopic(config.BONUS_GROUP_ID);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.BONUS_GROUP_ID, logger });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security: kafkaSecurityFrom(config), clientId: config.BONUS_GROUP_ID, logger });
   await ensureTopics(kafka, [{ topic: dlqTopic, partitions: 1, retainForever: true }]);
   const dlqProducer = createIdempotentProducer(kafka);
   await dlqProducer.connect();

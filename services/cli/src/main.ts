@@ -1,5 +1,5 @@
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
-import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
@@ -9,6 +9,7 @@ import { eventTopics } from './topics';
 
 const cliConfig = z.object({
   ...commonEnv,
+  ...kafkaSecurityEnv,
   LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
   TOPIC_PARTITIONS: env.int(12, 1, 1000),
 });
@@ -32,8 +33,9 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
   const logger = createLogger('sluice-cli', config.LOG_LEVEL);
+  const security = kafkaSecurityFrom(config);
   if (onTopics) {
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger });
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger });
     const ctx = {
       kafka,
       codec: AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN),
@@ -48,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
       for (const s of specs) console.log(`${s.topic}\t${s.partitions} partitions\tretention: forever`);
       return 0;
     }
-    const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger }), specs);
+    const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }), specs);
     for (const s of specs) console.log(`${created.includes(s.topic) ? 'created' : 'exists '} ${s.topic}`);
     return 0;
   }
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     const quiet = createLogger('sluice-cli', 'silent');
     const admin = createKafka({
       brokers: config.KAFKA_BROKERS,
+      security,
       clientId: 'sluice-probe',
       logger: quiet,
       connectionTimeoutMs: 1_000,

@@ -1,4 +1,5 @@
 import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -9,6 +10,7 @@ const { CONSUMER_RETRY_ATTEMPTS: _attempts, ...internalConsumerEnv } = consumerE
 export const commandApiConfig = z
   .object({
     ...commonEnv,
+    ...kafkaSecurityEnv,
     ...httpServerEnv,
     ...outboxEnv,
     /** The internal command consumer's fetch settings and backoff. */
