@@ -41,7 +41,7 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
   const db = await createTestDatabase(`bench_${label}`);
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName(`bench_${label}`)}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('bench_slot').toLowerCase(),

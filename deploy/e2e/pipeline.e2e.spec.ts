@@ -33,14 +33,14 @@ beforeAll(async () => {
   db = await createTestDatabase('e2e');
   const pattern = `${uniqueName('e2e')}.\${routedByValue}`;
   topic = routeTopic(pattern, 'wallet');
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'e2e', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'e2e', logger });
   await ensureTopics(kafka, [{ topic, partitions: 12, retainForever: true }]);
   admin = kafka.admin();
   await admin.connect();
   codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
   const env = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: pattern,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

@@ -40,7 +40,7 @@ beforeAll(async () => {
   db = await createTestDatabase('edge');
   const env = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName('edge')}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

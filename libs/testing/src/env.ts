@@ -1,3 +1,70 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadConfig, z } from '@sluice/config';
+import { kafkaSecurityEnv, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
+
+export const START_HINT = 'start the local platform with `make infra-up` (make test does this itself)';
+
+function repoRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+  }
+  throw new Error(`no nx.json above ${__dirname}`);
+}
+
+const RUN_DIR = process.env.SLUICE_RUN_DIR ?? join(repoRoot(), '.run');
+
+/**
+ * The client settings deploy/local/kafka.sh wrote for a principal
+ * (.run/credentials/kafka-<principal>.env: KAFKA_BROKERS, KAFKA_SECURITY_PROTOCOL, …),
+ * or undefined when this checkout's broker never made them.
+ */
+export function localKafkaEnv(principal: string): Record<string, string> | undefined {
+  const file = join(RUN_DIR, 'credentials', `kafka-${principal}.env`);
+  if (!existsSync(file)) return undefined;
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0 && !line.startsWith('#')) out[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return out;
+}
+
+const KAFKA_KEYS = [
+  'KAFKA_SECURITY_PROTOCOL',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SASL_PASSWORD_FILE',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
+] as const;
+
+/**
+ * The administrator's Kafka settings: KAFKA_SECURITY_PROTOCOL and friends when the
+ * environment sets them, else the admin principal's file from this checkout's broker,
+ * else plaintext. KAFKA_BROKERS from the environment always wins.
+ */
+function adminKafkaEnv(): Record<string, string> {
+  const fromEnvironment = process.env.KAFKA_SECURITY_PROTOCOL !== undefined;
+  const settings: Record<string, string> = {};
+  if (fromEnvironment) {
+    for (const key of KAFKA_KEYS) if (process.env[key] !== undefined) settings[key] = process.env[key];
+  } else Object.assign(settings, localKafkaEnv('admin'));
+  settings.KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? settings.KAFKA_BROKERS ?? '127.0.0.1:9092';
+  return settings;
+}
+
+/** A principal's connection settings, read (files included) as a service reads its own. */
+export function kafkaSecurityOf(settings: Record<string, string>): KafkaSecurity {
+  return kafkaSecurityFrom(loadConfig(z.object(kafkaSecurityEnv), settings));
+}
+
+const kafkaEnv = adminKafkaEnv();
+const kafkaBrokers = kafkaEnv.KAFKA_BROKERS!.split(',');
+const kafkaSecurity = kafkaSecurityOf(kafkaEnv);
+
 /**
  * Where the test suites find the real services. `make test` starts them; the
  * defaults match deploy/local. Tests never skip when a service is missing:
@@ -5,8 +72,17 @@
  */
 export const testEnv = {
   databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  kafkaBrokers,
+  /** The admin principal's connection: spread into createKafka's options. */
+  kafka: { brokers: kafkaBrokers, security: kafkaSecurity },
+  /** The same as environment variables, for services a test starts or configures. */
+  kafkaEnv,
   registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8085/apis/ccompat/v7',
 };
 
-export const START_HINT = 'start the local platform with `make infra-up` (make test does this itself)';
+/** The connection of one of the platform's principals (deploy/local/kafka.sh makes them); fails when there is none. */
+export function kafkaPrincipal(principal: string): { brokers: string[]; security: KafkaSecurity } {
+  const settings = localKafkaEnv(principal);
+  if (!settings) throw new Error(`no credentials for the Kafka principal ${principal} in ${RUN_DIR}/credentials: ${START_HINT}`);
+  return { brokers: kafkaBrokers, security: kafkaSecurityOf(settings) };
+}

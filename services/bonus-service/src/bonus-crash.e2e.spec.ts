@@ -34,7 +34,7 @@ let commandsTopic: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('bcrash');
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bonus-crash-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'bonus-crash-test', logger });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: eventsTopic, numPartitions: 3 }], waitForLeaders: true });
@@ -44,7 +44,7 @@ beforeAll(async () => {
     'command-api',
     {
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: pattern,
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
@@ -115,7 +115,7 @@ describe('bonus service killed mid-stream', () => {
     bonus = startService(
       'bonus-service',
       {
-        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        ...testEnv.kafkaEnv,
         SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         OUTBOX_TOPIC_PATTERN: pattern,
         WALLET_COMMANDS_TOPIC: commandsTopic,

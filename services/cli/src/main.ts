@@ -2,6 +2,7 @@ import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
+import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from './acls';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
@@ -12,6 +13,7 @@ const cliConfig = z.object({
   ...kafkaSecurityEnv,
   LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
   TOPIC_PARTITIONS: env.int(12, 1, 1000),
+  ...aclNamesEnv,
 });
 
 const USAGE = `usage: sluice <command>
@@ -19,6 +21,8 @@ const USAGE = `usage: sluice <command>
 commands:
   topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
   topics list      print the event topics the platform expects
+  acls apply       grant each service's principal its topics and group, the observer read-only access (admin principal)
+  acls list        print those grants
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
@@ -50,8 +54,18 @@ async function main(argv: string[]): Promise<number> {
       for (const s of specs) console.log(`${s.topic}\t${s.partitions} partitions\tretention: forever`);
       return 0;
     }
-    const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }), specs);
+    const created = await ensureTopics(
+      createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }),
+      specs,
+    );
     for (const s of specs) console.log(`${created.includes(s.topic) ? 'created' : 'exists '} ${s.topic}`);
+    return 0;
+  }
+  if (group === 'acls' && (command === 'apply' || command === 'list')) {
+    const grants = aclPlan(platformKafkaNames(config.OUTBOX_TOPIC_PATTERN, config));
+    for (const g of grants) console.log(describeGrant(g));
+    if (command === 'apply')
+      await applyAcls(createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }), grants);
     return 0;
   }
   if (group === 'probe' && command === 'kafka') {
