@@ -1,4 +1,10 @@
-import { parseReplicas, PLATFORM_SERVICES, platformProcesses, type PlatformProcess } from '@sluice/platform';
+import {
+  localKafkaCredentials,
+  parseReplicas,
+  PLATFORM_SERVICES,
+  platformProcesses,
+  type PlatformProcess,
+} from '@sluice/platform';
 
 /**
  * The processes the local platform runs, in start order, with the port each
@@ -11,8 +17,15 @@ export type LocalService = PlatformProcess;
 /** The services, one entry each with its first process's port (what deploy/k8s deploys). */
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
-export function localServices(env: Record<string, string | undefined> = process.env): readonly LocalService[] {
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) });
+/**
+ * With the run directory (the supervisor's), each service connects to Kafka as its own
+ * principal, with the settings the local broker wrote for it (services without Kafka have none).
+ */
+export function localServices(env: Record<string, string | undefined> = process.env, runDir?: string): readonly LocalService[] {
+  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) }).map((p) => ({
+    ...p,
+    env: { ...(runDir !== undefined && localKafkaCredentials(runDir, p.service.name)), ...p.env },
+  }));
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, z } from '@sluice/config';
 import { kafkaSecurityEnv, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
+import { localKafkaCredentials } from '@sluice/platform';
 
 export const START_HINT = 'start the local platform with `make infra-up` (make test does this itself)';
 
@@ -14,20 +15,9 @@ function repoRoot(): string {
 
 const RUN_DIR = process.env.SLUICE_RUN_DIR ?? join(repoRoot(), '.run');
 
-/**
- * The client settings deploy/local/kafka.sh wrote for a principal
- * (.run/credentials/kafka-<principal>.env: KAFKA_BROKERS, KAFKA_SECURITY_PROTOCOL, …),
- * or undefined when this checkout's broker never made them.
- */
+/** A principal's settings from this checkout's broker (deploy/local/kafka.sh), or undefined. */
 export function localKafkaEnv(principal: string): Record<string, string> | undefined {
-  const file = join(RUN_DIR, 'credentials', `kafka-${principal}.env`);
-  if (!existsSync(file)) return undefined;
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const at = line.indexOf('=');
-    if (at > 0 && !line.startsWith('#')) out[line.slice(0, at)] = line.slice(at + 1);
-  }
-  return out;
+  return localKafkaCredentials(RUN_DIR, principal);
 }
 
 const KAFKA_KEYS = [

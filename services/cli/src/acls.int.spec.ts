@@ -10,7 +10,7 @@ import {
 import { createKafka, ensureTopics, type KafkaSecurity } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { kafkaPrincipal, testEnv, uniqueName } from '@sluice/testing';
-import { aclPlan, applyAcls, platformKafkaNames, type PlatformKafkaNames } from './acls';
+import { aclPlan, applyAcls, platformKafkaNames, type PlatformKafkaNames } from '@sluice/platform';
 
 const logger = createLogger('acls-test', 'silent');
 let admin: Kafka;

@@ -2,7 +2,7 @@ import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
-import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from './acls';
+import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from '@sluice/platform';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';

@@ -124,7 +124,12 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   let transport: RuntimeTransport | undefined;
   if (config.WALLET_COMMANDS_ENABLED) {
     if (config.WALLET_COMMANDS_ENSURE_TOPICS) await ensureCommandTopics(config, logger);
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security: kafkaSecurityFrom(config), clientId: config.WALLET_COMMANDS_GROUP_ID, logger });
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      security: kafkaSecurityFrom(config),
+      clientId: config.WALLET_COMMANDS_GROUP_ID,
+      logger,
+    });
     producer = await connectDeadLetterProducer(kafka);
     const handler = new WalletCommandHandler(
       commands,

@@ -63,8 +63,14 @@ function createSource(
 }
 
 /** The producer behind the publisher: @platformatic/kafka (the default) or kafkajs. */
-async function connectSink(config: RelayConfig, security: KafkaSecurity, kafka: Kafka, metrics: RelayMetrics): Promise<KafkaSink> {
-  if (config.RELAY_KAFKA_CLIENT === 'platformatic') return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay', security);
+async function connectSink(
+  config: RelayConfig,
+  security: KafkaSecurity,
+  kafka: Kafka,
+  metrics: RelayMetrics,
+): Promise<KafkaSink> {
+  if (config.RELAY_KAFKA_CLIENT === 'platformatic')
+    return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay', security);
   return new KafkajsSink(
     () => createIdempotentProducer(kafka),
     () => metrics.producersReplaced.inc(),

@@ -34,7 +34,12 @@ export async function openToolContext(
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security: kafkaSecurityFrom(config), clientId: 'sluice-projector-tools', logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurityFrom(config),
+    clientId: 'sluice-projector-tools',
+    logger,
+  });
   const admin = kafka.admin();
   await admin.connect();
   return {

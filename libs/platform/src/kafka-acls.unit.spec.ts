@@ -1,5 +1,5 @@
 import { loadConfig, z } from '@sluice/config';
-import { aclNamesEnv, aclPlan, platformKafkaNames, type Grant } from './acls';
+import { aclNamesEnv, aclPlan, platformKafkaNames, type Grant } from './kafka-acls';
 
 const names = platformKafkaNames('outbox.event.${routedByValue}', loadConfig(z.object(aclNamesEnv), {}));
 const plan = aclPlan(names);
