@@ -15,6 +15,11 @@ function repoRoot(): string {
 
 const RUN_DIR = process.env.SLUICE_RUN_DIR ?? join(repoRoot(), '.run');
 
+/** A file deploy/local/kafka.sh wrote under <run dir>/credentials (observer.properties, say). */
+export function localCredentialsFile(name: string): string {
+  return join(RUN_DIR, 'credentials', name);
+}
+
 /** A principal's settings from this checkout's broker (deploy/local/kafka.sh), or undefined. */
 export function localKafkaEnv(principal: string): Record<string, string> | undefined {
   return localKafkaCredentials(RUN_DIR, principal);

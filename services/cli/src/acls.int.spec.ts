@@ -9,7 +9,7 @@ import {
 } from 'kafkajs';
 import { createKafka, ensureTopics, type KafkaSecurity } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
-import { kafkaPrincipal, testEnv, uniqueName } from '@sluice/testing';
+import { kafkaPrincipal, localCredentialsFile, testEnv, uniqueName } from '@sluice/testing';
 import { aclPlan, applyAcls, platformKafkaNames, type PlatformKafkaNames } from '@sluice/platform';
 
 const logger = createLogger('acls-test', 'silent');
@@ -203,6 +203,34 @@ describe('the observer', () => {
       await expect(read).resolves.toBe('w-1');
     } finally {
       await consumer.disconnect();
+    }
+  });
+
+  it('connects with the librdkafka settings make up writes to observer.properties', async () => {
+    const file = localCredentialsFile('observer.properties');
+    const props = Object.fromEntries(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(props).toMatchObject({
+      'security.protocol': 'SASL_SSL',
+      'sasl.mechanisms': 'SCRAM-SHA-512',
+      'sasl.username': 'sluice-observer',
+    });
+    const observer = clientOf('observer-properties', {
+      protocol: 'SASL_SSL',
+      sasl: { mechanism: 'SCRAM-SHA-512', username: props['sasl.username']!, password: props['sasl.password']! },
+      tls: { ca: readFileSync(props['ssl.ca.location']!, 'utf8') },
+    });
+    await expect(producerRefusal(observer, names.commandTopic)).resolves.toBe('TOPIC_AUTHORIZATION_FAILED');
+    const client = observer.admin();
+    await client.connect();
+    try {
+      expect(await client.fetchTopicOffsets(names.commandTopic)).toHaveLength(1);
+    } finally {
+      await client.disconnect();
     }
   });
 
