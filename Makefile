@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LOCAL := deploy/local
 
-.PHONY: help install build up down infra-up infra-down topics demo status test test-unit test-int check schemas migrations clean
+.PHONY: help install build up down infra-up infra-down topics migrate demo status test test-unit test-int check schemas migrations clean
 
 help:
 	@echo "make up        start the whole platform and run a demo (make down stops it)"
@@ -39,6 +39,10 @@ KAFKA_ADMIN := set -a && . "$${SLUICE_RUN_DIR:-.run}/credentials/kafka-admin.env
 topics: infra-up
 	$(KAFKA_ADMIN) node dist/services/cli/src/main.js topics apply
 	$(KAFKA_ADMIN) node dist/services/cli/src/main.js acls apply
+
+# Database roles, every service's migrations, the outbox's slot and the grants (platform.sh up runs it too).
+migrate: infra-up
+	$(LOCAL)/platform.sh migrate
 
 up: infra-up topics
 	$(LOCAL)/platform.sh up

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { platformProcesses, type PlatformNamespace, type PlatformProcess } from '@sluice/platform';
+import { ensureCommandKeys, platformProcesses, type PlatformNamespace, type PlatformProcess } from '@sluice/platform';
 
 /** Every process started and not yet exited: sent SIGTERM should the bench exit without stopping them (a crash, Ctrl-C). */
 const live = new Set<ChildProcess>();
@@ -35,7 +35,8 @@ export async function startPlatform(
   mkdirSync(logDir, { recursive: true });
   const running: Running[] = [];
   try {
-    for (const proc of platformProcesses({ replicas, namespace })) {
+    const commandKeys = ensureCommandKeys(join(logDir, 'keys'));
+    for (const proc of platformProcesses({ replicas, namespace, commandKeys })) {
       const entry = join(root, proc.service.entry);
       if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build in ${root}`);
       const log = createWriteStream(join(logDir, `${proc.name}.log`), { flags: 'a' });

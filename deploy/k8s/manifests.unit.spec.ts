@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { z } from '@sluice/config';
+import { loadConfig, type z } from '@sluice/config';
 /* eslint-disable @nx/enforce-module-boundaries -- deployment tooling checks the manifests against the
    services' own configuration schemas, which are application code, not libraries */
 import { bonusServiceConfig } from '../../services/bonus-service/src/config';
@@ -33,11 +33,18 @@ interface Container {
 
 const dir = join(__dirname, 'base');
 const docs: Doc[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && !f.endsWith('-patch.yaml'))
   .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as Doc));
 const byName = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
 const configMap = byName('ConfigMap', 'sluice-config')!.data!;
-const secret = byName('Secret', 'sluice-database')!.stringData!;
+/** The Secrets a container takes its environment from, merged. */
+const secretsOf = (container: Container): Record<string, string> => {
+  const merged: Record<string, string> = {};
+  for (const e of container.envFrom ?? []) if (e.secretRef) Object.assign(merged, byName('Secret', e.secretRef.name)!.stringData);
+  return merged;
+};
+const containerOf = (kind: string, name: string): Container =>
+  (byName(kind, name)!.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers[0]!;
 
 const SCHEMAS: Record<string, z.ZodObject> = {
   'command-api': commandApiConfig,
@@ -73,15 +80,44 @@ describe('Kubernetes manifests (deploy/k8s/base)', () => {
   );
 
   it.each(Object.keys(SCHEMAS))('%s: the configuration it is given passes its own start-up validation', (name) => {
-    const container = (byName('Deployment', name)!.spec as { template: { spec: { containers: Container[] } } }).template.spec
-      .containers[0]!;
-    const env: Record<string, string> = { ...configMap, ...secret };
+    const container = containerOf('Deployment', name);
+    const env: Record<string, string> = { ...configMap, ...secretsOf(container) };
     for (const e of container.env ?? []) env[e.name] = e.value ?? '';
     const result = SCHEMAS[name]!.safeParse(env);
     expect(result.error?.issues ?? []).toEqual([]);
     // Every key set explicitly on the container is one the service reads (no typo goes unnoticed).
     const known = Object.keys(SCHEMAS[name]!.shape);
     expect((container.env ?? []).map((e) => e.name).filter((k) => !known.includes(k))).toEqual([]);
+  });
+});
+
+describe('database roles and secrets on Kubernetes', () => {
+  const connecting = LOCAL_SERVICES.map((s) => s.name).filter((n) => n !== 'psp-simulator');
+
+  it.each(connecting)('%s: connects as its own database role, verifying the server (sslmode=verify-full)', (name) => {
+    const url = new URL(secretsOf(containerOf('Deployment', name)).DATABASE_URL!);
+    expect(url.username).toBe(`sluice_${name.replace(/-/g, '_')}`);
+    expect(url.searchParams.get('sslmode')).toBe('verify-full');
+  });
+
+  it('runs in production mode, where the placeholder secrets keep every service from starting', () => {
+    expect(configMap.SLUICE_ENV).toBe('production');
+    for (const name of Object.keys(SCHEMAS)) {
+      const container = containerOf('Deployment', name);
+      const env: Record<string, string> = { ...configMap, ...secretsOf(container) };
+      for (const e of container.env ?? []) env[e.name] = e.value ?? '';
+      expect(() => loadConfig(SCHEMAS[name]!, env)).toThrow(/placeholder/);
+    }
+  });
+
+  it('migrates as the owner role and registers the schemas in the release Job, before the services', () => {
+    const job = byName('Job', 'sluice-release')!.spec as {
+      template: { spec: { initContainers: Container[]; containers: Container[] } };
+    };
+    const [migrate] = job.template.spec.initContainers;
+    expect(migrate!.args).toEqual(['dist/services/cli/src/main.js', 'migrate']);
+    expect(new URL(secretsOf(migrate!).DATABASE_URL!).username).toBe('sluice_owner');
+    expect(job.template.spec.containers[0]!.args).toEqual(['dist/services/cli/src/main.js', 'schemas', 'register']);
   });
 });
 

@@ -5,6 +5,10 @@
 #   deploy/local/registry.sh start|stop|status
 # REGISTRY_PORT (8085), REGISTRY_DATABASE_URL (jdbc:postgresql://127.0.0.1:5432/sluice_registry),
 # REGISTRY_COMPATIBILITY (BACKWARD_TRANSITIVE) override the defaults.
+# REGISTRY_AUTH=basic turns on HTTP basic authentication with role-based authorization, no OIDC
+# server needed: three users with generated passwords (.run/registry/auth, 0600): sluice-admin
+# (sr-admin), sluice-release (sr-developer: registers schemas), sluice-services (sr-readonly: looks
+# them up). Their client URLs, credentials included, are in .run/registry/auth/<user>.url.
 COMPONENT=registry
 source "$(dirname "$0")/lib.sh"
 
@@ -22,6 +26,8 @@ REGISTRY_DATABASE_URL=${REGISTRY_DATABASE_URL:-jdbc:postgresql://$PGHOST:$PGPORT
 # schema must read all earlier versions, not just the previous one.
 REGISTRY_COMPATIBILITY=${REGISTRY_COMPATIBILITY:-BACKWARD_TRANSITIVE}
 HOME_DIR="$RUN_DIR/registry"
+REGISTRY_AUTH=${REGISTRY_AUTH:-none}
+AUTH_DIR="$HOME_DIR/auth"
 APP_DIR="$HOME_DIR/apicurio-registry-$APICURIO_VERSION"
 LOG="$LOG_DIR/registry.log"
 URL="http://127.0.0.1:$REGISTRY_PORT"
@@ -55,9 +61,30 @@ $(tail -n 20 "$LOG")"
   ready
 }
 
+# Quarkus reads config/application.properties from the working directory: the embedded users live
+# there (not on the command line, where ps would show them).
+write_auth_config() {
+  mkdir -p "$AUTH_DIR" "$HOME_DIR/config" && chmod 700 "$AUTH_DIR" "$HOME_DIR/config"
+  local user role props="$HOME_DIR/config/application.properties"
+  : >"$props" && chmod 600 "$props"
+  printf '%s\n' 'quarkus.http.auth.basic=true' 'apicurio.auth.role-based-authorization=true' \
+    'quarkus.security.users.embedded.enabled=true' 'quarkus.security.users.embedded.plain-text=true' >>"$props"
+  for entry in sluice-admin:sr-admin sluice-release:sr-developer sluice-services:sr-readonly; do
+    user=${entry%%:*}; role=${entry##*:}
+    if [ ! -s "$AUTH_DIR/$user" ]; then (umask 077 && openssl rand -hex 24 >"$AUTH_DIR/$user"); fi
+    printf 'quarkus.security.users.embedded.users.%s=%s\nquarkus.security.users.embedded.roles.%s=%s\n' \
+      "$user" "$(cat "$AUTH_DIR/$user")" "$user" "$role" >>"$props"
+    (umask 077 && printf 'http://%s:%s@127.0.0.1:%s/apis/ccompat/v7\n' "$user" "$(cat "$AUTH_DIR/$user")" "$REGISTRY_PORT" >"$AUTH_DIR/$user.url")
+  done
+}
+
+admin_auth() {
+  if [ "$REGISTRY_AUTH" = basic ]; then printf -- '-usluice-admin:%s' "$(cat "$AUTH_DIR/sluice-admin")"; else printf -- '-s'; fi
+}
+
 set_compatibility() {
   local body
-  body=$(curl -fsS -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+  body=$(curl -fsS "$(admin_auth)" -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
     "$URL/apis/ccompat/v7/config" -d "{\"compatibility\":\"$REGISTRY_COMPATIBILITY\"}") \
     || die "could not set the global compatibility rule at $URL/apis/ccompat/v7/config"
   log "global compatibility: $body"
@@ -67,7 +94,7 @@ start() {
   if pid_alive registry; then
     ready && { log "already running at $URL"; set_compatibility; return 0; }
   elif port_open 127.0.0.1 "$REGISTRY_PORT"; then
-    if ready && curl -fsS "$URL/apis/ccompat/v7/config" >/dev/null 2>&1; then
+    if ready && curl -fsS "$(admin_auth)" "$URL/apis/ccompat/v7/config" >/dev/null 2>&1; then
       log "using the registry already answering at $URL (not started from this checkout)"
       set_compatibility
       return 0
@@ -77,6 +104,12 @@ start() {
     fetch_app
     ensure_database
     local java; java=$(java_bin)
+    case "$REGISTRY_AUTH" in
+      basic) write_auth_config; log "basic authentication with roles on (users and client URLs: $AUTH_DIR)" ;;
+      none) rm -f "$HOME_DIR/config/application.properties" ;;
+      *) die "REGISTRY_AUTH must be none or basic, not $REGISTRY_AUTH" ;;
+    esac
+    cd "$HOME_DIR"
     : >"$LOG"
     log "starting Apicurio Registry $APICURIO_VERSION at $URL (log: $LOG)"
     spawn registry "$LOG" "$java" -Xms128m -Xmx512m \

@@ -1,4 +1,5 @@
 import {
+  ensureCommandKeys,
   localKafkaCredentials,
   parseReplicas,
   PLATFORM_SERVICES,
@@ -18,11 +19,25 @@ export type LocalService = PlatformProcess;
 export const LOCAL_SERVICES = PLATFORM_SERVICES;
 
 /**
- * With the run directory (the supervisor's), each service connects to Kafka as its own
- * principal, with the settings the local broker wrote for it (services without Kafka have none).
+ * Each service connects as its own database role to SLUICE_DATABASE_URL's
+ * database (platform.sh sets it after `sluice db roles` and `sluice migrate`);
+ * unset, every service uses its defaults (and migrates at start). With
+ * `keysDir`, the internal command key pairs are made there (once) and wired
+ * into the services. With the run directory (the supervisor's), each service
+ * connects to Kafka as its own principal, with the settings the local broker
+ * wrote for it (services without Kafka have none).
  */
-export function localServices(env: Record<string, string | undefined> = process.env, runDir?: string): readonly LocalService[] {
-  return platformProcesses({ replicas: parseReplicas(env.SLUICE_REPLICAS) }).map((p) => ({
+export function localServices(
+  env: Record<string, string | undefined> = process.env,
+  keysDir?: string,
+  runDir?: string,
+): readonly LocalService[] {
+  const databaseUrl = env.SLUICE_DATABASE_URL;
+  return platformProcesses({
+    replicas: parseReplicas(env.SLUICE_REPLICAS),
+    ...(databaseUrl && { roles: { databaseUrl } }),
+    ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
+  }).map((p) => ({
     ...p,
     env: { ...(runDir !== undefined && localKafkaCredentials(runDir, p.service.name)), ...p.env },
   }));

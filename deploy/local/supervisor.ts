@@ -94,7 +94,7 @@ async function stopAll(signal: string): Promise<void> {
 process.on('SIGTERM', () => void stopAll('SIGTERM'));
 process.on('SIGINT', () => void stopAll('SIGINT'));
 
-for (const service of localServices(process.env, runDir)) {
+for (const service of localServices(process.env, join(runDir, 'keys'), runDir)) {
   const entry: Running = { service, child: undefined, startedAt: 0, restarts: 0, delayMs: MIN_RESTART_MS / 2 };
   running.set(service.name, entry);
   start(entry);

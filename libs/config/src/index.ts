@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { SluiceError } from '@sluice/core';
+import {
+  DEPLOYMENT_ENVIRONMENTS,
+  SECRET_SETTINGS,
+  productionSecretProblems,
+  readSecretFiles,
+  withVerifiedTls,
+  type SecretRule,
+} from './secrets';
 
 export { z };
+export * from './secrets';
 
 export class ConfigError extends SluiceError<'invalid_config'> {
   constructor(readonly problems: string[]) {
@@ -10,16 +19,55 @@ export class ConfigError extends SluiceError<'invalid_config'> {
 }
 
 /**
+ * Switches on by default in local development only: in production, unless set,
+ * they are false, and the release steps (sluice db roles, sluice migrate,
+ * sluice schemas register) do their work with the privileges it needs.
+ */
+export const DEVELOPMENT_CONVENIENCES: readonly string[] = ['MIGRATE_ON_START', 'OUTBOX_ENSURE_SLOT', 'SCHEMA_AUTO_REGISTER'];
+
+export interface LoadConfigOptions {
+  /** Secret settings beyond SECRET_SETTINGS, with their production rule. */
+  secrets?: Readonly<Record<string, SecretRule>>;
+}
+
+/**
  * Parses the environment once, at start-up, against a schema that holds every
  * default and cross-field rule. Everything below the entry point receives the
  * typed result; nothing else reads process.env.
+ *
+ * Secret settings may come from files (X_FILE beside X). With
+ * SLUICE_ENV=production, a secret that is missing or still a development
+ * default is a problem like any other, so the service refuses to start.
  */
-export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  source: Record<string, string | undefined> = process.env,
+  options: LoadConfigOptions = {},
+): z.infer<S> {
+  const rules = { ...SECRET_SETTINGS, ...options.secrets };
+  const problems: string[] = [];
+  const resolved = readSecretFiles(source, Object.keys(rules), problems);
+  if (resolved.SLUICE_ENV === 'production') {
+    for (const name of DEVELOPMENT_CONVENIENCES)
+      if (resolved[name] === undefined || resolved[name] === '') resolved[name] = 'false';
   }
-  return result.data;
+  const result = schema.safeParse(resolved);
+  if (!result.success) {
+    problems.push(...result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  } else {
+    const config = result.data as Record<string, unknown>;
+    const caFile = config.DATABASE_SSL_CA_FILE;
+    if (typeof caFile === 'string' && typeof config.DATABASE_URL === 'string') {
+      try {
+        config.DATABASE_URL = withVerifiedTls(config.DATABASE_URL, caFile);
+      } catch (err) {
+        problems.push(`DATABASE_SSL_CA_FILE: ${(err as Error).message}`);
+      }
+    }
+    if (resolved.SLUICE_ENV === 'production') problems.push(...productionSecretProblems(config, rules));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data as z.infer<S>;
 }
 
 /** Environment values arrive as strings: these coerce and bound them. */
@@ -48,9 +96,17 @@ export const env = {
 
 /** Settings every Sluice process shares; services extend this object. */
 export const commonEnv = {
+  /** development (the default) or production, where secrets must be set and not development defaults. */
+  SLUICE_ENV: z.enum(DEPLOYMENT_ENVIRONMENTS).default('development'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
+  /** A secret (DATABASE_URL_FILE): in production, the service's own role with its password, sslmode=verify-full. */
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/sluice'),
+  /**
+   * The CA that signed PostgreSQL's certificate: when set, DATABASE_URL gets
+   * sslmode=verify-full&sslrootcert=<this file> (the certificate and the host name are verified).
+   */
+  DATABASE_SSL_CA_FILE: z.string().min(1).optional(),
   KAFKA_BROKERS: env.list('127.0.0.1:9092'),
   SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8085/apis/ccompat/v7'),
   /** Debezium's route.topic.replacement; ${routedByValue} is the aggregatetype. */
@@ -107,4 +163,12 @@ export const consumerEnv = {
   /** Full-jitter backoff between those tries (and while the registry or database is down, without end). */
   CONSUMER_RETRY_BASE_MS: env.int(100, 1),
   CONSUMER_RETRY_MAX_MS: env.int(5_000, 1),
+};
+
+/**
+ * Where a process runs. Anything but local development needs its secrets
+ * and keys configured: a service without them refuses to start.
+ */
+export const deploymentEnv = {
+  SLUICE_ENV: z.enum(['development', 'production']).default('production'),
 };

@@ -1,8 +1,10 @@
 import { SchemaRegistry, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { ConfluentSchemaRegistryError } from '@kafkajs/confluent-schema-registry/dist/errors';
 import avro from 'avsc';
 import { SluiceError } from '@sluice/core';
 import { retry } from '@sluice/resilience';
 import { fullName, type EventCatalog, type RecordSchema } from '@sluice/schemas';
+import { registryEndpoint } from './registry-endpoint';
 import { routeTopic, subjectFor } from './routing';
 import { frame, unframe } from './wire-format';
 
@@ -46,8 +48,14 @@ export class AvroEventCodec {
     }
   }
 
+  /** `registryUrl` may carry basic credentials as its user info (see registryEndpoint). */
   static connect(registryUrl: string, catalogs: readonly EventCatalog[], topicPattern: string): AvroEventCodec {
-    return new AvroEventCodec(new SchemaRegistry({ host: registryUrl, retry: { retries: 3 } }), catalogs, topicPattern);
+    const { url, auth } = registryEndpoint(registryUrl);
+    return new AvroEventCodec(
+      new SchemaRegistry({ host: url, retry: { retries: 3 }, ...(auth && { auth }) }),
+      catalogs,
+      topicPattern,
+    );
   }
 
   /**
@@ -55,28 +63,58 @@ export class AvroEventCodec {
    * refuses a schema its compatibility rule rejects, so an incompatible
    * change stops the writer at start-up rather than corrupting a topic.
    */
-  async registerAll(): Promise<Map<string, number>> {
+  registerAll(): Promise<Map<string, number>> {
+    return this.resolveAll('register');
+  }
+
+  /**
+   * Looks up the id of every schema of every catalog under its subject without
+   * registering anything (for writers that may only read the registry: the
+   * schemas are registered by the release step, `sluice schemas register`).
+   * A schema the registry does not hold is schema_not_found, not retried.
+   */
+  lookupAll(): Promise<Map<string, number>> {
+    return this.resolveAll('lookup');
+  }
+
+  private async resolveAll(mode: 'register' | 'lookup'): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     for (const catalog of this.catalogs) {
       const topic = routeTopic(this.topicPattern, catalog.aggregateType);
       for (const [eventType, schema] of Object.entries<RecordSchema>(catalog.schemas)) {
         const subject = subjectFor(topic, fullName(schema));
+        const confluent = { type: SchemaType.AVRO, schema: JSON.stringify(schema) } as const;
         // A registry that just lost its database (a PostgreSQL restart) fails a few requests while
         // its pool replaces the dead connections: tried again with backoff. A refusal (4xx, such as
         // an incompatible schema) is final.
-        const { id: schemaId } = await retry(
+        const schemaId = await retry(
           async () => {
             try {
-              return await this.registry.register(
-                { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-                { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE },
-              );
+              if (mode === 'lookup') return await this.registry.getRegistryIdBySchema(subject, confluent);
+              const registered = await this.registry.register(confluent, {
+                subject,
+                compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE,
+              });
+              return registered.id;
             } catch (cause) {
               const status = (cause as { status?: unknown }).status;
-              throw new CodecError('registry_unavailable', `registering ${subject} failed: ${String(cause)}`, {
-                cause,
-                retriable: !(typeof status === 'number' && status >= 400 && status < 500),
-              });
+              // The client turns the lookup's 404 into a bare ConfluentSchemaRegistryError (no status).
+              const notFound = status === 404 || Object.getPrototypeOf(cause) === ConfluentSchemaRegistryError.prototype;
+              if (mode === 'lookup' && notFound) {
+                throw new CodecError(
+                  'schema_not_found',
+                  `the registry holds no schema ${fullName(schema)} under ${subject}; register the schemas first (sluice schemas register)`,
+                  { cause, retriable: false },
+                );
+              }
+              throw new CodecError(
+                'registry_unavailable',
+                `${mode === 'lookup' ? 'looking up' : 'registering'} ${subject} failed: ${String(cause)}`,
+                {
+                  cause,
+                  retriable: !(typeof status === 'number' && status >= 400 && status < 500),
+                },
+              );
             }
           },
           { retries: 5, baseMs: 200, maxMs: 2_000 },

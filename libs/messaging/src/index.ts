@@ -2,6 +2,8 @@ export * from './murmur2';
 export * from './routing';
 export * from './wire-format';
 export * from './avro-codec';
+export * from './registry-endpoint';
 export * from './kafka';
 export * from './kafka-security';
 export * from './runtime';
+export * from './command-signing';

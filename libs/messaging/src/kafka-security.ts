@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import { ConfigError, env, z } from '@sluice/config';
+import { commonEnv, ConfigError, env, z } from '@sluice/config';
 
 export const KAFKA_SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
 export type KafkaSecurityProtocol = (typeof KAFKA_SECURITY_PROTOCOLS)[number];
@@ -13,13 +13,13 @@ export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
  * their config schema and turn the result into a KafkaSecurity with kafkaSecurityFrom.
  */
 export const kafkaSecurityEnv = {
-  /** development and test allow a plaintext, credential-less broker; any other value is a production environment. */
-  SLUICE_ENV: z.string().min(1).default('development'),
+  /** development allows a plaintext, credential-less broker; production refuses it (the same setting as commonEnv's). */
+  SLUICE_ENV: commonEnv.SLUICE_ENV,
   KAFKA_SECURITY_PROTOCOL: z.enum(KAFKA_SECURITY_PROTOCOLS).default('PLAINTEXT'),
   KAFKA_SASL_MECHANISM: z.enum(KAFKA_SASL_MECHANISMS).default('SCRAM-SHA-512'),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
-  /** A file holding the password (a mounted Secret); its trailing newline is ignored. */
+  /** A file holding the password (a mounted Secret): loadConfig reads it into KAFKA_SASL_PASSWORD, as every X_FILE secret. */
   KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional(),
   /** PEM certificates the broker's certificate must chain to; the system's CAs when unset. */
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
@@ -42,11 +42,10 @@ export interface KafkaSecurity {
 
 export const PLAINTEXT: KafkaSecurity = { protocol: 'PLAINTEXT' };
 
-const DEVELOPMENT = new Set(['development', 'test']);
-
 /**
- * Checks the settings as a whole and reads the files they name; throws a
- * ConfigError listing every problem. Called once, at start-up.
+ * Checks the settings as a whole and reads the certificate files they name;
+ * throws a ConfigError listing every problem. Called once, at start-up, on
+ * settings loadConfig parsed (which has read KAFKA_SASL_PASSWORD_FILE).
  */
 export function kafkaSecurityFrom(
   settings: KafkaSecuritySettings,
@@ -68,16 +67,10 @@ export function kafkaSecurityFrom(
 
   let sasl: KafkaSecurity['sasl'];
   if (usesSasl) {
-    if (settings.KAFKA_SASL_PASSWORD !== undefined && settings.KAFKA_SASL_PASSWORD_FILE !== undefined) {
-      problems.push('KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set; set one');
-    }
-    const password =
-      settings.KAFKA_SASL_PASSWORD ?? read('KAFKA_SASL_PASSWORD_FILE', settings.KAFKA_SASL_PASSWORD_FILE)?.replace(/\r?\n$/, '');
+    const password = settings.KAFKA_SASL_PASSWORD;
     if (settings.KAFKA_SASL_USERNAME === undefined) problems.push(`KAFKA_SASL_USERNAME is required with ${protocol}`);
-    if (password === undefined && settings.KAFKA_SASL_PASSWORD_FILE === undefined) {
-      problems.push(`KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE is required with ${protocol}`);
-    } else if (password === '') problems.push('KAFKA_SASL_PASSWORD_FILE holds an empty password');
-    if (settings.KAFKA_SASL_USERNAME !== undefined && password) {
+    if (password === undefined) problems.push(`KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE is required with ${protocol}`);
+    if (settings.KAFKA_SASL_USERNAME !== undefined && password !== undefined) {
       sasl = { mechanism: settings.KAFKA_SASL_MECHANISM, username: settings.KAFKA_SASL_USERNAME, password };
     }
   } else if (settings.KAFKA_SASL_USERNAME !== undefined) {
@@ -99,7 +92,7 @@ export function kafkaSecurityFrom(
   }
 
   const authenticated = usesSasl || (usesTls && settings.KAFKA_SSL_CERT_FILE !== undefined);
-  if (!DEVELOPMENT.has(settings.SLUICE_ENV) && !(usesTls && authenticated) && !settings.KAFKA_ALLOW_INSECURE) {
+  if (settings.SLUICE_ENV !== 'development' && !(usesTls && authenticated) && !settings.KAFKA_ALLOW_INSECURE) {
     problems.push(
       `KAFKA_SECURITY_PROTOCOL ${protocol}${authenticated ? '' : ' without credentials'} is refused with SLUICE_ENV=${settings.SLUICE_ENV}: ` +
         'use SASL_SSL (or SSL with a client certificate), or set KAFKA_ALLOW_INSECURE=true',

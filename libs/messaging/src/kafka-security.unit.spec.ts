@@ -1,9 +1,18 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, z } from '@sluice/config';
 import { kafkajsSecurity, kafkaSecurityEnv, kafkaSecurityFrom, platformaticSecurity } from './kafka-security';
 
+// The password file is a secret setting's X_FILE, read by loadConfig; the certificates are read by kafkaSecurityFrom.
+const secrets = mkdtempSync(join(tmpdir(), 'kafka-secrets-'));
+const PASSWORD_FILE = join(secrets, 'password');
+const EMPTY_FILE = join(secrets, 'empty');
+writeFileSync(PASSWORD_FILE, 's3cret\n');
+writeFileSync(EMPTY_FILE, '\n');
+afterAll(() => rmSync(secrets, { recursive: true, force: true }));
+
 const FILES: Record<string, string> = {
-  '/secrets/password': 's3cret\n',
-  '/secrets/empty': '\n',
   '/tls/ca.pem': '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
   '/tls/client.pem': 'CERT',
   '/tls/client.key': 'KEY',
@@ -31,7 +40,7 @@ function problemsOf(environment: Record<string, string>): string[] {
 const SASL_SSL = {
   KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
   KAFKA_SASL_USERNAME: 'sluice-projector',
-  KAFKA_SASL_PASSWORD_FILE: '/secrets/password',
+  KAFKA_SASL_PASSWORD_FILE: PASSWORD_FILE,
   KAFKA_SSL_CA_FILE: '/tls/ca.pem',
 };
 
@@ -55,7 +64,7 @@ describe('kafkaSecurityFrom', () => {
 
   it('refuses both a password and a password file', () => {
     expect(problemsOf({ ...SASL_SSL, KAFKA_SASL_PASSWORD: 'inline' })).toEqual([
-      'KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set; set one',
+      'KAFKA_SASL_PASSWORD: set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both',
     ]);
   });
 
@@ -67,11 +76,12 @@ describe('kafkaSecurityFrom', () => {
   });
 
   it('names a password file it cannot read, and an empty one', () => {
-    expect(problemsOf({ ...SASL_SSL, KAFKA_SASL_PASSWORD_FILE: '/secrets/missing' })).toEqual([
-      'KAFKA_SASL_PASSWORD_FILE: cannot read /secrets/missing (ENOENT)',
+    const missing = join(secrets, 'missing');
+    expect(problemsOf({ ...SASL_SSL, KAFKA_SASL_PASSWORD_FILE: missing })).toEqual([
+      `KAFKA_SASL_PASSWORD_FILE: cannot read ${missing} (ENOENT)`,
     ]);
-    expect(problemsOf({ ...SASL_SSL, KAFKA_SASL_PASSWORD_FILE: '/secrets/empty' })).toEqual([
-      'KAFKA_SASL_PASSWORD_FILE holds an empty password',
+    expect(problemsOf({ ...SASL_SSL, KAFKA_SASL_PASSWORD_FILE: EMPTY_FILE })).toEqual([
+      `KAFKA_SASL_PASSWORD_FILE: ${EMPTY_FILE} is empty`,
     ]);
   });
 
@@ -96,8 +106,8 @@ describe('kafkaSecurityFrom', () => {
 
   it('refuses SASL without TLS and TLS without a client certificate in production', () => {
     const { KAFKA_SSL_CA_FILE: _, ...sasl } = SASL_SSL;
-    expect(problemsOf({ ...sasl, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', SLUICE_ENV: 'staging' })).toHaveLength(1);
-    expect(problemsOf({ KAFKA_SECURITY_PROTOCOL: 'SSL', SLUICE_ENV: 'prod' })).toHaveLength(1);
+    expect(problemsOf({ ...sasl, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', SLUICE_ENV: 'production' })).toHaveLength(1);
+    expect(problemsOf({ KAFKA_SECURITY_PROTOCOL: 'SSL', SLUICE_ENV: 'production' })).toHaveLength(1);
   });
 
   it('accepts SASL_SSL, and SSL with a client certificate, in production', () => {

@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './health';
 export * from './ops-server';
 export * from './shutdown';
+export * from './redact';

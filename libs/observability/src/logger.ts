@@ -1,15 +1,40 @@
 import pino, { type Logger } from 'pino';
+import { redactString, redactValue } from './redact';
 
 export type { Logger };
 
-/** Structured JSON logs on stdout, one line per event, tagged with the service. */
-export function createLogger(service: string, level = 'info'): Logger {
-  return pino({
+/**
+ * Structured JSON logs on stdout, one line per event, tagged with the service.
+ * Credentials never reach a line: every logged object (bindings, errors and
+ * their causes, at any depth) and every message goes through redactValue /
+ * redactString. Only what is logged is walked.
+ */
+export function createLogger(service: string, level = 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    // Never log credentials that reach a log line through a config object.
-    redact: { paths: ['*.password', '*.DATABASE_URL', 'config.DATABASE_URL'], censor: '[redacted]' },
-  });
+    formatters: {
+      level: (label) => ({ level: label }),
+      bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
+      log: (object) => redactValue(object) as Record<string, unknown>,
+    },
+    serializers: {
+      // The log formatter has already turned errors into redacted plain objects; one that arrives
+      // some other way is serialized and redacted here.
+      err: (err: unknown) => (err instanceof Error ? redactValue(stdErr(err)) : err),
+      msg: (msg: unknown) => (typeof msg === 'string' ? redactString(msg) : msg),
+    },
+  };
+  const logger = destination ? pino(options, destination) : pino(options);
+  // pino formats a child's bindings without the bindings formatter; children inherit this child().
+  const child = logger.child; // eslint-disable-line @typescript-eslint/unbound-method
+  logger.child = function redactedChild(this: Logger, bindings, childOptions) {
+    return child.call(this, redactValue(bindings) as pino.Bindings, childOptions);
+  } as Logger['child'];
+  return logger;
+}
+
+function stdErr(err: Error): unknown {
+  return pino.stdSerializers.errWithCause(err);
 }

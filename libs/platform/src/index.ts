@@ -1,4 +1,6 @@
 export * from './services';
 export * from './layout';
+export * from './database-roles';
+export * from './command-keys';
 export * from './kafka-credentials';
 export * from './kafka-acls';

@@ -1,3 +1,5 @@
+import { commandKeysEnv, type CommandKeys } from './command-keys';
+import { databaseUrlAs, SERVICE_ROLES } from './database-roles';
 import { PLATFORM_SERVICES, REPLICA_PORT_STEP, type PlatformService } from './services';
 
 /**
@@ -55,13 +57,33 @@ export function namespaceEnv(ns: PlatformNamespace): Record<string, string> {
 }
 
 /**
+ * Services that connect with their own database role (`make up`): the
+ * database's objects exist already (sluice migrate ran as the owner), so no
+ * service migrates or creates the slot at start.
+ */
+export interface DatabaseRoleSettings {
+  /** The platform's database; each service connects to it as its role (SERVICE_ROLES). */
+  databaseUrl: string;
+}
+
+function roleEnv(service: string, settings: DatabaseRoleSettings): Record<string, string> {
+  const role = (SERVICE_ROLES as Record<string, { name: string } | undefined>)[service];
+  if (!role) return {};
+  return { DATABASE_URL: databaseUrlAs(settings.databaseUrl, role.name), MIGRATE_ON_START: 'false', OUTBOX_ENSURE_SLOT: 'false' };
+}
+
+/**
  * The processes of the platform in start order: `replicas` of each scalable
  * service (replica i on port + 100·i), the PSP simulator once. Services that
  * call one another are pointed at each other's ports: the payments worker at
  * the PSP simulator, the simulator's webhooks at the first payments worker
- * (the saga lives in the database, so any replica takes them).
+ * (the saga lives in the database, so any replica takes them). With
+ * `commandKeys`, the command senders get their signing keys and the command
+ * API the issuers file.
  */
-export function platformProcesses(options: { replicas?: number; namespace?: PlatformNamespace } = {}): PlatformProcess[] {
+export function platformProcesses(
+  options: { replicas?: number; namespace?: PlatformNamespace; roles?: DatabaseRoleSettings; commandKeys?: CommandKeys } = {},
+): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
   const offset = options.namespace?.portOffset ?? 0;
@@ -80,7 +102,13 @@ export function platformProcesses(options: { replicas?: number; namespace?: Plat
         service,
         replica,
         port,
-        env: { ...shared, ...links, PORT: String(port) },
+        env: {
+          ...shared,
+          ...links,
+          ...(options.roles && roleEnv(service.name, options.roles)),
+          ...(options.commandKeys && commandKeysEnv(options.commandKeys, service.name)),
+          PORT: String(port),
+        },
       });
     }
   }

@@ -42,6 +42,19 @@ describe('platform layout', () => {
     expect(() => namespaceEnv({ ...ns, id: 'Bench-1' })).toThrow(RangeError);
   });
 
+  it('with database roles, gives each service its own role and no migrations at start', () => {
+    const procs = platformProcesses({ roles: { databaseUrl: 'postgres://postgres@127.0.0.1:5432/sluice' } });
+    const env = (name: string) => procs.find((p) => p.name === name)!.env;
+    expect(env('command-api')).toMatchObject({
+      DATABASE_URL: 'postgres://sluice_command_api@127.0.0.1:5432/sluice',
+      MIGRATE_ON_START: 'false',
+      OUTBOX_ENSURE_SLOT: 'false',
+    });
+    expect(env('query-api').DATABASE_URL).toBe('postgres://sluice_query_api@127.0.0.1:5432/sluice');
+    expect(env('outbox-relay').DATABASE_URL).toBe('postgres://sluice_outbox_relay@127.0.0.1:5432/sluice');
+    expect(env('psp-simulator').DATABASE_URL).toBeUndefined();
+  });
+
   it('reads SLUICE_REPLICAS as 1..9, unset as 1', () => {
     expect(parseReplicas(undefined)).toBe(1);
     expect(parseReplicas('2')).toBe(2);

@@ -67,6 +67,8 @@ const kafkaSecurity = kafkaSecurityOf(kafkaEnv);
  */
 export const testEnv = {
   databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  /** The CA of PostgreSQL's TLS certificate (deploy/local/postgres.sh writes it). */
+  postgresCaFile: process.env.DATABASE_SSL_CA_FILE ?? join(__dirname, '../../../.run/postgres-tls/ca.crt'),
   kafkaBrokers,
   /** The admin principal's connection: spread into createKafka's options. */
   kafka: { brokers: kafkaBrokers, security: kafkaSecurity },

@@ -8,3 +8,4 @@ export * from './debezium';
 export * from './metrics';
 export * from './tcp-proxy';
 export * from './edge';
+export * from './command-keys';

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { commandSigningEnv } from './command-keys';
 import { testEnv } from './env';
 import { waitFor } from './wait';
 
@@ -57,7 +58,7 @@ export function startService(name: string, env: Record<string, string>, port: nu
     const c = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, entry], {
       cwd: ROOT,
       // The admin's Kafka connection unless the test gives the service another principal's.
-      env: { ...process.env, ...testEnv.kafkaEnv, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      env: { ...process.env, ...testEnv.kafkaEnv, ...commandSigningEnv(name), ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     c.stdout.pipe(log);

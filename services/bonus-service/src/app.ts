@@ -5,6 +5,7 @@ import { createHttpApp } from '@sluice/http';
 import {
   fetchSettingsFrom,
   AvroEventCodec,
+  commandSigner,
   ConsumerMetrics,
   consumerPipeline,
   createIdempotentProducer,
@@ -15,6 +16,7 @@ import {
   ensureTopics,
   KafkaPublisher,
   KafkaSubscriber,
+  readSigningKey,
   routeTopic,
 } from '@sluice/messaging';
 import { RuntimeTransport } from '@sluice/messaging-nest';
@@ -75,7 +77,15 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
   });
   const bonus = new WelcomeBonus(
     client,
-    { commandsTopic: config.WALLET_COMMANDS_TOPIC, campaign: config.WELCOME_BONUS_CAMPAIGN, amount: config.WELCOME_BONUS_AMOUNT },
+    {
+      commandsTopic: config.WALLET_COMMANDS_TOPIC,
+      campaign: config.WELCOME_BONUS_CAMPAIGN,
+      amount: config.WELCOME_BONUS_AMOUNT,
+      sign: commandSigner(
+        config.COMMAND_ISSUER,
+        config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
+      ),
+    },
     registry,
   );
   const app = await createHttpApp(BonusServiceModule.with({ bonus, eventsTopic }), { logger, registry, health });

@@ -5,7 +5,15 @@ import { uuidv7 } from '@sluice/core';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import {
+  commandSigningEnv,
+  consumeRecords,
+  createTestDatabase,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@sluice/testing';
 import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
 import { commandApiConfig } from '../../command-api/src/config';
 import { buildBonusService, type BonusService } from './app';
@@ -52,6 +60,7 @@ beforeAll(async () => {
       WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
       WALLET_COMMANDS_GROUP_ID: uniqueName('command_api'),
       WALLET_COMMANDS_PARTITIONS: '3',
+      ...commandSigningEnv('command-api'),
     }),
     logger,
     createMetricsRegistry('c', false),
@@ -65,6 +74,7 @@ beforeAll(async () => {
       BONUS_GROUP_ID: bonusGroup,
       BONUS_FROM_BEGINNING: 'true',
       WELCOME_BONUS_AMOUNT: '500',
+      ...commandSigningEnv('bonus-service'),
     }),
     logger,
     createMetricsRegistry('b', false),
@@ -118,6 +128,9 @@ describe('bonus service → wallet commands (both over the NestJS Kafka transpor
         amount: 500,
         currency: 'EUR',
         issuedBy: 'bonus-service/welcome-2026',
+        v: 2,
+        issuer: 'bonus-service',
+        signature: expect.any(String),
       },
       sent[0],
     ]);

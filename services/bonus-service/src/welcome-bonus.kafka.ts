@@ -3,7 +3,7 @@ import { EventPattern, Payload, type ClientKafka } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { Counter, type Registry } from 'prom-client';
 import { SluiceError } from '@sluice/core';
-import type { DecodedEvent } from '@sluice/messaging';
+import type { CommandSigner, DecodedEvent } from '@sluice/messaging';
 import { RethrowErrors } from '@sluice/messaging-nest';
 import type { WalletOpened } from '@sluice/schemas';
 import { grantCommandId } from './grant-id';
@@ -12,6 +12,8 @@ export interface WelcomeBonusOptions {
   commandsTopic: string;
   campaign: string;
   amount: number;
+  /** Signs each command as its issuer (see @sluice/messaging's command signing). */
+  sign: CommandSigner;
 }
 
 /**
@@ -51,7 +53,9 @@ export class WelcomeBonus {
       issuedBy: `bonus-service/${this.options.campaign}`,
     };
     try {
-      await lastValueFrom(this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: JSON.stringify(command) }));
+      await lastValueFrom(
+        this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: this.options.sign(command) }),
+      );
     } catch (cause) {
       // Kafka did not take the command: waited out (never dead-lettered), the event is not to blame.
       throw new SluiceError('broker_unavailable', `sending the grant for ${opened.walletId} failed`, { cause, retriable: true });

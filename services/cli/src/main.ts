@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
+import { DATABASE_USAGE, ensureDatabaseRoles, migrateAll } from './database';
 import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from '@sluice/platform';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
@@ -13,6 +16,8 @@ const cliConfig = z.object({
   ...kafkaSecurityEnv,
   LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
   TOPIC_PARTITIONS: env.int(12, 1, 1000),
+  /** sluice db roles: a directory of files named after roles, each holding that role's password. */
+  DB_ROLE_PASSWORDS_DIR: z.string().optional(),
   ...aclNamesEnv,
 });
 
@@ -24,15 +29,23 @@ commands:
   acls apply       grant each service's principal its topics and group, the observer read-only access (admin principal)
   acls list        print those grants
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
+${DATABASE_USAGE}
+  schemas register register every event schema under its subject (the release step; services in production only look them up)
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
+  payouts …        list and resolve withdrawals whose payout is under review (sluice payouts --help)
 
 dead-letter topics (every consumer's, one dlq.* header scheme):
 ${DLQ_TOPIC_USAGE.replace(/^/gm, '  ')}`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'invariants') return runInvariants(argv.slice(1));
+  if (argv[0] === 'payouts') {
+    // The payments worker's own tool: it owns the tables.
+    const tool = join(__dirname, '../../payments-worker/src/payouts-cli.js');
+    return spawnSync(process.execPath, [tool, ...argv.slice(1)], { stdio: 'inherit' }).status ?? 1;
+  }
   const onTopics = argv[0] === 'dlq' && (argv[1] === 'topics' || argv.includes('--topic'));
   if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
@@ -48,6 +61,20 @@ async function main(argv: string[]): Promise<number> {
     return runDlqTopics(ctx, argv.slice(1));
   }
   const [group, command] = argv;
+  if (group === 'db' && command === 'roles') {
+    await ensureDatabaseRoles(config.DATABASE_URL, config.DB_ROLE_PASSWORDS_DIR);
+    console.log('database roles ready');
+    return 0;
+  }
+  if (group === 'schemas' && command === 'register') {
+    const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN);
+    for (const [subject, id] of await codec.registerAll()) console.log(`registered ${subject}\tid ${id}`);
+    return 0;
+  }
+  if (group === 'migrate') {
+    await migrateAll(config.DATABASE_URL, (line) => console.log(line));
+    return 0;
+  }
   if (group === 'topics' && (command === 'apply' || command === 'list')) {
     const specs = eventTopics(config.OUTBOX_TOPIC_PATTERN, config.TOPIC_PARTITIONS);
     if (command === 'list') {

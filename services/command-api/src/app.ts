@@ -4,7 +4,7 @@ import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
-import { AvroEventCodec, createKafka, kafkaSecurityFrom } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, kafkaSecurityFrom, readIssuers } from '@sluice/messaging';
 import type { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
@@ -27,6 +27,22 @@ export const COMMAND_API_MIGRATIONS = {
   folder: join(__dirname, '../migrations'),
   table: '__migrations_command_api',
 };
+
+/**
+ * The command API's tables and the inbox's, then (WAL mode) the outbox's
+ * publication and slot: as the owner role, by `sluice migrate`, or at start
+ * with MIGRATE_ON_START in local development.
+ */
+export async function migrateCommandApi(config: CommandApiConfig, pool: Pool, options = { ensureSlot: true }): Promise<void> {
+  await applyMigrations(pool, COMMAND_API_MIGRATIONS);
+  await applyMigrations(pool, INBOX_MIGRATIONS);
+  if (config.OUTBOX_MODE === 'wal' && options.ensureSlot) await ensureOutboxSlot(config, pool);
+}
+
+/** Before the first write: a slot captures only what is written after it exists. */
+async function ensureOutboxSlot(config: CommandApiConfig, pool: Pool): Promise<void> {
+  await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
+}
 
 export interface CommandApi {
   app: NestFastifyApplication;
@@ -64,18 +80,15 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   });
   registerPoolMetrics(pool, registry, 'main');
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  if (config.MIGRATE_ON_START) {
-    await applyMigrations(pool, COMMAND_API_MIGRATIONS);
-    await applyMigrations(pool, INBOX_MIGRATIONS);
-  }
-  if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) {
-    // Before the first write: a slot captures only what is written after it exists.
-    await new OutboxSlot(pool, config.OUTBOX_SLOT_NAME, config.OUTBOX_PUBLICATION_NAME, config.OUTBOX_TABLE).ensure();
-  }
+  if (config.MIGRATE_ON_START) await migrateCommandApi(config, pool, { ensureSlot: config.OUTBOX_ENSURE_SLOT });
+  else if (config.OUTBOX_MODE === 'wal' && config.OUTBOX_ENSURE_SLOT) await ensureOutboxSlot(config, pool);
 
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
-  const subjects = await codec.registerAll();
-  logger.info({ subjects: Object.fromEntries(subjects) }, 'event schemas registered');
+  const subjects = config.SCHEMA_AUTO_REGISTER ? await codec.registerAll() : await codec.lookupAll();
+  logger.info(
+    { subjects: Object.fromEntries(subjects) },
+    config.SCHEMA_AUTO_REGISTER ? 'event schemas registered' : 'event schemas found',
+  );
 
   // PostgreSQL is the dependency every command and status read needs. Admission bounds the requests
   // in the database stage (an adaptive limit, then a short bounded queue, then 503). Admitted
@@ -134,9 +147,15 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     const handler = new WalletCommandHandler(
       commands,
       pool,
-      { consumer: config.WALLET_COMMANDS_GROUP_ID, attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS },
+      {
+        consumer: config.WALLET_COMMANDS_GROUP_ID,
+        attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS,
+        issuers: config.COMMAND_ISSUERS_FILE ? readIssuers(config.COMMAND_ISSUERS_FILE) : new Map(),
+      },
       registry,
     );
+    if (!config.COMMAND_ISSUERS_FILE)
+      logger.warn('no COMMAND_ISSUERS_FILE: every internal command will be refused as from an unknown issuer');
     internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
     transport = internalCommandsTransport(config, kafka, producer, logger.child({ component: 'internal-commands' }), registry);
   }

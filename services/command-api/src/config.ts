@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
+import { commonEnv, deploymentEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const MiB = 1024 * 1024;
@@ -17,6 +17,12 @@ export const commandApiConfig = z
     ...internalConsumerEnv,
     /** In WAL mode, create the outbox's publication and slot at start-up if missing (needs the REPLICATION privilege). */
     OUTBOX_ENSURE_SLOT: env.bool(true),
+    /**
+     * Register the event schemas at start-up (local development). Off (the production default), the
+     * service only looks their ids up and refuses to start while one is missing: the release step
+     * `sluice schemas register` registers them.
+     */
+    SCHEMA_AUTO_REGISTER: env.bool(true),
     PORT: env.port(3000),
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps per connection; shorter than the request budget. */
@@ -85,6 +91,16 @@ export const commandApiConfig = z
     WALLET_COMMANDS_MAX_ATTEMPTS: env.int(5, 1, 100),
     /** Budget of one attempt of an internal command. */
     WALLET_COMMANDS_BUDGET_MS: env.int(2_000, 10, 60_000),
+    ...deploymentEnv,
+    /**
+     * The issuers of internal commands: {"<issuer>": {"publicKey": "<Ed25519 PEM>", "commands": ["<type>", …]}}.
+     * A command not signed by one of them, or of a type its issuer may not send, is dead-lettered.
+     * Required outside development; without it in development every internal command is refused.
+     */
+    COMMAND_ISSUERS_FILE: z.string().min(1).optional(),
+  })
+  .refine((c) => c.SLUICE_ENV === 'development' || !c.WALLET_COMMANDS_ENABLED || c.COMMAND_ISSUERS_FILE !== undefined, {
+    message: 'COMMAND_ISSUERS_FILE is required outside development (SLUICE_ENV=production) while WALLET_COMMANDS_ENABLED',
   })
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',

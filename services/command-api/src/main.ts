@@ -1,11 +1,19 @@
 import 'reflect-metadata';
 import { loadConfig } from '@sluice/config';
 import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
-import { buildCommandApi } from './app';
+import { createPool, ensureDatabase } from '@sluice/db';
+import { buildCommandApi, migrateCommandApi } from './app';
 import { commandApiConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(commandApiConfig);
+  if (process.argv[2] === 'migrate') {
+    // `sluice migrate` runs this as the owner role before the services start.
+    await ensureDatabase(config.DATABASE_URL);
+    const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-migrate-command-api', max: 2 });
+    await migrateCommandApi(config, pool).finally(() => pool.end());
+    return;
+  }
   const logger = createLogger('command-api', config.LOG_LEVEL);
   const api = await buildCommandApi(config, logger, createMetricsRegistry('command-api'));
   installShutdown({

@@ -1,10 +1,18 @@
 import { loadConfig } from '@sluice/config';
+import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
 import { createLogger, createMetricsRegistry, installShutdown, startOpsServer } from '@sluice/observability';
-import { buildRelay } from './app';
+import { RELAY_MIGRATIONS, buildRelay } from './app';
 import { relayConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(relayConfig);
+  if (process.argv[2] === 'migrate') {
+    // `sluice migrate` runs this as the owner role before the services start.
+    await ensureDatabase(config.DATABASE_URL);
+    const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-migrate-outbox-relay', max: 1 });
+    await applyMigrations(pool, RELAY_MIGRATIONS).finally(() => pool.end());
+    return;
+  }
   const logger = createLogger('outbox-relay', config.LOG_LEVEL);
   const registry = createMetricsRegistry('outbox-relay');
   const app = await buildRelay(config, logger, registry);

@@ -7,12 +7,14 @@ import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from
 import {
   fetchSettingsFrom,
   AvroEventCodec,
+  commandSigner,
   createIdempotentProducer,
   createKafka,
   kafkaSecurityFrom,
   deadLetterTopic,
   ensureTopics,
   KafkaPublisher,
+  readSigningKey,
   routeTopic,
 } from '@sluice/messaging';
 import { Health, type Logger } from '@sluice/observability';
@@ -76,30 +78,40 @@ export async function buildPaymentsWorker(
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
 
   const store = new SagaStore(pool);
-  const gateway = new ProviderGateway(new PspClient(config.PSP_URL, config.PSP_TIMEOUT_MS), {
-    provider: config.PSP_NAME,
-    retries: config.PSP_RETRIES,
-    retryBaseMs: config.PSP_RETRY_BASE_MS,
-    retryMaxMs: config.PSP_RETRY_MAX_MS,
-    concurrency: config.PSP_CONCURRENCY,
-    queue: config.PSP_QUEUE,
-    circuit: {
-      failureRate: config.PSP_CIRCUIT_FAILURE_RATE,
-      minimumCalls: config.PSP_CIRCUIT_MIN_CALLS,
-      windowMs: config.PSP_CIRCUIT_WINDOW_MS,
-      openMs: config.PSP_CIRCUIT_OPEN_MS,
+  const gateway = new ProviderGateway(
+    new PspClient(config.PSP_URL, config.PSP_TIMEOUT_MS, logger.child({ component: 'provider' })),
+    {
+      provider: config.PSP_NAME,
+      retries: config.PSP_RETRIES,
+      retryBaseMs: config.PSP_RETRY_BASE_MS,
+      retryMaxMs: config.PSP_RETRY_MAX_MS,
+      concurrency: config.PSP_CONCURRENCY,
+      queue: config.PSP_QUEUE,
+      circuit: {
+        failureRate: config.PSP_CIRCUIT_FAILURE_RATE,
+        minimumCalls: config.PSP_CIRCUIT_MIN_CALLS,
+        windowMs: config.PSP_CIRCUIT_WINDOW_MS,
+        openMs: config.PSP_CIRCUIT_OPEN_MS,
+      },
+      registry,
+      logger: logger.child({ component: 'provider' }),
     },
-    registry,
-    logger: logger.child({ component: 'provider' }),
-  });
+  );
   const timings = {
     answerDeadlineMs: config.PAYOUT_ANSWER_DEADLINE_MS,
     reconfirmMs: config.PAYOUT_RECONFIRM_MS,
     stepBackoffBaseMs: config.PAYOUT_STEP_BACKOFF_BASE_MS,
     stepBackoffMaxMs: config.PAYOUT_STEP_BACKOFF_MAX_MS,
+    declineCodes: config.PSP_DECLINE_CODES,
   };
   const pollWait = () => new PollWait(config.PAYOUT_POLL_MS, config.PAYOUT_IDLE_POLL_MAX_MS);
-  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry);
+  if (!config.COMMAND_SIGNING_KEY_FILE)
+    logger.warn('no COMMAND_SIGNING_KEY_FILE: wallet commands go unsigned and will be refused');
+  const signer = commandSigner(
+    config.COMMAND_ISSUER,
+    config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
+  );
+  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry, signer);
   const runner = new SagaRunner(
     pool,
     store,
@@ -109,10 +121,30 @@ export async function buildPaymentsWorker(
     registry,
     () => dispatcher.poke(),
   );
-  const inbox = new WebhookInbox(pool, store, timings, pollWait(), logger.child({ component: 'webhooks' }), registry, (d, at) => {
-    runner.observe(d, at);
-    if (d.commands.length > 0) dispatcher.poke();
-  });
+  const inbox = new WebhookInbox(
+    pool,
+    store,
+    timings,
+    pollWait(),
+    logger.child({ component: 'webhooks' }),
+    registry,
+    (d, at, id) => {
+      runner.observe(d, at, id);
+      if (d.commands.length > 0) dispatcher.poke();
+    },
+  );
+  // History replayed into a fresh store (or simply old news) may have been paid by an earlier store: ask the provider first.
+  const startedAt = Date.now();
+  const freshStore = await store.isEmpty();
+  const lookUpFirst = (requestedAt: Date): boolean =>
+    requestedAt.getTime() < Date.now() - config.PAYOUT_LOOK_UP_FIRST_AFTER_MS ||
+    (freshStore && requestedAt.getTime() < startedAt);
+  // A new group starts at the end of the topic: the worker is ready once it has joined, so what
+  // is requested after readiness is never behind its starting point.
+  let joined = false;
+  health.addReadinessCheck('wallet-events', () =>
+    joined ? Promise.resolve() : Promise.reject(new Error('not yet in its consumer group')),
+  );
   const events = walletEventsConsumer(
     {
       kafka,
@@ -123,6 +155,8 @@ export async function buildPaymentsWorker(
       logger: logger.child({ component: 'wallet-events' }),
       registry,
       onNewSagas: () => runner.poke(),
+      lookUpFirst,
+      onAssigned: () => (joined = true),
     },
     {
       topic: eventsTopic,

@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -23,8 +23,19 @@ export const paymentsWorkerConfig = z
     MIGRATE_ON_START: env.bool(true),
     /** Consumer group on the wallet events; used exactly as given. */
     PAYMENTS_GROUP_ID: kafkaName.default('sluice-payments-worker'),
-    /** A new group reads the wallet events from the start: no withdrawal is left unpaid. */
-    PAYMENTS_FROM_BEGINNING: env.bool(true),
+    /**
+     * A new group starts at the end of the wallet events. true replays the whole history; its
+     * withdrawals older than PAYOUT_LOOK_UP_FIRST_AFTER_MS (and every one from before the start,
+     * when the saga store is empty) are looked up at the provider before anything is sent.
+     */
+    PAYMENTS_FROM_BEGINNING: env.bool(false),
+    /** A withdrawal requested longer ago than this is looked up at the provider (by reference) before its payout is sent. */
+    PAYOUT_LOOK_UP_FIRST_AFTER_MS: env.int(600_000, 0),
+    /**
+     * The provider's documented decline codes: a payout failed with one of these (or a payout request
+     * answered 422 with one) releases the hold. Any other refusal puts the saga aside for review.
+     */
+    PSP_DECLINE_CODES: env.list('declined').pipe(z.array(z.string().regex(/^[a-z0-9_]{1,48}$/)).min(1)),
     /** Wallet events that cannot be handled (undecodable, refused); defaults to <PAYMENTS_GROUP_ID>.dlq. */
     PAYMENTS_DLQ_TOPIC: kafkaName.optional(),
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
@@ -68,6 +79,17 @@ export const paymentsWorkerConfig = z
      * in the process wakes it at once; the polls are for other replicas' work and for due times.
      */
     PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
+    ...deploymentEnv,
+    /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
+    COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** The issuer name the command API knows this service's public key under. */
+    COMMAND_ISSUER: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/)
+      .default('payments-worker'),
+  })
+  .refine((c) => c.SLUICE_ENV === 'development' || c.COMMAND_SIGNING_KEY_FILE !== undefined, {
+    message: 'COMMAND_SIGNING_KEY_FILE is required outside development (SLUICE_ENV=production)',
   })
   .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
     message: 'PAYOUT_POLL_MS must not exceed PAYOUT_IDLE_POLL_MAX_MS',

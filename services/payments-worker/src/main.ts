@@ -1,10 +1,18 @@
 import { loadConfig } from '@sluice/config';
+import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
 import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
-import { buildPaymentsWorker } from './app';
+import { PAYMENTS_MIGRATIONS, buildPaymentsWorker } from './app';
 import { paymentsWorkerConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(paymentsWorkerConfig);
+  if (process.argv[2] === 'migrate') {
+    // `sluice migrate` runs this as the owner role before the services start.
+    await ensureDatabase(config.DATABASE_URL);
+    const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-migrate-payments-worker', max: 1 });
+    await applyMigrations(pool, PAYMENTS_MIGRATIONS).finally(() => pool.end());
+    return;
+  }
   const logger = createLogger('payments-worker', config.LOG_LEVEL);
   const worker = await buildPaymentsWorker(config, logger, createMetricsRegistry('payments-worker'));
   installShutdown({

@@ -95,6 +95,8 @@ describe('payments worker killed mid-batch', () => {
         SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         OUTBOX_TOPIC_PATTERN: pattern,
         PAYMENTS_GROUP_ID: uniqueName('pcrash_payments'),
+        // The withdrawals are on the topic before the worker starts: it replays them (looking each up first).
+        PAYMENTS_FROM_BEGINNING: 'true',
         WALLET_COMMANDS_TOPIC: uniqueName('pcrash_commands'),
         PSP_URL: `http://127.0.0.1:${pspPort}`,
         PSP_TIMEOUT_MS: '1000',

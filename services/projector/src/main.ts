@@ -7,6 +7,8 @@ import {
   kafkaSecurityFrom,
   ensureTopics,
   partitionCount,
+  registryEndpoint,
+  registryHeaders,
   routeTopic,
 } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsServer } from '@sluice/observability';
@@ -34,7 +36,9 @@ async function main(): Promise<void> {
       throw new Error(`projection ${p.name} reads ${p.aggregateType}; this build consumes the wallet topic`);
   }
 
-  if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
+  // `sluice migrate` runs `main.js migrate` as the owner role: the projector's tables and live versions, then exit.
+  const migrateOnly = process.argv[2] === 'migrate';
+  if (config.MIGRATE_ON_START || migrateOnly) await ensureDatabase(config.DATABASE_URL);
   const pool = createPool({
     url: config.DATABASE_URL,
     applicationName: 'sluice-projector',
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
     { topic, partitions: config.PROJECTOR_TOPIC_PARTITIONS, retainForever: true },
     { topic: dlqTopic, partitions: config.PROJECTOR_DLQ_PARTITIONS, retainForever: true },
   ]);
-  if (config.MIGRATE_ON_START) {
+  if (config.MIGRATE_ON_START || migrateOnly) {
     await applyMigrations(pool, PROJECTOR_MIGRATIONS);
     const partitions = await partitionCount(kafka, topic);
     for (const def of projections) {
@@ -69,11 +73,16 @@ async function main(): Promise<void> {
       logger.info({ projection: def.name, version: live.version, schema: live.schema }, 'projection live version ready');
     }
   }
+  if (migrateOnly) {
+    await pool.end();
+    return;
+  }
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   health.addReadinessCheck('schema-registry', async () => {
-    const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/config`, { signal: AbortSignal.timeout(1_500) });
+    const registry = registryEndpoint(config.SCHEMA_REGISTRY_URL);
+    const res = await fetch(`${registry.url}/config`, { headers: registryHeaders(registry), signal: AbortSignal.timeout(1_500) });
     if (!res.ok) throw new Error(`registry answered ${res.status}`);
   });
 

@@ -8,6 +8,7 @@ const rate = (def: number) => env.number(def, 0).pipe(z.number().max(1));
  * (PUT /admin/faults); these are their values at start.
  */
 export const pspSimulatorConfig = z.object({
+  SLUICE_ENV: commonEnv.SLUICE_ENV,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   HOST: commonEnv.HOST,
   SHUTDOWN_DEADLINE_MS: commonEnv.SHUTDOWN_DEADLINE_MS,

@@ -14,7 +14,15 @@ const share = z.number().min(0).max(1);
  * - webhookDuplicateRate: share of webhooks sent twice;
  * - webhookReorderRate: share of payouts whose "pending" webhook is held
  *   back until after the final one (out of order);
- * - webhookDelayMs: each webhook waits a random time up to this.
+ * - webhookDelayMs: each webhook waits a random time up to this;
+ * - refuseStatus (a 4xx, 0 for none), refuseCode, refuseRoute: payout API
+ *   calls on that route (create, look_up, all) are answered with that
+ *   status and code and do nothing, as after a credential rotation (401) or
+ *   a look-up that cannot find what it was asked for (404);
+ * - webhooksHeld: no webhook leaves (they wait, and go once it is false);
+ * - keyInUseConflict: a payout request whose idempotency key another
+ *   request is still being processed under is answered 409
+ *   idempotency_key_in_use (as many providers do) instead of waiting.
  */
 export const Faults = z
   .object({
@@ -25,6 +33,11 @@ export const Faults = z
     webhookDuplicateRate: share,
     webhookReorderRate: share,
     webhookDelayMs: z.number().int().min(0).max(600_000),
+    refuseStatus: z.union([z.literal(0), z.number().int().min(400).max(499)]),
+    refuseCode: z.string().regex(/^[a-z0-9_]{1,48}$/),
+    refuseRoute: z.enum(['create', 'look_up', 'all']),
+    keyInUseConflict: z.boolean(),
+    webhooksHeld: z.boolean(),
   })
   .strict();
 

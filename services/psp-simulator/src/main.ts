@@ -20,6 +20,11 @@ async function main(): Promise<void> {
     webhookDuplicateRate: config.PSP_WEBHOOK_DUPLICATE_RATE,
     webhookReorderRate: config.PSP_WEBHOOK_REORDER_RATE,
     webhookDelayMs: config.PSP_WEBHOOK_DELAY_MS,
+    refuseStatus: 0,
+    refuseCode: 'refused',
+    refuseRoute: 'all',
+    keyInUseConflict: false,
+    webhooksHeld: false,
   };
   const webhooks = new WebhookSender({
     url: config.PSP_WEBHOOK_URL,

@@ -41,6 +41,9 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
     registers: [options.registry],
   });
 
+  // Payout requests being worked on, by idempotency key: a second request with the key meanwhile gets 409.
+  const inFlight = new Set<string>();
+
   const payoutApi = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const route = req.method === 'POST' ? 'create' : 'get';
     const f = faults.get();
@@ -49,7 +52,27 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
       req.socket.destroy();
       return;
     }
+    const key = req.method === 'POST' ? req.headers['idempotency-key'] : undefined;
+    if (typeof key === 'string' && f.keyInUseConflict && inFlight.has(key)) {
+      requests.inc({ route, result: 'key_in_use' });
+      return send(res, 409, { code: 'idempotency_key_in_use', detail: 'a request with this key is being processed' });
+    }
+    if (typeof key === 'string') inFlight.add(key);
+    try {
+      return await payoutCall(req, res, url, f, route);
+    } finally {
+      if (typeof key === 'string') inFlight.delete(key);
+    }
+  };
+
+  const payoutCall = async (req: IncomingMessage, res: ServerResponse, url: URL, f: Faults, route: string): Promise<void> => {
+    // The request is read first: a caller that gives up while the provider is slow does not stop the payout.
+    const body = req.method === 'POST' ? await readJson(req) : undefined;
     if (f.latencyMs > 0) await sleep(f.latencyMs);
+    if (f.refuseStatus !== 0 && (f.refuseRoute === 'all' || (f.refuseRoute === 'create') === (route === 'create'))) {
+      requests.inc({ route, result: 'refused' });
+      return send(res, f.refuseStatus, { code: f.refuseCode, detail: 'refused by the injected fault' });
+    }
     const roll = Math.random();
     // Half the injected errors strike before the work, half after it (the answer is lost).
     if (roll < f.errorRate / 2) {
@@ -61,7 +84,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
       if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
         return send(res, 400, { code: 'idempotency_key_missing', detail: 'send an Idempotency-Key header' });
       }
-      const parsed = PayoutBody.safeParse(await readJson(req));
+      const parsed = PayoutBody.safeParse(body);
       if (!parsed.success) return send(res, 400, { code: 'validation_failed', detail: parsed.error.message });
       const result = provider.create(key, parsed.data);
       if (roll < f.errorRate) {

@@ -75,7 +75,7 @@ export class WebhookSender {
       if (delayMs > 0) await sleep(delayMs);
       const body = JSON.stringify(event);
       for (let attempt = 1; !this.stopped && attempt <= this.options.maxAttempts; attempt++) {
-        while (this.options.faults().down && !this.stopped) await sleep(100);
+        while ((this.options.faults().down || this.options.faults().webhooksHeld) && !this.stopped) await sleep(100);
         const result = await this.post(body);
         this.options.delivered.inc({ type: event.type, result: result === 'ok' ? (duplicate ? 'duplicate' : 'ok') : 'retry' });
         if (result === 'ok') return;

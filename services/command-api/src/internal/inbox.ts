@@ -15,6 +15,8 @@ export interface InboxClaim {
   consumer: string;
   /** The message's own id (the command id), the same on every redelivery. */
   messageId: string;
+  /** SHA-256 of the command's canonical payload: the same id with another payload is not a redelivery. */
+  payloadHash?: string;
 }
 
 /**
@@ -29,9 +31,9 @@ export async function claimInbox(
   outcome?: StoredResponse,
 ): Promise<StoredResponse | undefined> {
   const inserted = await client.query(
-    `INSERT INTO inbox (consumer, message_id, outcome_status, outcome) VALUES ($1, $2, $3, $4)
+    `INSERT INTO inbox (consumer, message_id, outcome_status, outcome, payload_hash) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (consumer, message_id) DO NOTHING`,
-    [claim.consumer, claim.messageId, outcome?.status ?? 202, outcome?.body ?? '{}'],
+    [claim.consumer, claim.messageId, outcome?.status ?? 202, outcome?.body ?? '{}', claim.payloadHash ?? null],
   );
   if (inserted.rowCount === 1) return undefined;
   const { rows } = await client.query<{ outcome_status: number; outcome: string }>(
@@ -43,12 +45,24 @@ export async function claimInbox(
   return { status: row.outcome_status, body: row.outcome, headers: {} };
 }
 
-/** Records a refused command on its own (its transaction rolled back), so a redelivery is not refused twice. */
-export async function recordRefusal(pool: Pool, claim: InboxClaim, outcome: StoredResponse): Promise<void> {
+/**
+ * Records a refused command on its own (its transaction rolled back), so a redelivery is not refused twice.
+ * Resolves true when the id had a row already.
+ */
+export async function recordRefusal(pool: Pool, claim: InboxClaim, outcome: StoredResponse): Promise<boolean> {
   const client = await pool.connect();
   try {
-    await claimInbox(client, claim, outcome);
+    return (await claimInbox(client, claim, outcome)) !== undefined;
   } finally {
     client.release();
   }
+}
+
+/** The payload hash stored with a handled message; null when it has none (written before hashes were kept). */
+export async function storedPayloadHash(pool: Pool, claim: InboxClaim): Promise<string | null> {
+  const { rows } = await pool.query<{ payload_hash: string | null }>(
+    'SELECT payload_hash FROM inbox WHERE consumer = $1 AND message_id = $2',
+    [claim.consumer, claim.messageId],
+  );
+  return rows[0]?.payload_hash ?? null;
 }

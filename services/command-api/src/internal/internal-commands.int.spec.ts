@@ -1,9 +1,19 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { uuidv7 } from '@sluice/core';
-import { createKafka } from '@sluice/messaging';
+import { createKafka, readSigningKey, signCommand } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
-import { consumeRecords, createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
+import {
+  commandKeys,
+  commandSigningEnv,
+  consumeRecords,
+  createTestDatabase,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@sluice/testing';
 import type { CommandApi } from '../app';
 import { startCommandApi, testCommandApiEnv } from '../test-support/command-api-fixture';
 import type { WalletCommandMessage } from './wallet-command-message';
@@ -31,6 +41,7 @@ beforeAll(async () => {
       WALLET_COMMANDS_DLQ_TOPIC: dlq,
       WALLET_COMMANDS_GROUP_ID: group,
       WALLET_COMMANDS_PARTITIONS: '3',
+      ...commandSigningEnv('command-api'),
     },
     'internal-commands-test',
     registry,
@@ -53,11 +64,29 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** Signed as the platform's senders sign: deposits by the bonus service, withdrawal steps by the payments worker. */
+function signed(
+  message: WalletCommandMessage,
+  issuer = message.type === 'DepositFunds' ? 'bonus-service' : 'payments-worker',
+): string {
+  return signCommand(message, issuer, readSigningKey(commandKeys().keyFile[issuer]!));
+}
+
 async function send(walletId: string, message: WalletCommandMessage | string): Promise<void> {
   await producer.send({
     topic,
     acks: -1,
-    messages: [{ key: walletId, value: typeof message === 'string' ? message : JSON.stringify(message) }],
+    messages: [{ key: walletId, value: typeof message === 'string' ? message : signed(message) }],
+  });
+}
+
+/** The codes of a wallet's dead letters, once there are `n` of them. */
+async function letterCodes(walletId: string, n: number): Promise<(string | undefined)[]> {
+  return waitFor(`${n} dead letters of ${walletId}`, async () => {
+    const total = (await admin.fetchTopicOffsets(dlq)).reduce((sum, p) => sum + Number(p.high), 0);
+    const letters = (await consumeRecords(kafka, dlq, total)).filter((r) => r.message.key?.toString() === walletId);
+    if (letters.length < n) throw new Error(`${letters.length} so far`);
+    return letters.map((r) => r.message.headers?.['dlq.error.code']?.toString());
   });
 }
 
@@ -206,7 +235,7 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
     const codes = letters.map((r) => r.message.headers?.['dlq.error.code']?.toString());
     expect(codes).toEqual(['withdrawal_not_found', 'invalid_command', 'currency_mismatch']);
     const first = letters[0]!.message;
-    expect(JSON.parse(first.value!.toString())).toEqual(refused);
+    expect(JSON.parse(first.value!.toString())).toMatchObject({ ...refused, v: 2, issuer: 'payments-worker' });
     expect(first.headers?.['dlq.original.topic']?.toString()).toBe(topic);
     expect(first.headers?.['dlq.consumer.group']?.toString()).toBe(group);
     expect(first.headers?.['dlq.error.reason']?.toString()).toContain(refused.withdrawalId);
@@ -215,5 +244,69 @@ describe('internal wallet commands over Kafka (@nestjs/microservices)', () => {
       [group, refused.commandId],
     );
     expect(rows).toEqual([{ outcome_status: 404 }]);
+  });
+
+  it('refuses a command from an issuer not allowed its type: the bonus service completing a withdrawal is dead-lettered, the hold stays', async () => {
+    const walletId = await openWallet();
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1_000, currency: 'EUR' });
+    await waitFor('the deposit', async () => (await wallet(walletId)).balance === 1_000);
+    const withdrawalId = String(
+      (await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 300, currency: 'EUR' })).body.withdrawalId,
+    );
+    const release: WalletCommandMessage = {
+      type: 'FailWithdrawal',
+      commandId: uuidv7(),
+      walletId,
+      withdrawalId,
+      reason: 'declined',
+      detail: 'x',
+    };
+    await send(walletId, signed(release, 'bonus-service'));
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1, currency: 'EUR' });
+    await waitFor('the marker deposit', async () => (await wallet(walletId)).balance === 1_001);
+    expect(await wallet(walletId)).toMatchObject({ held: 300 });
+    expect(await letterCodes(walletId, 1)).toEqual(['command_type_not_allowed']);
+  });
+
+  it('refuses unsigned and forged commands: no money is minted, each is dead-lettered with its reason and counted', async () => {
+    const walletId = await openWallet();
+    const mint: WalletCommandMessage = {
+      type: 'DepositFunds',
+      commandId: uuidv7(),
+      walletId,
+      amount: 1_000_000,
+      currency: 'EUR',
+    };
+    await send(walletId, JSON.stringify(mint));
+    const forger = generateKeyPairSync('ed25519').privateKey;
+    await send(walletId, signCommand({ ...mint, commandId: uuidv7() }, 'bonus-service', forger));
+    await send(walletId, signCommand({ ...mint, commandId: uuidv7() }, 'stranger', forger));
+    const tampered = JSON.parse(signed({ ...mint, commandId: uuidv7(), amount: 1 })) as Record<string, unknown>;
+    await send(walletId, JSON.stringify({ ...tampered, amount: 1_000_000 }));
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 2, currency: 'EUR' });
+    await waitFor('the marker deposit', async () => (await wallet(walletId)).balance === 2);
+    expect(await letterCodes(walletId, 4)).toEqual([
+      'command_unsigned',
+      'command_bad_signature',
+      'command_unknown_issuer',
+      'command_bad_signature',
+    ]);
+    const refused = await registry.getSingleMetricAsString('sluice_internal_commands_refused_total');
+    expect(refused).toMatch(/reason="unsigned"[^}]*\} [1-9]/);
+    expect(refused).toMatch(/reason="bad_signature"[^}]*\} [2-9]/);
+  });
+
+  it('refuses the same command id with another payload (counted, first payload in effect); the same payload again is a duplicate', async () => {
+    const walletId = await openWallet();
+    const commandId = uuidv7();
+    const first: WalletCommandMessage = { type: 'DepositFunds', commandId, walletId, amount: 10, currency: 'EUR' };
+    await send(walletId, first);
+    await send(walletId, { ...first, amount: 10_000 });
+    await send(walletId, first);
+    await send(walletId, { type: 'DepositFunds', commandId: uuidv7(), walletId, amount: 1, currency: 'EUR' });
+    await waitFor('the marker deposit', async () => (await wallet(walletId)).balance === 11);
+    expect(await letterCodes(walletId, 1)).toEqual(['command_id_reused']);
+    const refused = await registry.getSingleMetricAsString('sluice_internal_commands_refused_total');
+    expect(refused).toMatch(/reason="command_id_reused"[^}]*\} 1/);
   });
 });

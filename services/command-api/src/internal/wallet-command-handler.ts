@@ -2,16 +2,26 @@ import type { Pool } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { errorMessage, SluiceError } from '@sluice/core';
 import { ProblemError } from '@sluice/http';
+import { COMMAND_REFUSALS, verifyCommand, type IssuerPolicy } from '@sluice/messaging';
 import { Deadline } from '@sluice/resilience';
 import type { WalletCommands } from '../commands/wallet-commands';
-import { recordRefusal, type InboxClaim } from './inbox';
-import { toWalletCommand, WalletCommandMessage } from './wallet-command-message';
+import { recordRefusal, storedPayloadHash, type InboxClaim } from './inbox';
+import { toWalletCommand, WalletCommandMessage, type ParsedWalletCommandMessage } from './wallet-command-message';
 
 export type CommandOutcome = 'applied' | 'duplicate';
 
 export interface WalletCommandHandlerOptions {
   consumer: string;
   attemptBudgetMs: number;
+  /** Who may send which commands, with their public keys. */
+  issuers: ReadonlyMap<string, IssuerPolicy>;
+}
+
+/** A command whose signature verified: who sent it (for the audit trail), what it says, and its payload's hash. */
+export interface VerifiedWalletCommand {
+  readonly issuer: string;
+  readonly message: ParsedWalletCommandMessage;
+  readonly payloadHash: string;
 }
 
 /**
@@ -19,6 +29,11 @@ export interface WalletCommandHandlerOptions {
  * row (consumer, commandId) is written in the command's own transaction, so
  * a redelivery finds it and changes nothing. What it throws tells the
  * consumer runtime what to do with the command:
+ * - an unsigned command, a bad signature, an unknown issuer, a type its
+ *   issuer may not send: command_<refusal>, not retriable (dead-lettered),
+ *   counted by reason before anything else is read;
+ * - a command id seen before with another payload: command_id_reused, not
+ *   retriable (dead-lettered, counted); the first payload stays in effect;
  * - a malformed message: invalid_command, not retriable (dead-lettered);
  * - a command the wallet refuses (unknown wallet, insufficient funds, a
  *   withdrawal no longer pending): recorded in the inbox as refused, then
@@ -30,6 +45,7 @@ export interface WalletCommandHandlerOptions {
  */
 export class WalletCommandHandler {
   private readonly outcomes?: Counter<'type' | 'outcome'>;
+  private readonly refusals?: Counter<'reason'>;
 
   constructor(
     private readonly commands: WalletCommands,
@@ -44,18 +60,50 @@ export class WalletCommandHandler {
         labelNames: ['type', 'outcome'],
         registers: [registry],
       });
+      this.refusals = new Counter({
+        name: 'sluice_internal_commands_refused_total',
+        help: 'Internal commands refused before taking effect, by reason (unsigned, unsupported_version, unknown_issuer, bad_signature, type_not_allowed, command_id_reused)',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+      for (const reason of [...COMMAND_REFUSALS, 'command_id_reused']) this.refusals.inc({ reason }, 0);
     }
   }
 
-  async handle(value: Buffer | null): Promise<CommandOutcome> {
-    let parsed: ReturnType<typeof WalletCommandMessage.parse>;
+  /** Checks the signature, the issuer and its right to the type, then the message. Throws (not retriable) what it refuses. */
+  verify(value: Buffer | null): VerifiedWalletCommand {
+    let json: unknown;
     try {
-      parsed = WalletCommandMessage.parse(JSON.parse(value?.toString('utf8') ?? 'null'));
+      json = JSON.parse(value?.toString('utf8') ?? 'null');
     } catch (err) {
       this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
       throw new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`);
     }
-    const claim: InboxClaim = { consumer: this.options.consumer, messageId: parsed.commandId };
+    const verified = verifyCommand(json, this.options.issuers);
+    if (!verified.ok) {
+      this.refusals?.inc({ reason: verified.refusal });
+      throw new SluiceError(`command_${verified.refusal}`, `refused: ${verified.detail}`);
+    }
+    try {
+      return {
+        issuer: verified.issuer,
+        message: WalletCommandMessage.parse(verified.payload),
+        payloadHash: verified.payloadHash,
+      };
+    } catch (err) {
+      this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
+      throw new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`);
+    }
+  }
+
+  async handle(value: Buffer | null): Promise<CommandOutcome> {
+    return this.execute(this.verify(value));
+  }
+
+  /** Runs a verified command once in effect; a reused id with another payload is refused. */
+  async execute(verified: VerifiedWalletCommand): Promise<CommandOutcome> {
+    const parsed = verified.message;
+    const claim: InboxClaim = { consumer: this.options.consumer, messageId: parsed.commandId, payloadHash: verified.payloadHash };
     try {
       const result = await this.commands.execute({
         command: toWalletCommand(parsed),
@@ -67,12 +115,19 @@ export class WalletCommandHandler {
           headers: {},
         }),
       });
+      if (result.replayed) await this.refuseReusedId(claim);
       const outcome = result.replayed ? 'duplicate' : 'applied';
       this.outcomes?.inc({ type: parsed.type, outcome });
       return outcome;
     } catch (err) {
+      if (err instanceof SluiceError && err.code === 'command_id_reused') throw err;
       if (isRefusal(err)) {
-        await recordRefusal(this.pool, claim, { status: err.status, body: JSON.stringify(err.toProblem()), headers: {} });
+        const seenBefore = await recordRefusal(this.pool, claim, {
+          status: err.status,
+          body: JSON.stringify(err.toProblem()),
+          headers: {},
+        });
+        if (seenBefore) await this.refuseReusedId(claim);
         this.outcomes?.inc({ type: parsed.type, outcome: 'refused' });
         throw new SluiceError(err.code, err.message, { cause: err });
       }
@@ -80,6 +135,15 @@ export class WalletCommandHandler {
         throw new SluiceError('version_conflict', err.message, { cause: err, retriable: true });
       }
       throw err;
+    }
+  }
+
+  private async refuseReusedId(claim: InboxClaim): Promise<void> {
+    const stored = await storedPayloadHash(this.pool, claim);
+    // Rows written before payload hashes were kept have none: a duplicate by id, as before.
+    if (stored !== null && stored !== claim.payloadHash) {
+      this.refusals?.inc({ reason: 'command_id_reused' });
+      throw new SluiceError('command_id_reused', `command ${claim.messageId} was handled before with another payload`);
     }
   }
 }

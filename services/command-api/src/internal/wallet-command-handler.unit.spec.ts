@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import {
@@ -9,6 +10,7 @@ import {
   type BatchContext,
   type InboundRecord,
   type OutboundMessage,
+  signCommand,
 } from '@sluice/messaging';
 import { ResilienceError } from '@sluice/resilience';
 import type { WalletCommands } from '../commands/wallet-commands';
@@ -23,6 +25,11 @@ const deposit = {
   currency: 'EUR',
 };
 
+const bonusKey = generateKeyPairSync('ed25519');
+const issuers = new Map([['bonus-service', { publicKey: bonusKey.publicKey, commands: new Set(['DepositFunds']) }]]);
+const signed = (command: Record<string, unknown>) =>
+  signCommand(command as { type: string; commandId: string }, 'bonus-service', bonusKey.privateKey);
+
 /** The handler inside the runtime's pipeline, as the command API runs it, with the dead letters kept in memory. */
 function setup(execute: () => Promise<unknown>) {
   const letters: OutboundMessage[] = [];
@@ -30,6 +37,7 @@ function setup(execute: () => Promise<unknown>) {
   const handler = new WalletCommandHandler({ execute } as unknown as WalletCommands, {} as Pool, {
     consumer: 'g',
     attemptBudgetMs: 100,
+    issuers,
   });
   const run = consumerPipeline(
     eachMessage(async (m) => {
@@ -79,7 +87,7 @@ describe('WalletCommandHandler on the consumer runtime', () => {
       calls++;
       throw new ResilienceError('overloaded', 'the postgres queue is full', 100);
     });
-    await t.send(JSON.stringify(deposit));
+    await t.send(signed(deposit));
     expect(calls).toBe(3);
     expect(t.heartbeats()).toBe(2);
     expect(t.letters).toHaveLength(1);
@@ -95,21 +103,36 @@ describe('WalletCommandHandler on the consumer runtime', () => {
       if (++calls === 1) throw new ResilienceError('deadline_exceeded', 'too slow', 100);
       return { replayed: false, response: { status: 200, body: '{}', headers: {} } };
     });
-    await t.send(JSON.stringify(deposit));
+    await t.send(signed(deposit));
     expect(calls).toBe(2);
     expect(t.letters).toEqual([]);
   });
 
   it.each([
     ['not JSON', '{"type":'],
-    ['an unknown type', JSON.stringify({ ...deposit, type: 'Steal' })],
-    ['an unknown field', JSON.stringify({ ...deposit, memo: 'x' })],
-    ['a fractional amount', JSON.stringify({ ...deposit, amount: 1.5 })],
+    ['an unknown field', signed({ ...deposit, memo: 'x' })],
+    ['a fractional amount', signed({ ...deposit, amount: 1.5 })],
   ])('given %s, the message is dead-lettered as invalid_command without touching the wallet', async (_label, value) => {
     const t = setup(async () => {
       throw new Error('must not run');
     });
     await t.send(value);
     expect(t.letters.map((l) => l.headers?.[DLQ_HEADERS.code])).toEqual(['invalid_command']);
+  });
+
+  it.each([
+    ['an unsigned command (wire version 1)', JSON.stringify(deposit), 'command_unsigned'],
+    ['a type its issuer may not send', signed({ ...deposit, type: 'Steal' }), 'command_type_not_allowed'],
+    [
+      'a command signed by a key of no known issuer',
+      signCommand(deposit, 'bonus-service', generateKeyPairSync('ed25519').privateKey),
+      'command_bad_signature',
+    ],
+  ])('given %s, the message is dead-lettered with the reason without touching the wallet', async (_label, value, code) => {
+    const t = setup(async () => {
+      throw new Error('must not run');
+    });
+    await t.send(value);
+    expect(t.letters.map((l) => l.headers?.[DLQ_HEADERS.code])).toEqual([code]);
   });
 });

@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
+  unique,
   char,
   check,
   index,
@@ -27,7 +29,7 @@ export const paymentSagas = pgTable(
     walletId: uuid('wallet_id').notNull(),
     amount: bigint('amount', { mode: 'number' }).notNull(),
     currency: char('currency', { length: 3 }).notNull(),
-    /** requested (payout to send or to look up) | submitted (accepted, awaiting the final answer) | completed | failed */
+    /** requested (payout to send or to look up) | submitted (accepted, awaiting the final answer) | completed | failed | needs_review */
     state: varchar('state', { length: 16 }).notNull(),
     /** The furthest the wallet's own events have shown: requested | submitted | completed | compensated. */
     walletState: varchar('wallet_state', { length: 16 }).notNull().default('requested'),
@@ -49,8 +51,23 @@ export const paymentSagas = pgTable(
     submittedAt: timestamp('submitted_at', { withTimezone: true, mode: 'date' }),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** A payout request went out without an answer that says whether the provider acted on it. */
+    sendUncertain: boolean('send_uncertain').notNull().default(false),
+    /** An old withdrawal (history into a fresh store): looked up at the provider before anything is sent. */
+    lookUpFirst: boolean('look_up_first').notNull().default(false),
+    /** Why the saga waits for a person (state needs_review), and since when. */
+    reviewReason: varchar('review_reason', { length: 32 }),
+    reviewAt: timestamp('review_at', { withTimezone: true, mode: 'date' }),
+    /** How a person resolved it (paid | failed), who, and why. */
+    resolution: varchar('resolution', { length: 16 }),
+    resolvedBy: varchar('resolved_by', { length: 255 }),
+    resolutionNote: text('resolution_note'),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
+    index('payment_sagas_review_idx')
+      .on(t.reviewAt)
+      .where(sql`${t.state} = 'needs_review'`),
     index('payment_sagas_due_idx')
       .on(t.nextAttemptAt)
       .where(sql`${t.state} IN ('requested', 'submitted') AND ${t.parkedAt} IS NULL`),
@@ -98,4 +115,26 @@ export const pspWebhookInbox = pgTable(
       .on(t.receivedAt)
       .where(sql`${t.processedAt} IS NULL`),
   ],
+);
+
+/**
+ * Final answers that contradict a finished saga (paid after it failed and
+ * released its hold, failed after it completed): kept for review, never
+ * applied. One row per withdrawal and provider event.
+ */
+export const paymentConflicts = pgTable(
+  'payment_conflicts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    withdrawalId: uuid('withdrawal_id').notNull(),
+    sagaState: varchar('saga_state', { length: 16 }).notNull(),
+    reportedStatus: varchar('reported_status', { length: 16 }).notNull(),
+    payoutId: varchar('payout_id', { length: 255 }).notNull(),
+    source: varchar('source', { length: 16 }).notNull(),
+    eventId: varchar('event_id', { length: 255 }),
+    detectedAt: timestamp('detected_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    acknowledgedBy: varchar('acknowledged_by', { length: 255 }),
+    acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [unique('payment_conflicts_event_unique').on(t.withdrawalId, t.eventId)],
 );

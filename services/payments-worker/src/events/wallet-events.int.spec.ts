@@ -24,6 +24,7 @@ import {
   type TestDatabase,
 } from '@sluice/testing';
 import { PAYMENTS_MIGRATIONS } from '../app';
+import { nextStep } from '../saga/saga';
 import { SagaStore } from '../saga/saga-store';
 import { walletEventsConsumer } from './wallet-events';
 
@@ -65,7 +66,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function setup(label: string) {
+async function setup(label: string, lookUpFirst?: (requestedAt: Date) => boolean) {
   const topic = await createTestTopic(kafka, `${label}_events`, 2);
   const dlq = await createTestTopic(kafka, `${label}_dlq`, 1);
   const consumer = walletEventsConsumer(
@@ -79,6 +80,7 @@ async function setup(label: string) {
       logger,
       registry: createMetricsRegistry('t', false),
       onNewSagas: () => undefined,
+      ...(lookUpFirst && { lookUpFirst }),
     },
     {
       topic,
@@ -94,7 +96,7 @@ async function setup(label: string) {
   return { topic, dlq, consumer };
 }
 
-function withdrawal(walletId = uuidv7()): { id: string; value: Buffer } {
+function withdrawal(walletId = uuidv7(), occurredAt = Date.now()): { id: string; value: Buffer } {
   const id = uuidv7();
   const event: WalletEvent = {
     type: 'WithdrawalRequested',
@@ -107,7 +109,7 @@ function withdrawal(walletId = uuidv7()): { id: string; value: Buffer } {
       balance: 1_000,
       held: 100,
       version: 3,
-      occurredAt: Date.now(),
+      occurredAt,
     },
   };
   return { id, value: writer.encode('wallet', event) };
@@ -167,6 +169,25 @@ describe('wallet events consumer', () => {
       expect(await readTopic(kafka, dlq)).toEqual([]);
     } finally {
       await proxy.open();
+    }
+  }, 60_000);
+
+  it('a withdrawal requested longer ago than the window starts a saga that looks its payout up before sending anything', async () => {
+    const { topic, consumer } = await setup('old', (at) => at.getTime() < Date.now() - 60_000);
+    const [old, fresh] = [withdrawal(uuidv7(), Date.now() - 3_600_000), withdrawal()];
+    await producer.send({ topic, acks: -1, messages: [requested(old.value), requested(fresh.value)] });
+    await consumer.start();
+    await waitFor('both sagas', async () => (await sagas([old.id, fresh.id])).length === 2, { timeoutMs: 30_000 });
+    const store = new SagaStore(pool);
+    const client = await pool.connect();
+    try {
+      const [o, f] = [await store.lock(client, old.id), await store.lock(client, fresh.id)];
+      expect(o?.lookUpFirst).toBe(true);
+      expect(nextStep(o!)).toBe('look_up');
+      expect(f?.lookUpFirst).toBe(false);
+      expect(nextStep(f!)).toBe('send_payout');
+    } finally {
+      client.release();
     }
   }, 60_000);
 });

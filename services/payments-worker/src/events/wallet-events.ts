@@ -45,6 +45,7 @@ export function walletEventsHandler(
   provider: string,
   events: Counter<'type'>,
   onNewSagas: () => void,
+  lookUpFirst: (requestedAt: Date) => boolean = () => false,
 ): Handler {
   return async (messages) => {
     const sagas: NewSaga[] = [];
@@ -55,14 +56,16 @@ export function walletEventsHandler(
       events.inc({ type: event.type });
       if (event.type === 'WithdrawalRequested') {
         const d = event.data;
+        const requestedAt = new Date(d.occurredAt);
         sagas.push({
           withdrawalId: d.withdrawalId,
           walletId: d.walletId,
           amount: d.amount,
           currency: d.currency,
-          requestedAt: new Date(d.occurredAt),
+          requestedAt,
           idempotencyKey: idempotencyKeyOf(d.withdrawalId),
           provider,
+          lookUpFirst: lookUpFirst(requestedAt),
         });
       } else {
         const state = WALLET_STATE[event.type];
@@ -97,6 +100,10 @@ export interface WalletEventsDeps {
   logger: Logger;
   registry: Registry;
   onNewSagas: () => void;
+  /** Whether a withdrawal requested then is old enough to be looked up at the provider before it is sent. */
+  lookUpFirst?: (requestedAt: Date) => boolean;
+  /** The consumer has joined its group (each time it gets an assignment). */
+  onAssigned?: () => void;
 }
 
 /**
@@ -122,18 +129,21 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
     logger: deps.logger,
     metrics,
   });
-  const handler = consumerPipeline(walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas), {
-    group: options.groupId,
-    metrics,
-    types: PAYMENT_EVENT_TYPES,
-    codec: deps.codec,
-    retry: options.retry,
-    deadLetters: { publisher: deps.publisher, topic: options.deadLetterTopic },
-    onParked: (record, code, reason) =>
-      deps.logger.error(
-        { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
-        'wallet event dead-lettered',
-      ),
-  });
-  return bindConsumer(subscriber, handler);
+  const handler = consumerPipeline(
+    walletEventsHandler(deps.pool, deps.store, options.provider, events, deps.onNewSagas, deps.lookUpFirst),
+    {
+      group: options.groupId,
+      metrics,
+      types: PAYMENT_EVENT_TYPES,
+      codec: deps.codec,
+      retry: options.retry,
+      deadLetters: { publisher: deps.publisher, topic: options.deadLetterTopic },
+      onParked: (record, code, reason) =>
+        deps.logger.error(
+          { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
+          'wallet event dead-lettered',
+        ),
+    },
+  );
+  return bindConsumer(subscriber, handler, { onAssigned: () => deps.onAssigned?.() });
 }

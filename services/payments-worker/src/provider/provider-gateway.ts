@@ -77,13 +77,25 @@ export class ProviderGateway {
     });
   }
 
-  /** Sends the payout (the same idempotency key on every try). */
+  /**
+   * Sends the payout (the same idempotency key on every try). When no try got
+   * an answer, the outcome says whether any of them may have been executed
+   * by the provider (a timeout, a lost answer).
+   */
   async sendPayout(key: string, request: PayoutRequest): Promise<Outcome> {
+    let maybeSent = false;
     try {
-      const payout = await this.call('create', () => this.client.createPayout(key, request));
+      const payout = await this.call('create', async () => {
+        try {
+          return await this.client.createPayout(key, request);
+        } catch (err) {
+          if (err instanceof PspError && err.maybeExecuted) maybeSent = true;
+          throw err;
+        }
+      });
       return { kind: 'payout', payout, source: 'answer' };
     } catch (err) {
-      return failureOutcome(err);
+      return failureOutcome(err, 'create', maybeSent);
     }
   }
 
@@ -95,7 +107,7 @@ export class ProviderGateway {
       const found = payouts.find((p) => p.status === 'paid') ?? payouts.find((p) => p.status === 'pending') ?? payouts[0];
       return { found };
     } catch (err) {
-      return { outcome: failureOutcome(err) };
+      return { outcome: failureOutcome(err, 'look_up', false) };
     }
   }
 
@@ -129,13 +141,19 @@ export class ProviderGateway {
   }
 }
 
-function failureOutcome(err: unknown): Outcome {
-  if (err instanceof CircuitOpenError) return { kind: 'circuit_open' };
+function failureOutcome(err: unknown, operation: 'create' | 'look_up', maybeSent: boolean): Outcome {
+  if (err instanceof CircuitOpenError) return { kind: 'circuit_open', maybeSent };
   if (err instanceof PspError && err.code === 'psp_refused') {
-    const raw = (err.details as { code?: unknown }).code;
-    const code = typeof raw === 'string' ? raw : 'refused';
-    return { kind: 'refused', code, detail: err.message };
+    const { status, code } = err.details as { status?: unknown; code?: unknown };
+    return {
+      kind: 'refused',
+      operation,
+      status: typeof status === 'number' ? status : 400,
+      code: typeof code === 'string' ? code : 'refused',
+      maybeSent,
+    };
   }
-  if (err instanceof PspError || err instanceof ResilienceError) return { kind: 'no_answer', error: errorMessage(err) };
+  if (err instanceof PspError || err instanceof ResilienceError)
+    return { kind: 'no_answer', error: errorMessage(err), maybeSent };
   throw err;
 }

@@ -4,7 +4,8 @@ import { withTransaction } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import type { PollWait } from '../poll-wait';
 import type { ProviderGateway } from '../provider/provider-gateway';
-import { decide, nextStep, type Decision, type Outcome, type SagaTimings } from './saga';
+import { REVIEW_REASONS } from '../provider/provider-answers';
+import { afterNotFound, decide, nextStep, type Decision, type Outcome, type SagaTimings } from './saga';
 import type { ClaimedSaga, SagaStore } from './saga-store';
 
 export interface SagaRunnerOptions {
@@ -29,6 +30,7 @@ export class SagaRunner {
   private readonly resent: Counter;
   private nextReconfirmCheck = 0;
   private readonly duration: Histogram<'outcome'>;
+  private readonly reviews: Counter<'reason'>;
 
   constructor(
     private readonly pool: Pool,
@@ -56,6 +58,21 @@ export class SagaRunner {
       labelNames: ['outcome'],
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
       registers: [registry],
+    });
+    this.reviews = new Counter({
+      name: 'sluice_payments_reviews_total',
+      help: 'Sagas put aside for review because the provider did not say whether money left, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    for (const reason of REVIEW_REASONS) this.reviews.inc({ reason }, 0);
+    new Gauge({
+      name: 'sluice_payments_sagas_needing_review',
+      help: 'Sagas waiting for a person (state needs_review): their holds stay until resolved',
+      registers: [registry],
+      async collect() {
+        this.set(await store.countNeedingReview().catch(() => 0));
+      },
     });
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -85,9 +102,17 @@ export class SagaRunner {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Records a decision reached outside a step (a webhook), for the same metrics. */
-  observe(decision: Decision, requestedAt: Date): void {
+  /** Records a decision (of a step, or reached outside one: a webhook) in the metrics and, when it needs a person, the log. */
+  observe(decision: Decision, requestedAt: Date, withdrawalId: string): void {
     this.steps.inc({ action: decision.action });
+    const reason = decision.patch.reviewReason;
+    if (decision.action === 'needs_review' && reason) {
+      this.reviews.inc({ reason });
+      this.logger.error(
+        { withdrawalId, reason, what: decision.patch.lastError },
+        'saga needs review: the provider did not say whether the payout was made; its hold stays',
+      );
+    }
     if (decision.action === 'completed' || decision.action === 'failed') {
       this.duration.observe({ outcome: decision.action }, (Date.now() - requestedAt.getTime()) / 1000);
     }
@@ -167,7 +192,7 @@ export class SagaRunner {
         return { d, requestedAt: current.requestedAt };
       });
       if (!decision) return;
-      this.observe(decision.d, decision.requestedAt);
+      this.observe(decision.d, decision.requestedAt, saga.withdrawalId);
       if (decision.d.commands.length > 0) this.onCommands();
       if (decision.d.action === 'retry_later') {
         this.logger.warn(
@@ -190,7 +215,9 @@ export class SagaRunner {
       const looked = await this.gateway.lookUp(saga.withdrawalId);
       if ('outcome' in looked) return looked.outcome;
       if (looked.found) return { kind: 'payout', payout: looked.found, source: 'look_up' };
-      // Nothing reached the provider: send it now (same key, so a late first try still pays once).
+      // Nothing reached the provider: send it now (same key, so a late first try still pays once);
+      // unless a payout may exist that the provider does not show.
+      if (afterNotFound(saga) === 'review') return { kind: 'not_found' };
     }
     return this.gateway.sendPayout(saga.idempotencyKey, {
       reference: saga.withdrawalId,

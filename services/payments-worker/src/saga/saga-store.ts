@@ -15,6 +15,8 @@ interface Row {
   requested_at: Date;
   submitted_at: Date | null;
   idempotency_key: string;
+  send_uncertain: boolean;
+  look_up_first: boolean;
 }
 
 export interface ClaimedSaga extends Saga {
@@ -34,6 +36,8 @@ function toSaga(r: Row): Saga {
     attempts: r.attempts,
     requestedAt: r.requested_at,
     submittedAt: r.submitted_at,
+    sendUncertain: r.send_uncertain,
+    lookUpFirst: r.look_up_first,
   };
 }
 
@@ -45,6 +49,8 @@ export interface NewSaga {
   requestedAt: Date;
   idempotencyKey: string;
   provider: string;
+  /** An old withdrawal: look its payout up before sending anything. */
+  lookUpFirst?: boolean;
 }
 
 /** The wallet's view of a withdrawal, ranked: a later event never moves it back. */
@@ -59,10 +65,10 @@ export class SagaStore {
     if (sagas.length === 0) return 0;
     const { rowCount } = await client.query(
       `INSERT INTO payment_sagas (withdrawal_id, wallet_id, amount, currency, state, idempotency_key, provider,
-                                  next_attempt_at, requested_at, updated_at)
-       SELECT w, wa, a, c, 'requested', k, p, now(), r, now()
-         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::char(3)[], $5::varchar[], $6::varchar[], $7::timestamptz[])
-           AS t(w, wa, a, c, k, p, r)
+                                  next_attempt_at, requested_at, updated_at, look_up_first)
+       SELECT w, wa, a, c, 'requested', k, p, now(), r, now(), l
+         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::char(3)[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::boolean[])
+           AS t(w, wa, a, c, k, p, r, l)
        ON CONFLICT (withdrawal_id) DO NOTHING`,
       [
         sagas.map((s) => s.withdrawalId),
@@ -72,6 +78,7 @@ export class SagaStore {
         sagas.map((s) => s.idempotencyKey),
         sagas.map((s) => s.provider),
         sagas.map((s) => s.requestedAt),
+        sagas.map((s) => s.lookUpFirst === true),
       ],
     );
     return rowCount ?? 0;
@@ -166,6 +173,9 @@ export class SagaStore {
          last_error = CASE WHEN $11::boolean THEN $12 ELSE last_error END,
          lease_until = CASE WHEN lease_token = $13 THEN NULL ELSE lease_until END,
          lease_token = CASE WHEN lease_token = $13 THEN NULL ELSE lease_token END,
+         send_uncertain = COALESCE($14, send_uncertain),
+         review_reason = COALESCE($15, review_reason),
+         review_at = CASE WHEN $15::varchar IS NULL THEN review_at ELSE now() END,
          updated_at = now()
        WHERE withdrawal_id = $1`,
       [
@@ -182,9 +192,26 @@ export class SagaStore {
         p.lastError !== undefined,
         p.lastError ?? null,
         leaseToken ?? null,
+        p.sendUncertain ?? null,
+        p.reviewReason ?? null,
       ],
     );
     await appendCommands(client, decision.commands);
+  }
+
+  /** Records a final answer that contradicts the saga's end, in the caller's transaction (once per source event). */
+  async recordConflict(
+    client: PoolClient,
+    withdrawalId: string,
+    conflict: NonNullable<Decision['conflict']>,
+    source: { kind: 'webhook' | 'look_up'; eventId: string | null },
+  ): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `INSERT INTO payment_conflicts (withdrawal_id, saga_state, reported_status, payout_id, source, event_id)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [withdrawalId, conflict.sagaState, conflict.reported, conflict.payoutId, source.kind, source.eventId],
+    );
+    return rowCount === 1;
   }
 
   /** Gives a lease back without a decision (the step could not run). */
@@ -222,6 +249,19 @@ export class SagaStore {
       );
       return rows.map((r) => r.withdrawal_id);
     });
+  }
+
+  async countNeedingReview(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM payment_sagas WHERE state = 'needs_review'",
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** True when no saga was ever recorded: a fresh store. */
+  async isEmpty(): Promise<boolean> {
+    const { rows } = await this.pool.query('SELECT 1 FROM payment_sagas LIMIT 1');
+    return rows.length === 0;
   }
 
   /** Sagas by state (active ones split by parked), for the queue-depth gauge. */

@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { fullJitterDelay } from '@sluice/resilience';
+import {
+  classifyFailure,
+  classifyRefusal,
+  declineReason,
+  DOCUMENTED_DECLINE_CODES,
+  type ReviewReason,
+} from '../provider/provider-answers';
 
-export type SagaState = 'requested' | 'submitted' | 'completed' | 'failed';
+/**
+ * needs_review: the provider's answers do not say whether money left (see
+ * provider-answers). The saga holds the withdrawal as it is, takes no step
+ * and sends nothing until a person resolves it (`payouts resolve`).
+ */
+export type SagaState = 'requested' | 'submitted' | 'completed' | 'failed' | 'needs_review';
 export const ACTIVE_STATES: readonly SagaState[] = ['requested', 'submitted'];
 
 /** What the saga knows of one withdrawal (a row of payment_sagas). */
@@ -16,6 +28,10 @@ export interface Saga {
   readonly attempts: number;
   readonly requestedAt: Date;
   readonly submittedAt: Date | null;
+  /** An earlier payout request may have reached the provider without an answer: a look-up that finds nothing is not proof of nothing. */
+  readonly sendUncertain?: boolean;
+  /** An old withdrawal (history replayed into a fresh store): the provider is asked before anything is sent. */
+  readonly lookUpFirst?: boolean;
 }
 
 /** The provider's view of the payout. */
@@ -32,12 +48,24 @@ export interface PayoutView {
  */
 export type Outcome =
   | { readonly kind: 'payout'; readonly payout: PayoutView; readonly source: 'answer' | 'look_up' | 'webhook' }
-  /** The provider said no to the request itself (4xx): no payout exists, and sending it again gets the same answer. */
-  | { readonly kind: 'refused'; readonly code: string; readonly detail: string }
-  /** No answer: timed out, 5xx, connection refused, bulkhead full. The payout may or may not exist. */
-  | { readonly kind: 'no_answer'; readonly error: string }
-  /** The provider's circuit is open: nothing was sent. */
-  | { readonly kind: 'circuit_open' };
+  /**
+   * The provider answered a call with a 4xx. Final only when it is the
+   * documented decline of a payout request; see provider-answers.
+   * `code` is bounded (provider-answers' boundedCode), never the body.
+   */
+  | {
+      readonly kind: 'refused';
+      readonly operation: 'create' | 'look_up';
+      readonly status: number;
+      readonly code: string;
+      readonly maybeSent?: boolean;
+    }
+  /** No answer: timed out, 5xx, connection refused, bulkhead full. The payout may or may not exist; `maybeSent` when a try may have been executed. */
+  | { readonly kind: 'no_answer'; readonly error: string; readonly maybeSent?: boolean }
+  /** The provider's circuit is open: nothing more was sent. */
+  | { readonly kind: 'circuit_open'; readonly maybeSent?: boolean }
+  /** A look-up found no payout for a withdrawal whose payout may have been sent or was accepted before. */
+  | { readonly kind: 'not_found' };
 
 /** A wallet command as it travels on the command topic (see the command API's wallet-command-message). */
 export type WalletCommand =
@@ -77,6 +105,8 @@ export interface SagaTimings {
   /** Backoff between steps that got no answer: full jitter up to min(max, base × 2^attempts). */
   stepBackoffBaseMs: number;
   stepBackoffMaxMs: number;
+  /** The provider's documented decline codes: the only failures that release a hold. */
+  declineCodes?: readonly string[];
   random?: () => number;
 }
 
@@ -92,10 +122,27 @@ export interface Decision {
     finishedAt?: Date;
     failureReason?: string;
     lastError?: string | null;
+    sendUncertain?: boolean;
+    reviewReason?: ReviewReason;
   };
   readonly commands: WalletCommand[];
   /** For logs and metrics: what the decision did. */
-  readonly action: 'submitted' | 'completed' | 'failed' | 'retry_later' | 'parked' | 'wait_for_answer' | 'ignored';
+  readonly action:
+    | 'submitted'
+    | 'completed'
+    | 'failed'
+    | 'retry_later'
+    | 'parked'
+    | 'needs_review'
+    | 'wait_for_answer'
+    | 'conflict'
+    | 'ignored';
+  /** A final answer that contradicts the saga's own end (paid after failed, failed after paid): recorded and flagged, never applied. */
+  readonly conflict?: {
+    readonly sagaState: 'completed' | 'failed';
+    readonly reported: 'paid' | 'failed';
+    readonly payoutId: string;
+  };
 }
 
 const ISSUER = 'payments-worker';
@@ -110,9 +157,12 @@ const ISSUER = 'payments-worker';
  */
 export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
   const final = saga.state === 'completed' || saga.state === 'failed';
+  // Only a person moves a saga out of review.
+  if (saga.state === 'needs_review') return ignored();
+  const declineCodes = t.declineCodes ?? DOCUMENTED_DECLINE_CODES;
   switch (outcome.kind) {
     case 'payout': {
-      if (final) return ignored();
+      if (final) return conflictOf(saga, outcome.payout) ?? ignored();
       const { payout } = outcome;
       const ref = payout.payoutId;
       const now = new Date(t.now);
@@ -159,7 +209,10 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
           action: 'completed',
         };
       }
-      const reason = payout.failureCode ?? 'payout_failed';
+      const failure = classifyFailure(payout.failureCode, declineCodes);
+      if (!failure.final)
+        return review(failure.reason, `payout ${ref} failed with an undocumented code`, { providerReference: ref });
+      const reason = declineReason(failure.code);
       return {
         patch: {
           state: 'failed',
@@ -170,13 +223,19 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
           parked: false,
           lastError: null,
         },
-        commands: [...before, fail(saga, reason, `the provider reports payout ${ref} as failed (${reason})`)],
+        commands: [...before, fail(saga, reason, `the provider declined the payout (${failure.code})`)],
         action: 'failed',
       };
     }
     case 'refused': {
-      if (final || saga.state !== 'requested') return ignored();
-      const reason = `provider_${outcome.code}`.slice(0, 64);
+      if (final) return ignored();
+      const refusal = classifyRefusal(outcome.operation, outcome.status, outcome.code, declineCodes);
+      const what = `${outcome.operation === 'create' ? 'payout request' : 'look-up'} answered ${outcome.status} ${outcome.code}`;
+      // A decline of the request after it was accepted, or after a try that may have paid, proves nothing.
+      if (!refusal.final || saga.state !== 'requested' || outcome.maybeSent === true || saga.sendUncertain === true) {
+        return review(refusal.final ? 'unexpected_refusal' : refusal.reason, what, {});
+      }
+      const reason = declineReason(refusal.code);
       return {
         patch: {
           state: 'failed',
@@ -184,11 +243,15 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
           nextAttemptAt: reconfirmAt(t),
           failureReason: reason,
           parked: false,
-          lastError: outcome.detail,
+          lastError: what,
         },
-        commands: [fail(saga, reason, `the provider refused the payout: ${outcome.detail}`)],
+        commands: [fail(saga, reason, `the provider declined the payout (${refusal.code})`)],
         action: 'failed',
       };
+    }
+    case 'not_found': {
+      if (final) return ignored();
+      return review('payout_not_found', 'the provider holds no payout for a withdrawal whose payout may have been sent', {});
     }
     case 'no_answer': {
       if (final) return ignored();
@@ -198,6 +261,7 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
           attempts,
           nextAttemptAt: new Date(t.now + backoff(attempts, t, t.stepBackoffBaseMs)),
           lastError: outcome.error.slice(0, 1_000),
+          ...(outcome.maybeSent === true && { sendUncertain: true }),
         },
         commands: [],
         action: 'retry_later',
@@ -205,7 +269,11 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
     }
     case 'circuit_open':
       if (final) return ignored();
-      return { patch: { parked: true }, commands: [], action: 'parked' };
+      return {
+        patch: { parked: true, ...(outcome.maybeSent === true && { sendUncertain: true }) },
+        commands: [],
+        action: 'parked',
+      };
     default: {
       const never: never = outcome;
       throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
@@ -219,8 +287,51 @@ export function decide(saga: Saga, outcome: Outcome, t: SagaTimings): Decision {
  * accepted one past its answer deadline is looked up.
  */
 export function nextStep(saga: Saga): 'send_payout' | 'look_up' {
-  return saga.state === 'requested' && saga.attempts === 0 ? 'send_payout' : 'look_up';
+  return saga.state === 'requested' && saga.attempts === 0 && saga.lookUpFirst !== true ? 'send_payout' : 'look_up';
 }
+
+/**
+ * What a look-up that found no payout leads to: send it (nothing reached
+ * the provider), or, when a payout may exist that the provider does not
+ * show (an earlier request went unanswered, or it was accepted), review.
+ */
+export function afterNotFound(saga: Saga): 'send_payout' | 'review' {
+  return saga.state === 'submitted' || saga.sendUncertain === true ? 'review' : 'send_payout';
+}
+
+/**
+ * A person's resolution of a saga under review: paid completes the
+ * withdrawal (the hold leaves the balance), failed releases the hold. Both
+ * send the same command ids as the saga itself would, so the wallet applies
+ * each once.
+ */
+export function resolveReview(
+  saga: Saga,
+  resolution: 'paid' | 'failed',
+  providerReference: string | null,
+  t: SagaTimings,
+): Decision {
+  if (saga.state !== 'needs_review') throw new Error(`withdrawal ${saga.withdrawalId} is ${saga.state}, not under review`);
+  const now = new Date(t.now);
+  const ref = providerReference ?? saga.providerReference;
+  // The wallet learns of the submission first when the saga never told it.
+  const before = saga.submittedAt === null ? [markSubmitted(saga, ref)] : [];
+  if (resolution === 'paid') {
+    return {
+      patch: { state: 'completed', providerReference: ref, finishedAt: now, nextAttemptAt: reconfirmAt(t), parked: false },
+      commands: [...before, complete(saga, ref)],
+      action: 'completed',
+    };
+  }
+  return {
+    patch: { state: 'failed', finishedAt: now, nextAttemptAt: reconfirmAt(t), failureReason: REVIEW_FAILED, parked: false },
+    commands: [fail(saga, REVIEW_FAILED, 'the payout was found failed on review')],
+    action: 'failed',
+  };
+}
+
+/** The wallet's failure reason for a withdrawal failed on review. */
+export const REVIEW_FAILED = 'provider_failed:review';
 
 /** The idempotency key of a withdrawal's payout: derived, so every try and every worker uses the same one. */
 export function idempotencyKeyOf(withdrawalId: string): string {
@@ -240,7 +351,7 @@ export function commandIdOf(withdrawalId: string, type: WalletCommand['type']): 
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function markSubmitted(saga: Saga, ref: string): WalletCommand {
+function markSubmitted(saga: Saga, ref: string | null): WalletCommand {
   return {
     type: 'MarkWithdrawalSubmitted',
     commandId: commandIdOf(saga.withdrawalId, 'MarkWithdrawalSubmitted'),
@@ -285,7 +396,7 @@ export function finishingCommands(saga: Saga, failureReason: string | null): Wal
   if (saga.state === 'completed') return [complete(saga, saga.providerReference)];
   if (saga.state === 'failed') {
     const reason = failureReason ?? 'payout_failed';
-    return [fail(saga, reason, `the provider reports the payout as failed (${reason})`)];
+    return [fail(saga, reason, 'the payout failed')];
   }
   return [];
 }
@@ -297,6 +408,34 @@ function reconfirmAt(t: SagaTimings): Date {
 /** Full jitter up to min(max, base × 2^attempts), never under `floorMs`. */
 function backoff(attempts: number, t: SagaTimings, floorMs: number): number {
   return Math.max(floorMs, fullJitterDelay(Math.min(attempts, 30) + 1, t.stepBackoffBaseMs, t.stepBackoffMaxMs, t.random));
+}
+
+function review(reason: ReviewReason, what: string, patch: { providerReference?: string }): Decision {
+  return {
+    patch: { state: 'needs_review', reviewReason: reason, lastError: what.slice(0, 1_000), parked: false, ...patch },
+    commands: [],
+    action: 'needs_review',
+  };
+}
+
+function conflictOf(saga: Saga, payout: PayoutView): Decision | undefined {
+  if (saga.state === 'completed' && payout.status === 'failed') {
+    return {
+      patch: {},
+      commands: [],
+      action: 'conflict',
+      conflict: { sagaState: 'completed', reported: 'failed', payoutId: payout.payoutId },
+    };
+  }
+  if (saga.state === 'failed' && payout.status === 'paid') {
+    return {
+      patch: {},
+      commands: [],
+      action: 'conflict',
+      conflict: { sagaState: 'failed', reported: 'paid', payoutId: payout.payoutId },
+    };
+  }
+  return undefined;
 }
 
 function ignored(): Decision {

@@ -1,5 +1,15 @@
 import { UUID_PATTERN } from '@sluice/core';
-import { commandIdOf, decide, finishingCommands, idempotencyKeyOf, nextStep, type Outcome, type Saga } from './saga';
+import {
+  afterNotFound,
+  commandIdOf,
+  decide,
+  finishingCommands,
+  idempotencyKeyOf,
+  nextStep,
+  resolveReview,
+  type Outcome,
+  type Saga,
+} from './saga';
 
 const T0 = Date.parse('2026-11-27T10:00:00.000Z');
 const timings = {
@@ -54,14 +64,24 @@ describe('payment saga', () => {
 
   it('given a submitted withdrawal, when the provider declines, then failed and FailWithdrawal (which releases the hold)', () => {
     const d = decide(saga({ state: 'submitted' }), payout('failed', 'webhook'), timings);
-    expect(d.patch).toMatchObject({ state: 'failed', failureReason: 'declined' });
-    expect(d.commands).toEqual([expect.objectContaining({ type: 'FailWithdrawal', reason: 'declined' })]);
+    expect(d.patch).toMatchObject({ state: 'failed', failureReason: 'provider_declined:declined' });
+    expect(d.commands).toEqual([expect.objectContaining({ type: 'FailWithdrawal', reason: 'provider_declined:declined' })]);
+  });
+
+  it('given a submitted withdrawal, when the payout fails with an undocumented code, then review and no command', () => {
+    const odd: Outcome = {
+      kind: 'payout',
+      payout: { payoutId: 'po_1', status: 'failed', failureCode: 'weird' },
+      source: 'webhook',
+    };
+    const d = decide(saga({ state: 'submitted' }), odd, timings);
+    expect(d).toMatchObject({ action: 'needs_review', patch: { state: 'needs_review', reviewReason: 'unknown_failure_code' } });
+    expect(d.commands).toEqual([]);
   });
 
   it.each([
     ['a repeated paid', 'completed', payout('paid', 'webhook')],
     ['a late pending (out of order)', 'completed', payout('pending', 'webhook')],
-    ['a contradicting failure', 'completed', payout('failed', 'webhook')],
     ['no answer', 'failed', { kind: 'no_answer', error: 'timeout' }],
   ] as [string, 'completed' | 'failed', Outcome][])(
     'given a %s on a %s withdrawal, then nothing changes and nothing is sent',
@@ -100,9 +120,83 @@ describe('payment saga', () => {
     });
   });
 
-  it('given a refusal of the request itself, then failed with the provider’s code', () => {
-    const d = decide(saga(), { kind: 'refused', code: 'validation_failed', detail: 'bad currency' }, timings);
-    expect(d.commands).toEqual([expect.objectContaining({ type: 'FailWithdrawal', reason: 'provider_validation_failed' })]);
+  it('given a payout request answered 422 with a documented decline code, then failed and the hold released', () => {
+    const d = decide(saga(), { kind: 'refused', operation: 'create', status: 422, code: 'declined' }, timings);
+    expect(d.commands).toEqual([expect.objectContaining({ type: 'FailWithdrawal', reason: 'provider_declined:declined' })]);
+  });
+
+  it.each([
+    [404, 'payout_not_found'],
+    [409, 'idempotency_key_in_use'],
+    [401, 'unauthorized'],
+    [422, 'idempotency_key_reused'],
+    [400, 'validation_failed'],
+  ])('given a payout request answered %i %s, then review: no FailWithdrawal, the hold stays', (status, code) => {
+    const d = decide(saga(), { kind: 'refused', operation: 'create', status, code }, timings);
+    expect(d).toMatchObject({ action: 'needs_review', patch: { state: 'needs_review', reviewReason: 'unexpected_refusal' } });
+    expect(d.commands).toEqual([]);
+  });
+
+  it('given a documented decline after a try that may have paid, then review, not failed', () => {
+    const d = decide(
+      saga({ attempts: 1, sendUncertain: true }),
+      { kind: 'refused', operation: 'create', status: 422, code: 'declined' },
+      timings,
+    );
+    expect(d.action).toBe('needs_review');
+  });
+
+  it('given a look-up answered with any 4xx, then review', () => {
+    const d = decide(saga({ attempts: 1 }), { kind: 'refused', operation: 'look_up', status: 404, code: 'not_found' }, timings);
+    expect(d).toMatchObject({ action: 'needs_review', patch: { reviewReason: 'look_up_refused' } });
+  });
+
+  it('given a payout request that timed out, then the saga remembers the payout may exist, and a look-up that finds nothing is reviewed', () => {
+    const d = decide(saga(), { kind: 'no_answer', error: 'timeout', maybeSent: true }, timings);
+    expect(d.patch).toMatchObject({ sendUncertain: true, attempts: 1 });
+    expect(afterNotFound(saga({ attempts: 1, sendUncertain: true }))).toBe('review');
+    expect(afterNotFound(saga({ attempts: 1 }))).toBe('send_payout');
+    expect(afterNotFound(saga({ state: 'submitted' }))).toBe('review');
+    expect(decide(saga({ attempts: 1, sendUncertain: true }), { kind: 'not_found' }, timings)).toMatchObject({
+      action: 'needs_review',
+      patch: { reviewReason: 'payout_not_found' },
+    });
+  });
+
+  it('given a saga under review, then no news moves it', () => {
+    const parked = saga({ state: 'needs_review' });
+    expect(decide(parked, payout('failed', 'webhook'), timings).action).toBe('ignored');
+    expect(decide(parked, payout('paid', 'look_up'), timings).action).toBe('ignored');
+  });
+
+  it('given a failed saga, when a paid webhook arrives, then a conflict is flagged and nothing is applied', () => {
+    const d = decide(saga({ state: 'failed' }), payout('paid', 'webhook'), timings);
+    expect(d).toEqual({
+      patch: {},
+      commands: [],
+      action: 'conflict',
+      conflict: { sagaState: 'failed', reported: 'paid', payoutId: 'po_1' },
+    });
+    expect(decide(saga({ state: 'completed' }), payout('failed', 'webhook'), timings).conflict).toMatchObject({
+      reported: 'failed',
+    });
+  });
+
+  it('given an old withdrawal, then its first step is a look-up', () => {
+    expect(nextStep(saga({ lookUpFirst: true }))).toBe('look_up');
+    expect(nextStep(saga())).toBe('send_payout');
+  });
+
+  it('given a saga under review resolved as paid, then submitted (when the wallet never heard) and completed', () => {
+    const d = resolveReview(saga({ state: 'needs_review' }), 'paid', 'po_9', timings);
+    expect(d.commands.map((c) => c.type)).toEqual(['MarkWithdrawalSubmitted', 'CompleteWithdrawal']);
+    expect(d.patch.state).toBe('completed');
+  });
+
+  it('given a saga under review resolved as failed, then FailWithdrawal with a bounded reason', () => {
+    const d = resolveReview(saga({ state: 'needs_review', submittedAt: new Date(T0) }), 'failed', null, timings);
+    expect(d.commands).toEqual([expect.objectContaining({ type: 'FailWithdrawal', reason: 'provider_failed:review' })]);
+    expect(() => resolveReview(saga(), 'failed', null, timings)).toThrow(/not under review/);
   });
 
   it('derives the same idempotency key and command ids for a withdrawal every time, different per step', () => {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, type Pool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts, type InvariantReport } from '@sluice/invariants';
@@ -22,6 +24,11 @@ export type Faults = Partial<{
   webhookDuplicateRate: number;
   webhookReorderRate: number;
   webhookDelayMs: number;
+  refuseStatus: number;
+  refuseCode: string;
+  refuseRoute: 'create' | 'look_up' | 'all';
+  keyInUseConflict: boolean;
+  webhooksHeld: boolean;
 }>;
 
 export type FinalState = 'completed' | 'compensated';
@@ -182,6 +189,23 @@ export class PaymentsPlatform {
       .split('\n')
       .filter((l) => l.startsWith(name))
       .join('\n');
+  }
+
+  /** Runs the worker's `payouts` tool against this platform's database; resolves with its exit code and output. */
+  payoutsCli(args: readonly string[]): { status: number; stdout: string; stderr: string } {
+    const tool = join(__dirname, '../../../../dist/services/payments-worker/src/payouts-cli.js');
+    const r = spawnSync(process.execPath, [tool, ...args], {
+      env: { ...process.env, DATABASE_URL: this.db.url },
+      encoding: 'utf8',
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async saga(withdrawalId: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await this.pool.query<Record<string, unknown>>('SELECT * FROM payment_sagas WHERE withdrawal_id = $1', [
+      withdrawalId,
+    ]);
+    return rows[0];
   }
 
   async sagaCount(where: string): Promise<number> {

@@ -34,6 +34,7 @@ export class WebhookInbox {
   private loop: Promise<void> | undefined;
   private readonly received: Counter<'result'>;
   private readonly processed: Counter<'outcome'>;
+  private readonly conflicts: Counter<'saga_state' | 'reported'>;
 
   constructor(
     private readonly pool: Pool,
@@ -42,8 +43,14 @@ export class WebhookInbox {
     private readonly poll: PollWait,
     private readonly logger: Logger,
     registry: Registry,
-    private readonly onDecision: (decision: Decision, requestedAt: Date) => void,
+    private readonly onDecision: (decision: Decision, requestedAt: Date, withdrawalId: string) => void,
   ) {
+    this.conflicts = new Counter({
+      name: 'sluice_payments_webhook_conflicts_total',
+      help: 'Final webhooks contradicting a finished saga (paid after failed, failed after paid), recorded for review',
+      labelNames: ['saga_state', 'reported'],
+      registers: [registry],
+    });
     this.received = new Counter({
       name: 'sluice_payments_webhooks_received_total',
       help: 'Webhook deliveries by result (accepted, duplicate, bad_signature, stale, malformed, unavailable)',
@@ -52,7 +59,7 @@ export class WebhookInbox {
     });
     this.processed = new Counter({
       name: 'sluice_payments_webhooks_processed_total',
-      help: 'Stored webhooks applied, by outcome (applied, ignored, unknown_reference)',
+      help: 'Stored webhooks applied, by outcome (applied, ignored, conflict, under_review, unknown_reference)',
       labelNames: ['outcome'],
       registers: [registry],
     });
@@ -112,7 +119,8 @@ export class WebhookInbox {
 
   /** Applies up to `limit` stored webhooks, oldest first; resolves with how many. */
   async processBatch(limit = 100): Promise<number> {
-    const decisions: { d: Decision; requestedAt: Date }[] = [];
+    const decisions: { d: Decision; requestedAt: Date; withdrawalId: string }[] = [];
+    const conflicts: { withdrawalId: string; conflict: NonNullable<Decision['conflict']>; eventId: string }[] = [];
     const n = await withTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ event_id: string; body: unknown }>(
         `SELECT event_id, body FROM psp_webhook_inbox WHERE processed_at IS NULL
@@ -136,8 +144,14 @@ export class WebhookInbox {
             { ...this.timings, now: Date.now() },
           );
           await this.store.apply(client, saga.withdrawalId, d);
-          decisions.push({ d, requestedAt: saga.requestedAt });
-          outcome = d.action === 'ignored' ? 'ignored' : 'applied';
+          decisions.push({ d, requestedAt: saga.requestedAt, withdrawalId: saga.withdrawalId });
+          outcome = d.action === 'ignored' ? (saga.state === 'needs_review' ? 'under_review' : 'ignored') : 'applied';
+          if (d.conflict) {
+            outcome = 'conflict';
+            if (await this.store.recordConflict(client, saga.withdrawalId, d.conflict, { kind: 'webhook', eventId: event.id })) {
+              conflicts.push({ withdrawalId: saga.withdrawalId, conflict: d.conflict, eventId: event.id });
+            }
+          }
         } else {
           this.logger.warn(
             { eventId: event.id, reference: event.data.reference },
@@ -152,7 +166,14 @@ export class WebhookInbox {
       }
       return rows.length;
     });
-    for (const { d, requestedAt } of decisions) this.onDecision(d, requestedAt);
+    for (const { d, requestedAt, withdrawalId } of decisions) this.onDecision(d, requestedAt, withdrawalId);
+    for (const { withdrawalId, conflict, eventId } of conflicts) {
+      this.conflicts.inc({ saga_state: conflict.sagaState, reported: conflict.reported });
+      this.logger.error(
+        { withdrawalId, sagaState: conflict.sagaState, reported: conflict.reported, payoutId: conflict.payoutId, eventId },
+        'the provider reports a payout contradicting the saga’s end; recorded for review',
+      );
+    }
     return n;
   }
 }
