@@ -34,8 +34,12 @@ infra-down:
 	$(LOCAL)/kafka.sh stop
 	$(LOCAL)/postgres.sh stop
 
+# As the admin principal of the local broker (deploy/local/kafka.sh writes its settings).
+KAFKA_ADMIN := set -a && . "$${SLUICE_RUN_DIR:-.run}/credentials/kafka-admin.env" && set +a &&
+
 topics: infra-up
-	node dist/services/cli/src/main.js topics apply
+	$(KAFKA_ADMIN) node dist/services/cli/src/main.js topics apply
+	$(KAFKA_ADMIN) node dist/services/cli/src/main.js acls apply
 
 # Database roles, every service's migrations, the outbox's slot and the grants (platform.sh up runs it too).
 migrate: infra-up

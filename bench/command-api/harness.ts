@@ -43,7 +43,7 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
   const env: Record<string, string> = {
     ...testIssuer().env(),
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName(`bench_${label}`)}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('bench_slot').toLowerCase(),

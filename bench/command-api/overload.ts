@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { walletCatalog, type FundsDeposited } from '@sluice/schemas';
-import { uniqueName, waitFor } from '@sluice/testing';
+import { testEnv, uniqueName, waitFor } from '@sluice/testing';
 import { HttpTarget, runClosedModel, runOpenModel, type Recorder } from '../loadgen';
 import { reportRun } from '../loadgen/report';
 import { writeResult } from '../results';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const bench = await benchEnv('overload', { RELAY_RECONNECT_MAX_MS: '500' });
   const logger = createLogger('bench', 'warn');
   const topic = routeTopic(bench.env.OUTBOX_TOPIC_PATTERN!, 'wallet');
-  const kafka = createKafka({ brokers: bench.env.KAFKA_BROKERS!.split(','), clientId: 'bench-overload', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'bench-overload', logger });
   try {
     await ensureTopics(kafka, [{ topic, partitions: 12, retainForever: true }]);
     const api = await bench.start('command-api', { DB_POOL_MAX: String(POOL) });

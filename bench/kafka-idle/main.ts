@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
+import { testEnv } from '@sluice/testing';
 import { writeResult } from '../results';
 import { percentile, printTable } from '../stats';
 
@@ -41,8 +42,7 @@ function arg(name: string, fallback: number): number {
 }
 
 async function idleCpuMs(seconds: number, topic: string): Promise<number> {
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-  const kafka = createKafka({ brokers, clientId: 'bench-idle', logger: createLogger('bench-idle', 'error') });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'bench-idle', logger: createLogger('bench-idle', 'error') });
   const producer = kafka.producer();
   const consumer = kafka.consumer({ groupId: `${topic}-group`, maxWaitTimeInMs: 500 });
   await producer.connect();
@@ -62,8 +62,7 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 20);
   const rounds = arg('rounds', 3);
   const topic = `bench_idle_${Date.now().toString(36)}`;
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-  await ensureTopics(createKafka({ brokers, clientId: 'bench-idle-admin', logger: createLogger('bench', 'error') }), [
+  await ensureTopics(createKafka({ ...testEnv.kafka, clientId: 'bench-idle-admin', logger: createLogger('bench', 'error') }), [
     { topic, partitions: 12 },
   ]);
   const samples: Record<'patched' | 'kafkajs 2.2.4', number[]> = { patched: [], 'kafkajs 2.2.4': [] };

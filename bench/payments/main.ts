@@ -4,7 +4,7 @@ import { createPool, type Pool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts } from '@sluice/invariants';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
-import { freePort, startService, type ServiceProcess } from '@sluice/testing';
+import { freePort, startService, testEnv, type ServiceProcess } from '@sluice/testing';
 import { benchEnv, option } from '../command-api/harness';
 import { writeResult } from '../results';
 import { printTable, summarize } from '../stats';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const pool = createPool({ url: bench.env.DATABASE_URL!, applicationName: 'bench-payments', max: 4 });
   try {
     const kafka = createKafka({
-      brokers: bench.env.KAFKA_BROKERS!.split(','),
+      ...testEnv.kafka,
       clientId: 'bench-payments',
       logger: createLogger('bench', 'warn'),
     });

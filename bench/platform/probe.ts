@@ -1,6 +1,6 @@
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type PartitionAssigner } from 'kafkajs';
 import type { Pool } from 'pg';
-import { partitionForKey } from '@sluice/messaging';
+import { kafkajsSecurity, partitionForKey, PLAINTEXT, type KafkaSecurity } from '@sluice/messaging';
 import type { LoadTarget } from '../loadgen';
 
 /** Where a followed deposit was when: epoch ms at each hop. */
@@ -56,6 +56,7 @@ export class HopProbe {
   constructor(
     private readonly options: {
       brokers: string[];
+      security?: KafkaSecurity;
       topic: string;
       partitions: number;
       samplePartitions: number;
@@ -71,8 +72,13 @@ export class HopProbe {
   }
 
   async start(): Promise<void> {
-    const { brokers, topic, samplePartitions, groupId } = this.options;
-    const kafka = new Kafka({ clientId: 'sluice-bench-probe', brokers, logLevel: logLevel.NOTHING });
+    const { brokers, security = PLAINTEXT, topic, samplePartitions, groupId } = this.options;
+    const kafka = new Kafka({
+      clientId: 'sluice-bench-probe',
+      brokers,
+      logLevel: logLevel.NOTHING,
+      ...kafkajsSecurity(security),
+    });
     const partitions = Array.from({ length: samplePartitions }, (_, i) => i);
     const consumer = kafka.consumer({ groupId, partitionAssigners: [subsetAssigner(topic, partitions)], maxWaitTimeInMs: 500 });
     this.consumer = consumer;

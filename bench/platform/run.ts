@@ -94,7 +94,7 @@ export async function runBuild(
   const ns: PlatformNamespace = { id, databaseUrl: db.url, portOffset: args.portOffset };
   const names = namespaceEnv(ns);
   const logger = createLogger('platform-bench', 'warn');
-  const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'sluice-bench', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'sluice-bench', logger });
   const eventTopic = routeTopic(names.OUTBOX_TOPIC_PATTERN!, 'wallet');
   // What `make topics` does for make up: the event topics, before the services start.
   await ensureTopics(
@@ -119,7 +119,7 @@ export async function runBuild(
     targets.push(commands, queries);
     const auth = await benchBearer();
     probe = new HopProbe({
-      brokers: testEnv.kafkaBrokers,
+      ...testEnv.kafka,
       topic: eventTopic,
       partitions: PARTITIONS,
       samplePartitions: args.samplePartitions,

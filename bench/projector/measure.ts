@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { testEnv, uniqueName } from '@sluice/testing';
+import { javaKafkaProperties, testEnv, uniqueName } from '@sluice/testing';
 import type { BenchSetup } from './setup';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -49,6 +50,10 @@ export async function consumerPerfTest(
   topic: string,
   events: number,
 ): Promise<{ eventsPerSecond: number; fetchEventsPerSecond: number; mbPerSecond: number; seconds: number }> {
+  // The admin connection (TLS, SASL) for Kafka's Java tool, in a file beside the broker's (0600: it holds the password).
+  const clientConfig = join(ROOT, '.run/bench-consumer.properties');
+  const props = Object.entries(javaKafkaProperties()).map(([k, v]) => `${k}=${v.replace(/\\/g, '\\\\')}`);
+  writeFileSync(clientConfig, `${props.join('\n')}\n`, { mode: 0o600 });
   const { stdout } = await run('java', [
     '-Xmx512m',
     '-cp',
@@ -64,6 +69,8 @@ export async function consumerPerfTest(
     uniqueName('bench-perf'),
     '--timeout',
     '60000',
+    '--consumer.config',
+    clientConfig,
   ]);
   // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
   const line = stdout
@@ -219,7 +226,7 @@ export async function batchStats(metricsUrl: string): Promise<{ meanBatchSize: n
 export function setupEnv(setup: BenchSetup, group: string): Record<string, string> {
   return {
     DATABASE_URL: setup.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: setup.pattern,
     PROJECTOR_GROUP_ID: group,

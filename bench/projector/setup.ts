@@ -29,7 +29,7 @@ export async function freshSetup(): Promise<BenchSetup> {
   const pattern = `${uniqueName('bench_projector')}.\${routedByValue}`;
   const topic = routeTopic(pattern, walletCatalog.aggregateType);
   const kafka = createKafka({
-    brokers: testEnv.kafkaBrokers,
+    ...testEnv.kafka,
     clientId: 'bench-projector',
     logger: createLogger('bench', 'warn'),
   });

@@ -49,7 +49,7 @@ async function startRelay(
     RELAY_MODE: mode,
     RELAY_KAFKA_CLIENT: client,
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     OUTBOX_TOPIC_PATTERN: pattern,
     OUTBOX_SLOT_NAME: slot,
     OUTBOX_PUBLICATION_NAME: publication,

@@ -21,7 +21,7 @@ export interface DrainResult {
 
 /** Events on a topic, all partitions. */
 export async function topicCount(topic: string): Promise<number> {
-  const admin = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bench-relay', logger }).admin();
+  const admin = createKafka({ ...testEnv.kafka, clientId: 'bench-relay', logger }).admin();
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -39,7 +39,7 @@ export async function timeDrain(
   startedAt: number,
   timeoutMs = 15 * 60_000,
 ): Promise<DrainResult> {
-  const admin = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bench-relay', logger }).admin();
+  const admin = createKafka({ ...testEnv.kafka, clientId: 'bench-relay', logger }).admin();
   await admin.connect();
   let firstAt: number | undefined;
   let last = 0;
@@ -132,7 +132,7 @@ export async function steadyLatency(
   const committedAt = new Map<string, number>();
   const appendedEarly = new Map<string, number>();
   const latencies: number[] = [];
-  const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bench-relay', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'bench-relay', logger });
   const consumer = kafka.consumer({ groupId: uniqueName('bench_latency'), maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });

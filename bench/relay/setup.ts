@@ -118,7 +118,7 @@ export async function writeBacklog(
 
 export async function createTopic(pattern: string, logAppendTime: boolean): Promise<string> {
   const topic = routeTopic(pattern, 'wallet');
-  const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bench-relay', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'bench-relay', logger });
   await ensureTopics(kafka, [
     { topic, partitions: 12, retainForever: true, config: logAppendTime ? { 'message.timestamp.type': 'LogAppendTime' } : {} },
   ]);
@@ -126,7 +126,7 @@ export async function createTopic(pattern: string, logAppendTime: boolean): Prom
 }
 
 export async function deleteTopics(topics: string[]): Promise<void> {
-  const admin = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bench-relay', logger }).admin();
+  const admin = createKafka({ ...testEnv.kafka, clientId: 'bench-relay', logger }).admin();
   await admin.connect();
   await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();

@@ -9,6 +9,11 @@
 # `run` reads its configuration from the environment (DB_*, SLOT_NAME, PUBLICATION_NAME, OUTBOX_TABLE,
 # TOPIC_REPLACEMENT, KAFKA_BOOTSTRAP_SERVERS, OFFSET_FILE, STOP_AFTER_RECORDS, ...: see
 # src/main/java/dev/sluice/debezium/Settings.java) and prints JSON lines on stdout; logs go to stderr.
+# PRODUCER_<KEY>=value sets the producer's <key> (underscores become dots), which is how it reaches
+# the secured broker: PRODUCER_SECURITY_PROTOCOL=SASL_SSL, PRODUCER_SASL_MECHANISM=SCRAM-SHA-512,
+# PRODUCER_SASL_JAAS_CONFIG='org.apache.kafka.common.security.scram.ScramLoginModule required
+# username="…" password="…";', PRODUCER_SSL_TRUSTSTORE_TYPE=PEM, PRODUCER_SSL_TRUSTSTORE_LOCATION=<ca.pem>.
+# The tests and benchmarks (libs/testing startDebezium) set these from the admin's settings.
 # HARNESS_JAVA_OPTS replaces the JVM options.
 COMPONENT=debezium
 source "$(dirname "$0")/../local/lib.sh"

@@ -37,7 +37,7 @@ beforeAll(async () => {
   db = await createTestDatabase('e2e');
   const pattern = `${uniqueName('e2e')}.\${routedByValue}`;
   topic = routeTopic(pattern, 'wallet');
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'e2e', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'e2e', logger });
   await ensureTopics(kafka, [{ topic, partitions: 12, retainForever: true }]);
   admin = kafka.admin();
   await admin.connect();
@@ -45,7 +45,7 @@ beforeAll(async () => {
   const env = {
     ...testIssuer().env(),
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: pattern,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

@@ -121,6 +121,35 @@ describe('database roles and secrets on Kubernetes', () => {
   });
 });
 
+describe('Kafka access on Kubernetes', () => {
+  const KAFKA_SERVICES = ['command-api', 'outbox-relay', 'projector', 'bonus-service', 'payments-worker'];
+  type PodSpec = {
+    volumes?: { name: string; secret?: { secretName: string } }[];
+    containers: (Container & { volumeMounts?: { name: string; mountPath: string }[] })[];
+  };
+  const podOf = (kind: string, name: string) => (byName(kind, name)!.spec as { template: { spec: PodSpec } }).template.spec;
+
+  it('connects over TLS with SCRAM, and refuses plaintext (SLUICE_ENV is not development)', () => {
+    expect(configMap).toMatchObject({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', SLUICE_ENV: 'production' });
+    expect(configMap.KAFKA_SSL_CA_FILE).toBeDefined();
+  });
+
+  it.each([...KAFKA_SERVICES.map((s) => ['Deployment', s, `sluice-${s}`]), ['Job', 'sluice-topics', 'sluice-admin']])(
+    '%s %s: its own principal %s, the password read from its mounted Secret, never written in the manifest',
+    (kind, name, user) => {
+      const pod = podOf(kind, name);
+      const [container] = pod.containers;
+      const env = Object.fromEntries((container!.env ?? []).map((e) => [e.name, e.value]));
+      expect(env.KAFKA_SASL_USERNAME).toBe(user);
+      expect(env.KAFKA_SASL_PASSWORD).toBeUndefined();
+      const mount = container!.volumeMounts!.find((m) => env.KAFKA_SASL_PASSWORD_FILE?.startsWith(`${m.mountPath}/`));
+      expect(pod.volumes!.find((v) => v.name === mount?.name)?.secret?.secretName).toBe(user);
+      const ca = container!.volumeMounts!.find((m) => configMap.KAFKA_SSL_CA_FILE!.startsWith(`${m.mountPath}/`));
+      expect(pod.volumes!.find((v) => v.name === ca?.name)?.secret).toBeDefined();
+    },
+  );
+});
+
 describe('the edge proxy on Kubernetes (deploy/k8s/base/edge.yaml)', () => {
   const file = readFileSync(join(dir, 'edge.yaml'), 'utf8');
 

@@ -1,6 +1,7 @@
 import {
   devAuthEnv,
   ensureCommandKeys,
+  localKafkaCredentials,
   parseReplicas,
   PLATFORM_SERVICES,
   platformProcesses,
@@ -23,8 +24,10 @@ export const LOCAL_SERVICES = PLATFORM_SERVICES;
  * database (platform.sh sets it after `sluice db roles` and `sluice migrate`);
  * unset, every service uses its defaults (and migrates at start). With
  * `keysDir`, the internal command key pairs are made there (once) and wired
- * into the services. With `runDir`, every process trusts the dev issuer kept
- * there (see devIssuer).
+ * into the services. With the run directory (the supervisor's), each service
+ * connects to Kafka as its own principal, with the settings the local broker
+ * wrote for it (services without Kafka have none), and every process trusts
+ * the dev issuer kept there (see devIssuer).
  */
 export function localServices(
   env: Record<string, string | undefined> = process.env,
@@ -37,7 +40,10 @@ export function localServices(
     ...(databaseUrl && { roles: { databaseUrl } }),
     ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
     ...(runDir !== undefined && { auth: devAuthEnv(runDir) }),
-  });
+  }).map((p) => ({
+    ...p,
+    env: { ...(runDir !== undefined && localKafkaCredentials(runDir, p.service.name)), ...p.env },
+  }));
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

@@ -90,6 +90,8 @@ export const SECRET_SETTINGS: Readonly<Record<string, SecretRule>> = {
   PSP_WEBHOOK_SECRET: required,
   /** May carry the registry's basic credentials as user info; a registry without authentication is allowed. */
   SCHEMA_REGISTRY_URL: placeholderRule,
+  /** The Kafka principal's SCRAM password (KAFKA_SASL_PASSWORD_FILE: a mounted Secret); required with SASL by the Kafka settings. */
+  KAFKA_SASL_PASSWORD: placeholderRule,
 };
 
 /**

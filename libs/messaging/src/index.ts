@@ -4,5 +4,6 @@ export * from './wire-format';
 export * from './avro-codec';
 export * from './registry-endpoint';
 export * from './kafka';
+export * from './kafka-security';
 export * from './runtime';
 export * from './command-signing';

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, Partitioners, type ITopicConfig, type LogEntry, type logCreator, type Producer } from 'kafkajs';
 import type { Logger } from '@sluice/observability';
+import { kafkajsSecurity, type KafkaSecurity } from './kafka-security';
 
 export interface KafkaOptions {
   brokers: string[];
@@ -9,6 +10,8 @@ export interface KafkaOptions {
   requestTimeoutMs?: number;
   /** Retries of a failed request or connection (kafkajs' own backoff); 8 by default. */
   retries?: number;
+  /** TLS and SASL (kafkaSecurityFrom); plaintext without authentication when absent. */
+  security?: KafkaSecurity;
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -37,6 +40,7 @@ export function createKafka(options: KafkaOptions): Kafka {
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(options.logger.child({ component: 'kafkajs' })),
     retry: { initialRetryTime: 100, retries: options.retries ?? 8, maxRetryTime: 5_000 },
+    ...(options.security && kafkajsSecurity(options.security)),
   });
 }
 

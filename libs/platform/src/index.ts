@@ -3,3 +3,5 @@ export * from './layout';
 export * from './dev-auth';
 export * from './database-roles';
 export * from './command-keys';
+export * from './kafka-credentials';
+export * from './kafka-acls';

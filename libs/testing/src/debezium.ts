@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { testEnv } from './env';
+import { javaKafkaProperties } from './kafka';
 
 /**
  * Runs the real Debezium (embedded engine, PostgreSQL connector over pgoutput, Outbox Event
@@ -114,6 +115,10 @@ export async function startDebezium(options: DebeziumOptions): Promise<DebeziumP
     HEADER_COLUMNS: (options.headerColumns ?? ['type', 'traceparent']).join(','),
     START_TIMEOUT_MS: String(options.startTimeoutMs ?? 60_000),
     ...(options.stopAfterRecords !== undefined && { STOP_AFTER_RECORDS: String(options.stopAfterRecords) }),
+    // PRODUCER_SECURITY_PROTOCOL=SASL_SSL becomes the producer's security.protocol, and so on.
+    ...Object.fromEntries(
+      Object.entries(javaKafkaProperties()).map(([key, value]) => [`PRODUCER_${key.toUpperCase().replace(/\./g, '_')}`, value]),
+    ),
     ...options.env,
   });
   const { root, script } = harnessPaths();

@@ -1,4 +1,64 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadConfig, z } from '@sluice/config';
+import { kafkaSecurityEnv, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
+import { localKafkaCredentials } from '@sluice/platform';
+
+export const START_HINT = 'start the local platform with `make infra-up` (make test does this itself)';
+
+function repoRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+  }
+  throw new Error(`no nx.json above ${__dirname}`);
+}
+
+const RUN_DIR = process.env.SLUICE_RUN_DIR ?? join(repoRoot(), '.run');
+
+/** A file deploy/local/kafka.sh wrote under <run dir>/credentials (observer.properties, say). */
+export function localCredentialsFile(name: string): string {
+  return join(RUN_DIR, 'credentials', name);
+}
+
+/** A principal's settings from this checkout's broker (deploy/local/kafka.sh), or undefined. */
+export function localKafkaEnv(principal: string): Record<string, string> | undefined {
+  return localKafkaCredentials(RUN_DIR, principal);
+}
+
+const KAFKA_KEYS = [
+  'KAFKA_SECURITY_PROTOCOL',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SASL_PASSWORD_FILE',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
+] as const;
+
+/**
+ * The administrator's Kafka settings: KAFKA_SECURITY_PROTOCOL and friends when the
+ * environment sets them, else the admin principal's file from this checkout's broker,
+ * else plaintext. KAFKA_BROKERS from the environment always wins.
+ */
+function adminKafkaEnv(): Record<string, string> {
+  const fromEnvironment = process.env.KAFKA_SECURITY_PROTOCOL !== undefined;
+  const settings: Record<string, string> = {};
+  if (fromEnvironment) {
+    for (const key of KAFKA_KEYS) if (process.env[key] !== undefined) settings[key] = process.env[key];
+  } else Object.assign(settings, localKafkaEnv('admin'));
+  settings.KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? settings.KAFKA_BROKERS ?? '127.0.0.1:9092';
+  return settings;
+}
+
+/** A principal's connection settings, read (files included) as a service reads its own. */
+export function kafkaSecurityOf(settings: Record<string, string>): KafkaSecurity {
+  return kafkaSecurityFrom(loadConfig(z.object(kafkaSecurityEnv), settings));
+}
+
+const kafkaEnv = adminKafkaEnv();
+const kafkaBrokers = kafkaEnv.KAFKA_BROKERS!.split(',');
+const kafkaSecurity = kafkaSecurityOf(kafkaEnv);
 
 /**
  * Where the test suites find the real services. `make test` starts them; the
@@ -9,8 +69,17 @@ export const testEnv = {
   databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   /** The CA of PostgreSQL's TLS certificate (deploy/local/postgres.sh writes it). */
   postgresCaFile: process.env.DATABASE_SSL_CA_FILE ?? join(__dirname, '../../../.run/postgres-tls/ca.crt'),
-  kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  kafkaBrokers,
+  /** The admin principal's connection: spread into createKafka's options. */
+  kafka: { brokers: kafkaBrokers, security: kafkaSecurity },
+  /** The same as environment variables, for services a test starts or configures. */
+  kafkaEnv,
   registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8085/apis/ccompat/v7',
 };
 
-export const START_HINT = 'start the local platform with `make infra-up` (make test does this itself)';
+/** The connection of one of the platform's principals (deploy/local/kafka.sh makes them); fails when there is none. */
+export function kafkaPrincipal(principal: string): { brokers: string[]; security: KafkaSecurity } {
+  const settings = localKafkaEnv(principal);
+  if (!settings) throw new Error(`no credentials for the Kafka principal ${principal} in ${RUN_DIR}/credentials: ${START_HINT}`);
+  return { brokers: kafkaBrokers, security: kafkaSecurityOf(settings) };
+}

@@ -1,5 +1,6 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { testEnv } from './env';
 import { uniqueName } from './names';
 
 export interface ConsumedRecord {
@@ -80,4 +81,28 @@ export async function readTopic(kafka: Kafka, topic: string, timeoutMs = 20_000)
     await admin.disconnect();
   }
   return total === 0 ? [] : consumeRecords(kafka, topic, total, timeoutMs);
+}
+
+/**
+ * The admin connection as Java client properties (Kafka's own tools, Debezium's
+ * producer): the password goes inline into sasl.jaas.config, the CA as a PEM truststore.
+ */
+export function javaKafkaProperties(): Record<string, string> {
+  const { security } = testEnv.kafka;
+  const props: Record<string, string> = { 'security.protocol': security.protocol };
+  if (security.sasl) {
+    const { mechanism, username, password } = security.sasl;
+    const module =
+      mechanism === 'PLAIN'
+        ? 'org.apache.kafka.common.security.plain.PlainLoginModule'
+        : 'org.apache.kafka.common.security.scram.ScramLoginModule';
+    props['sasl.mechanism'] = mechanism;
+    props['sasl.jaas.config'] = `${module} required username="${username}" password="${password}";`;
+  }
+  const caFile = testEnv.kafkaEnv.KAFKA_SSL_CA_FILE;
+  if (security.tls && caFile) {
+    props['ssl.truststore.type'] = 'PEM';
+    props['ssl.truststore.location'] = caFile;
+  }
+  return props;
 }

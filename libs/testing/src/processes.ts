@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { commandSigningEnv } from './command-keys';
+import { testEnv } from './env';
 import { waitFor } from './wait';
 
 /** The repository root, whether this runs from source (jest) or from dist/ (benches). */
@@ -56,7 +57,8 @@ export function startService(name: string, env: Record<string, string>, port: nu
     const nodeArgs = (process.env.SLUICE_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const c = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, entry], {
       cwd: ROOT,
-      env: { ...process.env, ...commandSigningEnv(name), ...env, PORT: String(port), HOST: '127.0.0.1' },
+      // The admin's Kafka connection unless the test gives the service another principal's.
+      env: { ...process.env, ...testEnv.kafkaEnv, ...commandSigningEnv(name), ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     c.stdout.pipe(log);

@@ -10,6 +10,8 @@ import {
   consumerPipeline,
   createIdempotentProducer,
   createKafka,
+  kafkajsSecurity,
+  kafkaSecurityFrom,
   deadLetterTopic,
   ensureTopics,
   KafkaPublisher,
@@ -45,14 +47,20 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
   const health = new Health();
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
   const dlqTopic = config.BONUS_DLQ_TOPIC ?? deadLetterTopic(config.BONUS_GROUP_ID);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.BONUS_GROUP_ID, logger });
+  const security = kafkaSecurityFrom(config);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: config.BONUS_GROUP_ID, logger });
   await ensureTopics(kafka, [{ topic: dlqTopic, partitions: 1, retainForever: true }]);
   const dlqProducer = createIdempotentProducer(kafka);
   await dlqProducer.connect();
   const client = new ClientKafka({
     postfixId: '',
     producerOnlyMode: true,
-    client: { clientId: config.BONUS_GROUP_ID, brokers: config.KAFKA_BROKERS, connectionTimeout: 3_000 },
+    client: {
+      clientId: config.BONUS_GROUP_ID,
+      brokers: config.KAFKA_BROKERS,
+      connectionTimeout: 3_000,
+      ...kafkajsSecurity(security),
+    },
     producer: {
       idempotent: true,
       maxInFlightRequests: 1,

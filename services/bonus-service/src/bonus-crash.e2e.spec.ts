@@ -35,7 +35,7 @@ let commandsTopic: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('bcrash');
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bonus-crash-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'bonus-crash-test', logger });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: eventsTopic, numPartitions: 3 }], waitForLeaders: true });
@@ -46,7 +46,7 @@ beforeAll(async () => {
     {
       ...testIssuer().env(),
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: pattern,
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
@@ -121,7 +121,7 @@ describe('bonus service killed mid-stream', () => {
     bonus = startService(
       'bonus-service',
       {
-        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        ...testEnv.kafkaEnv,
         SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         OUTBOX_TOPIC_PATTERN: pattern,
         WALLET_COMMANDS_TOPIC: commandsTopic,

@@ -41,12 +41,12 @@ const bonusGroup = uniqueName('bonus_service');
 
 beforeAll(async () => {
   db = await createTestDatabase('bonus');
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'bonus-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'bonus-test', logger });
   const eventsTopic = pattern.replace('${routedByValue}', 'wallet');
   await ensureTopics(kafka, [{ topic: eventsTopic, partitions: 3 }]);
   const shared = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: pattern,
     WALLET_COMMANDS_TOPIC: commandsTopic,

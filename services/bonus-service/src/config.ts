@@ -1,4 +1,5 @@
 import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -9,6 +10,7 @@ const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 export const bonusServiceConfig = z
   .object({
     ...commonEnv,
+    ...kafkaSecurityEnv,
     ...consumerEnv,
     /** Health and metrics. */
     PORT: env.port(3020),

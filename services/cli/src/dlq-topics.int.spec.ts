@@ -24,7 +24,7 @@ let lines: string[];
 let ctx: DlqTopicContext;
 
 beforeAll(async () => {
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'dlq-cli-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'dlq-cli-test', logger });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
   source = await createTestTopic(kafka, 'dlq_cli_source', 2);

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
-import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { allCatalogs } from '@sluice/schemas';
 import { DATABASE_USAGE, ensureDatabaseRoles, migrateAll } from './database';
+import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from '@sluice/platform';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
 import { runInvariants } from './invariants';
 import { runProjectorTools } from './projector-tools';
@@ -13,10 +14,12 @@ import { eventTopics } from './topics';
 
 const cliConfig = z.object({
   ...commonEnv,
+  ...kafkaSecurityEnv,
   LOG_LEVEL: commonEnv.LOG_LEVEL.default('warn'),
   TOPIC_PARTITIONS: env.int(12, 1, 1000),
   /** sluice db roles: a directory of files named after roles, each holding that role's password. */
   DB_ROLE_PASSWORDS_DIR: z.string().optional(),
+  ...aclNamesEnv,
 });
 
 const USAGE = `usage: sluice <command>
@@ -24,6 +27,8 @@ const USAGE = `usage: sluice <command>
 commands:
   topics apply     create the event topics that do not exist yet (partitions: TOPIC_PARTITIONS, default 12)
   topics list      print the event topics the platform expects
+  acls apply       grant each service's principal its topics and group, the observer read-only access (admin principal)
+  acls list        print those grants
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
 ${DATABASE_USAGE}
   schemas register register every event schema under its subject (the release step; services in production only look them up)
@@ -48,8 +53,9 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'projection' || (argv[0] === 'dlq' && !onTopics)) return runProjectorTools(argv);
   const config = loadConfig(cliConfig);
   const logger = createLogger('sluice-cli', config.LOG_LEVEL);
+  const security = kafkaSecurityFrom(config);
   if (onTopics) {
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger });
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger });
     const ctx = {
       kafka,
       codec: AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN),
@@ -78,14 +84,25 @@ async function main(argv: string[]): Promise<number> {
       for (const s of specs) console.log(`${s.topic}\t${s.partitions} partitions\tretention: forever`);
       return 0;
     }
-    const created = await ensureTopics(createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-cli', logger }), specs);
+    const created = await ensureTopics(
+      createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }),
+      specs,
+    );
     for (const s of specs) console.log(`${created.includes(s.topic) ? 'created' : 'exists '} ${s.topic}`);
+    return 0;
+  }
+  if (group === 'acls' && (command === 'apply' || command === 'list')) {
+    const grants = aclPlan(platformKafkaNames(config.OUTBOX_TOPIC_PATTERN, config));
+    for (const g of grants) console.log(describeGrant(g));
+    if (command === 'apply')
+      await applyAcls(createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-cli', logger }), grants);
     return 0;
   }
   if (group === 'probe' && command === 'kafka') {
     const quiet = createLogger('sluice-cli', 'silent');
     const admin = createKafka({
       brokers: config.KAFKA_BROKERS,
+      security,
       clientId: 'sluice-probe',
       logger: quiet,
       connectionTimeoutMs: 1_000,

@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import { authSettingsOf, TokenVerifier } from '@sluice/auth';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
-import { AvroEventCodec, createKafka, readIssuers } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, kafkaSecurityFrom, readIssuers } from '@sluice/messaging';
 import type { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
@@ -141,7 +141,12 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
   let transport: RuntimeTransport | undefined;
   if (config.WALLET_COMMANDS_ENABLED) {
     if (config.WALLET_COMMANDS_ENSURE_TOPICS) await ensureCommandTopics(config, logger);
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.WALLET_COMMANDS_GROUP_ID, logger });
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      security: kafkaSecurityFrom(config),
+      clientId: config.WALLET_COMMANDS_GROUP_ID,
+      logger,
+    });
     producer = await connectDeadLetterProducer(kafka);
     const handler = new WalletCommandHandler(
       commands,

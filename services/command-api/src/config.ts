@@ -1,5 +1,6 @@
 import { authEnv, checkAuthEnv } from '@sluice/auth';
 import { commonEnv, deploymentEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -10,6 +11,7 @@ const { CONSUMER_RETRY_ATTEMPTS: _attempts, ...internalConsumerEnv } = consumerE
 export const commandApiConfig = z
   .object({
     ...commonEnv,
+    ...kafkaSecurityEnv,
     ...httpServerEnv,
     ...outboxEnv,
     /** Bearer-token authentication of every endpoint but health and metrics (@sluice/auth). */

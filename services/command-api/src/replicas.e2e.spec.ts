@@ -28,7 +28,7 @@ beforeAll(async () => {
   const env = {
     ...testIssuer().env(),
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName('replicas')}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

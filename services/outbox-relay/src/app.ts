@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, registerPoolMetrics } from '@sluice/db';
-import { createIdempotentProducer, createKafka } from '@sluice/messaging';
+import { createIdempotentProducer, createKafka, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
 import { Health, type Logger, type Registry } from '@sluice/observability';
 import { CheckpointStore } from './checkpoint/checkpoint-store';
 import type { RelayConfig } from './config';
@@ -63,8 +63,14 @@ function createSource(
 }
 
 /** The producer behind the publisher: @platformatic/kafka (the default) or kafkajs. */
-async function connectSink(config: RelayConfig, kafka: Kafka, metrics: RelayMetrics): Promise<KafkaSink> {
-  if (config.RELAY_KAFKA_CLIENT === 'platformatic') return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay');
+async function connectSink(
+  config: RelayConfig,
+  security: KafkaSecurity,
+  kafka: Kafka,
+  metrics: RelayMetrics,
+): Promise<KafkaSink> {
+  if (config.RELAY_KAFKA_CLIENT === 'platformatic')
+    return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay', security);
   return new KafkajsSink(
     () => createIdempotentProducer(kafka),
     () => metrics.producersReplaced.inc(),
@@ -89,9 +95,10 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-outbox-relay', max: 3 });
   registerPoolMetrics(pool, registry, 'relay');
   if (config.MIGRATE_ON_START) await applyMigrations(pool, RELAY_MIGRATIONS);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-outbox-relay', logger });
+  const security = kafkaSecurityFrom(config);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-outbox-relay', logger });
   const admin = kafka.admin();
-  const sink = await connectSink(config, kafka, metrics);
+  const sink = await connectSink(config, security, kafka, metrics);
   metrics.info.set({ mode: config.RELAY_MODE, kafka_client: sink.client }, 1);
   await admin.connect();
 

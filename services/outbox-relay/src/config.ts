@@ -1,8 +1,10 @@
 import { commonEnv, env, outboxEnv, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 export const relayConfig = z
   .object({
     ...commonEnv,
+    ...kafkaSecurityEnv,
     PORT: env.port(3010),
     /** wal: stream the WAL (needs wal_level=logical); polling: read and delete the table's rows. */
     RELAY_MODE: z.enum(['wal', 'polling']).default('wal'),

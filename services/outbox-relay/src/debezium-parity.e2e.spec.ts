@@ -96,7 +96,7 @@ beforeAll(async () => {
   }
   theirs.prefix = `${uniqueName('parity_debezium')}.`;
   theirs.pattern = `${theirs.prefix}\${routedByValue}`;
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'debezium-parity', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'debezium-parity', logger });
   const topics = [...ours.map((o) => o.pattern), theirs.pattern].flatMap((p) =>
     ['wallet', 'ledger'].map((t) => routeTopic(p, t)),
   );
@@ -132,7 +132,7 @@ beforeAll(async () => {
       'outbox-relay',
       {
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        ...testEnv.kafkaEnv,
         SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         RELAY_KAFKA_CLIENT: side.client,
         OUTBOX_TOPIC_PATTERN: side.pattern,

@@ -41,7 +41,7 @@ export class RelayHarness {
     const pattern = `${uniqueName(`relay_${this.mode}`)}.\${routedByValue}`;
     this.topic = routeTopic(pattern, 'wallet');
     this.kafka = createKafka({
-      brokers: testEnv.kafkaBrokers,
+      ...testEnv.kafka,
       clientId: 'relay-test',
       logger: createLogger('relay-test', 'warn'),
     });
@@ -53,7 +53,7 @@ export class RelayHarness {
     this.writer = new OutboxWriter(this.codec, this.mode);
     this.env = {
       DATABASE_URL: this.db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      ...testEnv.kafkaEnv,
       OUTBOX_TOPIC_PATTERN: pattern,
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
       OUTBOX_PUBLICATION_NAME: uniqueName('pub').toLowerCase(),

@@ -10,6 +10,7 @@ import {
   commandSigner,
   createIdempotentProducer,
   createKafka,
+  kafkaSecurityFrom,
   deadLetterTopic,
   ensureTopics,
   KafkaPublisher,
@@ -59,7 +60,12 @@ export async function buildPaymentsWorker(
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
   if (config.MIGRATE_ON_START) await applyMigrations(pool, PAYMENTS_MIGRATIONS);
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.PAYMENTS_GROUP_ID, logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurityFrom(config),
+    clientId: config.PAYMENTS_GROUP_ID,
+    logger,
+  });
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
   const dlqTopic = config.PAYMENTS_DLQ_TOPIC ?? deadLetterTopic(config.PAYMENTS_GROUP_ID);
   await ensureTopics(kafka, [

@@ -1,4 +1,5 @@
 import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -11,6 +12,7 @@ const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 export const paymentsWorkerConfig = z
   .object({
     ...commonEnv,
+    ...kafkaSecurityEnv,
     ...consumerEnv,
     /** Webhooks (POST /v1/psp/webhooks), health and metrics. */
     PORT: env.port(3030),

@@ -33,7 +33,7 @@ const eventsTopic = routeTopic(pattern, 'wallet');
 
 beforeAll(async () => {
   db = await createTestDatabase('pcrash');
-  const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'payments-crash-test', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'payments-crash-test', logger });
   await ensureTopics(kafka, [{ topic: eventsTopic, partitions: 4 }]);
   producer = createIdempotentProducer(kafka);
   await producer.connect();
@@ -91,7 +91,7 @@ describe('payments worker killed mid-batch', () => {
       'payments-worker',
       {
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        ...testEnv.kafkaEnv,
         SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         OUTBOX_TOPIC_PATTERN: pattern,
         PAYMENTS_GROUP_ID: uniqueName('pcrash_payments'),

@@ -1,4 +1,5 @@
 import { commonEnv, env, z } from '@sluice/config';
+import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const GROUP_ID = z
   .string()
@@ -8,6 +9,7 @@ const GROUP_ID = z
 /** Settings the live projector and its tools (rebuild, replay, dlq) share. */
 export const projectorCommonEnv = {
   ...commonEnv,
+  ...kafkaSecurityEnv,
   PROJECTOR_GROUP_ID: GROUP_ID,
   /** The projections this process runs, all in one consumer group and one transaction per batch. */
   PROJECTOR_PROJECTIONS: env.list('wallet,transactions,withdrawals'),

@@ -4,6 +4,7 @@ import {
   AvroEventCodec,
   createIdempotentProducer,
   createKafka,
+  kafkaSecurityFrom,
   ensureTopics,
   partitionCount,
   registryEndpoint,
@@ -49,7 +50,12 @@ async function main(): Promise<void> {
   registerRegistryMetrics(pool, registry);
   health.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-projector', logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurityFrom(config),
+    clientId: 'sluice-projector',
+    logger,
+  });
   const topic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
   const dlqTopic = config.PROJECTOR_DLQ_TOPIC ?? deadLetterTopic(config.PROJECTOR_GROUP_ID);
   // Auto-creation is off on the broker; whichever of relay and projector starts first creates the topic.

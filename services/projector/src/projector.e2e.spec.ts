@@ -44,7 +44,7 @@ beforeAll(async () => {
   db = await createTestDatabase('projector_e2e');
   const pattern = `${uniqueName('e2e_projector')}.\${routedByValue}`;
   topic = routeTopic(pattern, walletCatalog.aggregateType);
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'projector-e2e', logger: createLogger('e2e', 'silent') });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'projector-e2e', logger: createLogger('e2e', 'silent') });
   await ensureTopics(kafka, [{ topic, partitions: PARTITIONS, retainForever: true }]);
   admin = kafka.admin();
   await admin.connect();
@@ -54,7 +54,7 @@ beforeAll(async () => {
   await codec.registerAll();
   env = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: pattern,
     PROJECTOR_GROUP_ID: uniqueName('projector'),

@@ -6,7 +6,7 @@ import { KafkaPublisher, KafkaSubscriber } from './kafka-adapter';
 import { subscriberContract } from './subscriber-contract';
 
 const logger = createLogger('runtime-contract', 'warn');
-const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'runtime-contract', logger });
+const kafka = createKafka({ ...testEnv.kafka, clientId: 'runtime-contract', logger });
 let producer: Producer;
 
 beforeAll(async () => {

@@ -54,7 +54,7 @@ beforeAll(async () => {
   api = started.api;
   http = started.http;
   await api.startInternalCommands();
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'internal-commands-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'internal-commands-test', logger });
   admin = kafka.admin();
   await admin.connect();
   producer = kafka.producer({ allowAutoTopicCreation: false });

@@ -7,6 +7,7 @@ import {
   consumerPipeline,
   createIdempotentProducer,
   createKafka,
+  kafkaSecurityFrom,
   ensureTopics,
   KafkaPublisher,
   KafkaSubscriber,
@@ -62,7 +63,12 @@ export function internalCommandsTransport(
 
 /** The command topic and its dead-letter topic, created when missing (auto topic creation is off). */
 export async function ensureCommandTopics(config: CommandApiConfig, logger: Logger): Promise<void> {
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-command-api-admin', logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurityFrom(config),
+    clientId: 'sluice-command-api-admin',
+    logger,
+  });
   const created = await ensureTopics(kafka, [
     { topic: config.WALLET_COMMANDS_TOPIC, partitions: config.WALLET_COMMANDS_PARTITIONS },
     { topic: config.WALLET_COMMANDS_DLQ_TOPIC, partitions: 1, retainForever: true },

@@ -10,7 +10,7 @@ import { commandApiConfig, type CommandApiConfig } from '../config';
 export function testCommandApiEnv(db: TestDatabase, label: string): Record<string, string> {
   return {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+    ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     OUTBOX_TOPIC_PATTERN: `${uniqueName(label)}.\${routedByValue}`,
     OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

@@ -1,6 +1,6 @@
 import type { Producer as PlatformaticProducer, MessageToProduce } from '@platformatic/kafka';
 import type { Producer, TopicMessages } from 'kafkajs';
-import { PRODUCER_RETRY } from '@sluice/messaging';
+import { platformaticSecurity, PLAINTEXT, PRODUCER_RETRY, type KafkaSecurity } from '@sluice/messaging';
 import type { OutboxRecord } from './outbox-record';
 
 /** Which Kafka client sends the relay's records (RELAY_KAFKA_CLIENT). */
@@ -137,12 +137,17 @@ export class PlatformaticSink implements KafkaSink {
  * without end with the same capped backoff as kafkajs's (PRODUCER_RETRY), so a broker outage
  * stalls the relay instead of failing records.
  */
-export function createPlatformaticSink(brokers: readonly string[], clientId: string): PlatformaticSink {
+export function createPlatformaticSink(
+  brokers: readonly string[],
+  clientId: string,
+  security: KafkaSecurity = PLAINTEXT,
+): PlatformaticSink {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Producer } = require('@platformatic/kafka') as typeof import('@platformatic/kafka');
   const producer = new Producer({
     clientId,
     bootstrapBrokers: [...brokers],
+    ...platformaticSecurity(security),
     idempotent: true,
     acks: -1,
     autocreateTopics: false,

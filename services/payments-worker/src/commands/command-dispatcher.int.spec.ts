@@ -10,7 +10,7 @@ import { PollWait } from '../poll-wait';
 import { CommandDispatcher } from './command-dispatcher';
 
 const logger = createLogger('dispatcher-test', 'warn');
-const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'dispatcher-test', logger });
+const kafka = createKafka({ ...testEnv.kafka, clientId: 'dispatcher-test', logger });
 const topic = uniqueName('payments_commands');
 let db: TestDatabase;
 let pool: Pool;

@@ -47,7 +47,7 @@ beforeAll(async () => {
   db = await createTestDatabase('payev');
   pool = createPool({ url: db.url, applicationName: 'wallet-events-test', max: 4 });
   await applyMigrations(pool, PAYMENTS_MIGRATIONS);
-  kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'wallet-events-test', logger });
+  kafka = createKafka({ ...testEnv.kafka, clientId: 'wallet-events-test', logger });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
   writer = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);

@@ -47,12 +47,12 @@ export class PaymentsPlatform {
   static async start(label: string, workerEnv: Record<string, string> = {}): Promise<PaymentsPlatform> {
     const platform = new PaymentsPlatform(await createTestDatabase(label));
     const pattern = `${uniqueName(label)}.\${routedByValue}`;
-    const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: label, logger: createLogger(label, 'warn') });
+    const kafka = createKafka({ ...testEnv.kafka, clientId: label, logger: createLogger(label, 'warn') });
     await ensureTopics(kafka, [{ topic: routeTopic(pattern, 'wallet'), partitions: 12, retainForever: true }]);
     const env = {
       ...testIssuer().env(),
       DATABASE_URL: platform.db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: pattern,
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),

@@ -59,7 +59,7 @@ export class ProjectorHarness {
     const pattern = `${uniqueName(`it_${label}`)}.\${routedByValue}`;
     const topic = routeTopic(pattern, walletCatalog.aggregateType);
     const kafka = createKafka({
-      brokers: testEnv.kafkaBrokers,
+      ...testEnv.kafka,
       clientId: `${label}-int`,
       logger: createLogger('kafka', 'silent'),
     });

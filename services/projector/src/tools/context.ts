@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { createPool, type Pool } from '@sluice/db';
-import { AvroEventCodec, createKafka, routeTopic } from '@sluice/messaging';
+import { AvroEventCodec, createKafka, kafkaSecurityFrom, routeTopic } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Logger } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { ProjectorMetrics } from '../engine/metrics';
@@ -34,7 +34,12 @@ export async function openToolContext(
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'sluice-projector-tools', logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurityFrom(config),
+    clientId: 'sluice-projector-tools',
+    logger,
+  });
   const admin = kafka.admin();
   await admin.connect();
   return {

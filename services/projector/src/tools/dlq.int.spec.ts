@@ -43,7 +43,7 @@ beforeAll(async () => {
   tools = await openToolContext(
     loadConfig(toolsConfig, {
       DATABASE_URL: h.db.url,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
       OUTBOX_TOPIC_PATTERN: h.pattern,
       PROJECTOR_GROUP_ID: groupId(),
