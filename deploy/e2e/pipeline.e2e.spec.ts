@@ -111,26 +111,6 @@ async function readBalance(walletId: string, version: number): Promise<Record<st
 }
 
 describe('end to end: HTTP command → outbox → WAL relay → Kafka → projector → query API', () => {
-  it('the owner travels with WalletOpened into the read model: the opener reads the wallet, another subject gets 404', async () => {
-    const walletId = await openWallet();
-    const view = await readBalance(walletId, 1);
-    expect(view).toMatchObject({ walletId, balance: 0 });
-    const other = await fetch(`${services.query!.url}/v1/wallets/${walletId}`, {
-      headers: await testIssuer().bearer('someone-else', 'wallets:read'),
-    });
-    expect(other.status).toBe(404);
-    const client = new Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ owner: string }>('SELECT owner FROM public.wallet_balances WHERE wallet_id = $1', [
-        walletId,
-      ]);
-      expect(rows[0]?.owner).toBe('e2e-user');
-    } finally {
-      await client.end();
-    }
-  });
-
   it('a deposit reaches the read model, and its Kafka record is keyed, partitioned, framed and registered as the contract says', async () => {
     const walletId = await openWallet();
     const res = await deposit(walletId, 1250);
@@ -221,6 +201,27 @@ describe('end to end: HTTP command → outbox → WAL relay → Kafka → projec
       total += Number(view.balance);
     }
     expect(total).toBe(expected);
+  });
+
+  // Last: the deposit test reads the topic's first records, which must be its own wallet's.
+  it('the owner travels with WalletOpened into the read model: the opener reads the wallet, another subject gets 404', async () => {
+    const walletId = await openWallet();
+    const view = await readBalance(walletId, 1);
+    expect(view).toMatchObject({ walletId, balance: 0 });
+    const other = await fetch(`${services.query!.url}/v1/wallets/${walletId}`, {
+      headers: await testIssuer().bearer('someone-else', 'wallets:read'),
+    });
+    expect(other.status).toBe(404);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ owner: string }>('SELECT owner FROM public.wallet_balances WHERE wallet_id = $1', [
+        walletId,
+      ]);
+      expect(rows[0]?.owner).toBe('e2e-user');
+    } finally {
+      await client.end();
+    }
   });
 });
 
