@@ -3,11 +3,13 @@ import { loadConfig } from '@sluice/config';
 import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
 import { createPool, ensureDatabase } from '@sluice/db';
 import { buildCommandApi, migrateCommandApi } from './app';
-import { commandApiConfig } from './config';
+import { commandApiConfig, commandApiSettings } from './config';
 
 async function main(): Promise<void> {
-  const config = loadConfig(commandApiConfig);
-  if (process.argv[2] === 'migrate') {
+  const migrating = process.argv[2] === 'migrate';
+  // The migrate step needs the database and outbox settings only, not what serving requests needs.
+  const config = loadConfig(migrating ? commandApiSettings : commandApiConfig);
+  if (migrating) {
     // `sluice migrate` runs this as the owner role before the services start.
     await ensureDatabase(config.DATABASE_URL);
     const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-migrate-command-api', max: 2 });
