@@ -16,10 +16,12 @@ export function devIssuer(runDir: string): DevIssuer {
   return DevIssuer.inDirectory(devIssuerDir(runDir), DEV_ISSUER.issuer, DEV_ISSUER.audience);
 }
 
-/** The settings that make the APIs trust the dev issuer, in development mode. */
+/**
+ * The settings that make the APIs trust the dev issuer, named explicitly (as
+ * production requires), so the local platform runs in the services' default mode.
+ */
 export function devAuthEnv(runDir: string): Record<string, string> {
   return {
-    SLUICE_ENV: 'development',
     AUTH_ISSUER: DEV_ISSUER.issuer,
     AUTH_AUDIENCE: DEV_ISSUER.audience,
     AUTH_JWKS_FILE: join(devIssuerDir(runDir), 'jwks.json'),

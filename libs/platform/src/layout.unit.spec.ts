@@ -20,10 +20,9 @@ describe('platform layout', () => {
     });
   });
 
-  it('tells every process to trust the issuer it is given (the local dev issuer: development mode, its JWKS file)', () => {
+  it('tells every process to trust the issuer it is given (the local dev issuer and its JWKS file)', () => {
     const auth = devAuthEnv('/srv/sluice/.run');
     expect(auth).toEqual({
-      SLUICE_ENV: 'development',
       AUTH_ISSUER: 'http://127.0.0.1/sluice-dev-issuer',
       AUTH_AUDIENCE: 'sluice',
       AUTH_JWKS_FILE: '/srv/sluice/.run/auth/jwks.json',
