@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LOCAL := deploy/local
+# Everything make starts is local development; a Sluice process defaults to production's rules.
+export SLUICE_ENV ?= development
 
 .PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int check schemas migrations clean
 

@@ -2,6 +2,10 @@
 // *.int.spec.ts and *.e2e.spec.ts run against the real Kafka, registry and
 // PostgreSQL that `make test` starts.
 const fs = require('node:fs');
+
+// The tests run the platform as local development (Sluice processes default to production's
+// rules); processes they start inherit this. Tests of production's rules set it themselves.
+process.env.SLUICE_ENV ??= 'development';
 const swcrc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 const transform = { '^.+\\.ts$': ['@swc/jest', { ...swcrc, swcrc: false, sourceMaps: 'inline' }] };
 const common = {

@@ -4,6 +4,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="${SLUICE_RUN_DIR:-$ROOT/.run}"
+# The local platform is development: Sluice processes default to production's rules otherwise.
+export SLUICE_ENV="${SLUICE_ENV:-development}"
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
 mkdir -p "$LOG_DIR" "$PID_DIR"

@@ -1,4 +1,4 @@
-import { env, z } from '@sluice/config';
+import { commonEnv, env, z } from '@sluice/config';
 import { ALLOWED_ALGORITHMS, type VerifierOptions } from './verifier';
 
 /**
@@ -9,7 +9,7 @@ import { ALLOWED_ALGORITHMS, type VerifierOptions } from './verifier';
  * (its key set is public, not a secret).
  */
 export const authEnv = {
-  SLUICE_ENV: z.enum(['development', 'production']).default('production'),
+  SLUICE_ENV: commonEnv.SLUICE_ENV,
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   /** The issuer's JWKS over HTTPS (an OIDC provider's jwks_uri); cached by the verifier. */

@@ -47,7 +47,8 @@ export function loadConfig<S extends z.ZodType>(
   const rules = { ...SECRET_SETTINGS, ...options.secrets };
   const problems: string[] = [];
   const resolved = readSecretFiles(source, Object.keys(rules), problems);
-  if (resolved.SLUICE_ENV === 'production') {
+  const production = isProduction(resolved.SLUICE_ENV);
+  if (production) {
     for (const name of DEVELOPMENT_CONVENIENCES)
       if (resolved[name] === undefined || resolved[name] === '') resolved[name] = 'false';
   }
@@ -64,7 +65,7 @@ export function loadConfig<S extends z.ZodType>(
         problems.push(`DATABASE_SSL_CA_FILE: ${(err as Error).message}`);
       }
     }
-    if (resolved.SLUICE_ENV === 'production') problems.push(...productionSecretProblems(config, rules));
+    if (production) problems.push(...productionSecretProblems(config, rules));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data as z.infer<S>;
@@ -96,8 +97,13 @@ export const env = {
 
 /** Settings every Sluice process shares; services extend this object. */
 export const commonEnv = {
-  /** development (the default) or production, where secrets must be set and not development defaults. */
-  SLUICE_ENV: z.enum(DEPLOYMENT_ENVIRONMENTS).default('development'),
+  /**
+   * Where the process runs: production (the default, so a deployment that forgets it is held to
+   * production's rules) or development, which only the local platform, its scripts and the
+   * tests set. In production, secrets must be set and not development defaults, and insecure
+   * transports and unauthenticated set-ups are refused.
+   */
+  SLUICE_ENV: z.enum(DEPLOYMENT_ENVIRONMENTS).default('production'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
   /** A secret (DATABASE_URL_FILE): in production, the service's own role with its password, sslmode=verify-full. */
@@ -165,10 +171,7 @@ export const consumerEnv = {
   CONSUMER_RETRY_MAX_MS: env.int(5_000, 1),
 };
 
-/**
- * Where a process runs. Anything but local development needs its secrets
- * and keys configured: a service without them refuses to start.
- */
-export const deploymentEnv = {
-  SLUICE_ENV: z.enum(['development', 'production']).default('production'),
-};
+/** Unset is production: only an explicit SLUICE_ENV=development relaxes production's rules. */
+export function isProduction(sluiceEnv: string | undefined): boolean {
+  return sluiceEnv !== 'development';
+}

@@ -26,7 +26,7 @@ const productionUrl = 'postgres://sluice_command_api:s3cret@db.internal:5432/slu
 
 describe('secret settings', () => {
   it('reads X from X_FILE, trimmed', () => {
-    const config = loadConfig(schema, { PSP_WEBHOOK_SECRET_FILE: file('webhook', '  a-secret-from-a-file-0123\n') });
+    const config = loadConfig(schema, { SLUICE_ENV: 'development', PSP_WEBHOOK_SECRET_FILE: file('webhook', '  a-secret-from-a-file-0123\n') });
     expect(config.PSP_WEBHOOK_SECRET).toBe('a-secret-from-a-file-0123');
   });
 
@@ -41,8 +41,12 @@ describe('secret settings', () => {
     expect(problems({ DATABASE_URL_FILE: file('empty', ' \n') })).toMatch(/DATABASE_URL_FILE: .* is empty/);
   });
 
-  it('accepts the development defaults in development, the default environment', () => {
-    expect(loadConfig(schema, {}).SLUICE_ENV).toBe('development');
+  it('accepts the development defaults in development', () => {
+    expect(loadConfig(schema, { SLUICE_ENV: 'development' }).SLUICE_ENV).toBe('development');
+  });
+
+  it('holds a process without SLUICE_ENV to production rules', () => {
+    expect(problems({})).toMatch(/PSP_WEBHOOK_SECRET: is the public development default/);
   });
 
   it('refuses in production a missing secret that has a development default', () => {
@@ -120,8 +124,9 @@ describe('development conveniences', () => {
     OUTBOX_ENSURE_SLOT: env.bool(true),
   });
 
-  it('are on by default in development and off by default in production, unless set', () => {
-    expect(loadConfig(flags, {})).toMatchObject({ MIGRATE_ON_START: true, OUTBOX_ENSURE_SLOT: true });
+  it('are on by default in development and off by default in production (the default), unless set', () => {
+    expect(loadConfig(flags, { SLUICE_ENV: 'development' })).toMatchObject({ MIGRATE_ON_START: true, OUTBOX_ENSURE_SLOT: true });
+    expect(loadConfig(flags, {})).toMatchObject({ MIGRATE_ON_START: false, OUTBOX_ENSURE_SLOT: false });
     expect(loadConfig(flags, { SLUICE_ENV: 'production' })).toMatchObject({ MIGRATE_ON_START: false, OUTBOX_ENSURE_SLOT: false });
     expect(loadConfig(flags, { SLUICE_ENV: 'production', MIGRATE_ON_START: 'true' }).MIGRATE_ON_START).toBe(true);
   });

@@ -94,7 +94,9 @@ export function platformProcesses(
   const replicas = options.replicas ?? 1;
   parseReplicas(String(replicas));
   const offset = options.namespace?.portOffset ?? 0;
-  const shared = options.namespace ? namespaceEnv(options.namespace) : {};
+  // The local platform (make up, the platform benchmark) is local development: trust-auth PostgreSQL
+  // roles without passwords, generated keys and credentials under the run directory.
+  const shared = { SLUICE_ENV: 'development', ...(options.namespace ? namespaceEnv(options.namespace) : {}) };
   const portOf = (name: string) => offset + PLATFORM_SERVICES.find((s) => s.name === name)!.port;
   const links = {
     PSP_URL: `http://127.0.0.1:${portOf('psp-simulator')}`,

@@ -2,7 +2,7 @@ import { devAuthEnv } from './dev-auth';
 import { namespaceEnv, parseReplicas, platformProcesses } from './layout';
 
 describe('platform layout', () => {
-  it('runs one process of every service on its default port, with nothing but ports set', () => {
+  it('runs one process of every service on its default port in development, with nothing but ports set', () => {
     const procs = platformProcesses();
     expect(procs.map((p) => [p.name, p.port])).toEqual([
       ['command-api', 3000],
@@ -14,6 +14,7 @@ describe('platform layout', () => {
       ['payments-worker', 3030],
     ]);
     expect(procs[0]!.env).toEqual({
+      SLUICE_ENV: 'development',
       PORT: '3000',
       PSP_URL: 'http://127.0.0.1:3002',
       PSP_WEBHOOK_URL: 'http://127.0.0.1:3030/v1/psp/webhooks',

@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -28,7 +28,6 @@ export const bonusServiceConfig = z
       .string()
       .regex(/^[a-z0-9-]{1,64}$/)
       .default('welcome-2026'),
-    ...deploymentEnv,
     /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
     COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
     /** The issuer name the command API knows this service's public key under. */

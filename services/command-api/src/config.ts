@@ -1,5 +1,5 @@
 import { authEnv, checkAuthEnv } from '@sluice/auth';
-import { commonEnv, deploymentEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const MiB = 1024 * 1024;
@@ -98,7 +98,6 @@ export const commandApiSettings = z.object({
   WALLET_COMMANDS_MAX_ATTEMPTS: env.int(5, 1, 100),
   /** Budget of one attempt of an internal command. */
   WALLET_COMMANDS_BUDGET_MS: env.int(2_000, 10, 60_000),
-  ...deploymentEnv,
   /**
    * The issuers of internal commands: {"<issuer>": {"publicKey": "<Ed25519 PEM>", "commands": ["<type>", …]}}.
    * A command not signed by one of them, or of a type its issuer may not send, is dead-lettered.

@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, deploymentEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -79,7 +79,6 @@ export const paymentsWorkerConfig = z
      * in the process wakes it at once; the polls are for other replicas' work and for due times.
      */
     PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
-    ...deploymentEnv,
     /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
     COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
     /** The issuer name the command API knows this service's public key under. */
@@ -115,3 +114,10 @@ export const paymentsWorkerConfig = z
   });
 
 export type PaymentsWorkerConfig = z.infer<typeof paymentsWorkerConfig>;
+
+/** What the migrate step (`main.js migrate`, run by `sluice migrate` as the owner role) needs: the database only. */
+export const paymentsMigrationConfig = z.object({
+  SLUICE_ENV: commonEnv.SLUICE_ENV,
+  DATABASE_URL: commonEnv.DATABASE_URL,
+  DATABASE_SSL_CA_FILE: commonEnv.DATABASE_SSL_CA_FILE,
+});

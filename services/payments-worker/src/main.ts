@@ -2,17 +2,19 @@ import { loadConfig } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
 import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
 import { PAYMENTS_MIGRATIONS, buildPaymentsWorker } from './app';
-import { paymentsWorkerConfig } from './config';
+import { paymentsMigrationConfig, paymentsWorkerConfig } from './config';
 
 async function main(): Promise<void> {
-  const config = loadConfig(paymentsWorkerConfig);
   if (process.argv[2] === 'migrate') {
-    // `sluice migrate` runs this as the owner role before the services start.
-    await ensureDatabase(config.DATABASE_URL);
-    const pool = createPool({ url: config.DATABASE_URL, applicationName: 'sluice-migrate-payments-worker', max: 1 });
+    // `sluice migrate` runs this as the owner role before the services start: the database
+    // settings only, not what paying out needs (the signing key, the provider).
+    const { DATABASE_URL } = loadConfig(paymentsMigrationConfig);
+    await ensureDatabase(DATABASE_URL);
+    const pool = createPool({ url: DATABASE_URL, applicationName: 'sluice-migrate-payments-worker', max: 1 });
     await applyMigrations(pool, PAYMENTS_MIGRATIONS).finally(() => pool.end());
     return;
   }
+  const config = loadConfig(paymentsWorkerConfig);
   const logger = createLogger('payments-worker', config.LOG_LEVEL);
   const worker = await buildPaymentsWorker(config, logger, createMetricsRegistry('payments-worker'));
   installShutdown({

@@ -2,8 +2,8 @@ import { ConfigError, loadConfig } from '@sluice/config';
 import { projectorConfig } from './config';
 
 describe('projector config', () => {
-  it('given no environment, then the documented defaults', () => {
-    expect(loadConfig(projectorConfig, {})).toMatchObject({
+  it('given local development, then the documented defaults', () => {
+    expect(loadConfig(projectorConfig, { SLUICE_ENV: 'development' })).toMatchObject({
       PORT: 3011,
       PROJECTOR_GROUP_ID: 'sluice-projector-wallet',
       PROJECTOR_TOPIC_PARTITIONS: 12,
@@ -25,8 +25,8 @@ describe('projector config', () => {
 });
 
 describe('projector config: projections, dead letters, retries', () => {
-  it('given no environment, then all three projections in one group, five attempts before parking, notifications on', () => {
-    expect(loadConfig(projectorConfig, {})).toMatchObject({
+  it('given local development, then all three projections in one group, five attempts before parking, notifications on', () => {
+    expect(loadConfig(projectorConfig, { SLUICE_ENV: 'development' })).toMatchObject({
       PROJECTOR_PROJECTIONS: ['wallet', 'transactions', 'withdrawals'],
       PROJECTOR_RETRY_ATTEMPTS: 5,
       PROJECTOR_NOTIFY: true,
