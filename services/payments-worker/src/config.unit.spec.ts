@@ -10,7 +10,9 @@ describe('payments worker configuration', () => {
 
   it('refuses to start outside development without its command signing key', () => {
     expect(() => loadConfig(paymentsWorkerConfig, {})).toThrow(/COMMAND_SIGNING_KEY_FILE is required/);
-    expect(() => loadConfig(paymentsWorkerConfig, { COMMAND_SIGNING_KEY_FILE: '/keys/payments-worker.pem' })).not.toThrow(/COMMAND_SIGNING_KEY_FILE/);
+    expect(() => loadConfig(paymentsWorkerConfig, { COMMAND_SIGNING_KEY_FILE: '/keys/payments-worker.pem' })).not.toThrow(
+      /COMMAND_SIGNING_KEY_FILE/,
+    );
   });
 
   it('takes only decline codes that look like codes', () => {

@@ -11,7 +11,9 @@ const AUTH = {
 describe('command API configuration of internal command issuers', () => {
   it('refuses to start outside development without the issuers file while it takes internal commands', () => {
     expect(() => loadConfig(commandApiConfig, AUTH)).toThrow(/COMMAND_ISSUERS_FILE is required/);
-    expect(() => loadConfig(commandApiConfig, { ...AUTH, COMMAND_ISSUERS_FILE: '/keys/command-issuers.json' })).not.toThrow(/COMMAND_ISSUERS_FILE/);
+    expect(() => loadConfig(commandApiConfig, { ...AUTH, COMMAND_ISSUERS_FILE: '/keys/command-issuers.json' })).not.toThrow(
+      /COMMAND_ISSUERS_FILE/,
+    );
     expect(() => loadConfig(commandApiConfig, { ...AUTH, WALLET_COMMANDS_ENABLED: 'false' })).not.toThrow(/COMMAND_ISSUERS_FILE/);
   });
 
