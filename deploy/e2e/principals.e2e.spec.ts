@@ -9,6 +9,7 @@ import {
   localKafkaEnv,
   startService,
   testEnv,
+  testIssuer,
   uniqueName,
   waitFor,
   type ServiceProcess,
@@ -56,6 +57,7 @@ beforeAll(async () => {
   await applyAcls(admin, aclPlan(names));
   const env = {
     ...shared,
+    ...testIssuer().env(),
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,
     LOG_LEVEL: 'info',
     RELAY_RECONNECT_MAX_MS: '500',
@@ -93,7 +95,7 @@ afterAll(async () => {
 async function post(path: string, body: unknown, key: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${services['command-api']!.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { 'content-type': 'application/json', 'idempotency-key': key, ...(await testIssuer().bearer('principals-e2e')) },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -110,7 +112,9 @@ describe('every service as its own Kafka principal', () => {
     const view = await waitFor(
       `wallet ${walletId} at version 3 in the query API`,
       async () => {
-        const res = await fetch(`${services['query-api']!.url}/v1/wallets/${walletId}`);
+        const res = await fetch(`${services['query-api']!.url}/v1/wallets/${walletId}`, {
+          headers: await testIssuer().bearer('principals-e2e'),
+        });
         const body = res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
         return body?.version === 3 ? body : undefined;
       },

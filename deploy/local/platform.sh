@@ -29,7 +29,12 @@ migrate() {
   log "database roles and migrations ($SLUICE_DATABASE)"
   DATABASE_URL="$DATABASE_ADMIN_URL" node "$CLI" db roles >>"$LOG_DIR/migrate.log" 2>&1 \
     || die "sluice db roles failed; see $LOG_DIR/migrate.log"
-  DATABASE_URL="postgres://sluice_owner@127.0.0.1:5432/$SLUICE_DATABASE" node "$CLI" migrate >>"$LOG_DIR/migrate.log" 2>&1 \
+  # The projector's step creates its topics and reads their partition count: as the broker's admin,
+  # like the release Job on Kubernetes.
+  local kafka_admin="$RUN_DIR/credentials/kafka-admin.env"
+  [ -s "$kafka_admin" ] || die "$kafka_admin is missing; run deploy/local/kafka.sh start"
+  (set -a && . "$kafka_admin" && set +a &&
+    DATABASE_URL="postgres://sluice_owner@127.0.0.1:5432/$SLUICE_DATABASE" node "$CLI" migrate) >>"$LOG_DIR/migrate.log" 2>&1 \
     || die "sluice migrate failed; see $LOG_DIR/migrate.log"
   if [ "$REGISTRY_AUTH" = basic ]; then
     SCHEMA_REGISTRY_URL_FILE="$RUN_DIR/registry/auth/sluice-release.url" node "$CLI" schemas register >>"$LOG_DIR/migrate.log" 2>&1 \

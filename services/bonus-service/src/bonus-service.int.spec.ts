@@ -56,6 +56,7 @@ beforeAll(async () => {
   };
   commandApi = await buildCommandApi(
     loadConfig(commandApiConfig, {
+      SLUICE_ENV: 'development',
       ...shared,
       ...testIssuer().env(),
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
@@ -72,6 +73,7 @@ beforeAll(async () => {
   http = commandApi.app.getHttpAdapter().getInstance();
   bonus = await buildBonusService(
     loadConfig(bonusServiceConfig, {
+      SLUICE_ENV: 'development',
       ...shared,
       BONUS_GROUP_ID: bonusGroup,
       BONUS_FROM_BEGINNING: 'true',

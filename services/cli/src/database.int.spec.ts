@@ -12,7 +12,7 @@ const id = uniqueName('cli_migrate').toLowerCase();
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   DATABASE_SSL_CA_FILE: testEnv.postgresCaFile,
-  KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+  ...testEnv.kafkaEnv,
   OUTBOX_SLOT_NAME: id,
   OUTBOX_PUBLICATION_NAME: id,
   OUTBOX_TOPIC_PATTERN: `${id}.\${routedByValue}`,
@@ -34,7 +34,7 @@ afterAll(async () => {
   await admin?.end();
   await db?.drop();
   const kafkaAdmin = createKafka({
-    brokers: testEnv.kafkaBrokers,
+    ...testEnv.kafka,
     clientId: 'cli-roles-test',
     logger: createLogger('t', 'silent'),
   }).admin();

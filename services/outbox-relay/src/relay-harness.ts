@@ -52,6 +52,7 @@ export class RelayHarness {
     await this.codec.registerAll();
     this.writer = new OutboxWriter(this.codec, this.mode);
     this.env = {
+      SLUICE_ENV: 'development',
       DATABASE_URL: this.db.url,
       ...testEnv.kafkaEnv,
       OUTBOX_TOPIC_PATTERN: pattern,

@@ -32,7 +32,7 @@ const eventsTopic = routeTopic(pattern, 'wallet');
 
 beforeAll(async () => {
   db = await createTestDatabase('preplay');
-  const kafka = createKafka({ brokers: testEnv.kafkaBrokers, clientId: 'payments-replay-test', logger });
+  const kafka = createKafka({ ...testEnv.kafka, clientId: 'payments-replay-test', logger });
   await ensureTopics(kafka, [{ topic: eventsTopic, partitions: 2 }]);
   producer = createIdempotentProducer(kafka);
   await producer.connect();

@@ -47,6 +47,7 @@ beforeAll(async () => {
   const pattern = `${uniqueName('qauth')}.\${routedByValue}`;
   api = await buildQueryApi(
     loadConfig(queryApiConfig, {
+      SLUICE_ENV: 'development',
       ...issuer.env(),
       DATABASE_URL: db.url,
       OUTBOX_TOPIC_PATTERN: pattern,

@@ -53,6 +53,7 @@ beforeAll(async () => {
   await asRole.connect();
   api = await buildQueryApi(
     loadConfig(queryApiConfig, {
+      SLUICE_ENV: 'development',
       ...testIssuer().env(),
       DATABASE_URL: roleUrl,
       OUTBOX_TOPIC_PATTERN: `${topic.split('.')[0]}.\${routedByValue}`,

@@ -44,6 +44,7 @@ beforeAll(async () => {
   const pattern = `${uniqueName('qa')}.\${routedByValue}`;
   api = await buildQueryApi(
     loadConfig(queryApiConfig, {
+      SLUICE_ENV: 'development',
       ...testIssuer().env(),
       DATABASE_URL: db.url,
       OUTBOX_TOPIC_PATTERN: pattern,

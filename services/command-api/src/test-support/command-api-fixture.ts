@@ -9,6 +9,7 @@ import { commandApiConfig, type CommandApiConfig } from '../config';
 /** The settings every in-process command API of the tests shares: a throwaway database, unique names. */
 export function testCommandApiEnv(db: TestDatabase, label: string): Record<string, string> {
   return {
+    SLUICE_ENV: 'development',
     DATABASE_URL: db.url,
     ...testEnv.kafkaEnv,
     SCHEMA_REGISTRY_URL: testEnv.registryUrl,

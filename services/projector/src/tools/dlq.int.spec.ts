@@ -42,6 +42,7 @@ beforeAll(async () => {
   h = await ProjectorHarness.create('dlq');
   tools = await openToolContext(
     loadConfig(toolsConfig, {
+      SLUICE_ENV: 'development',
       DATABASE_URL: h.db.url,
       ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,

@@ -31,6 +31,7 @@ beforeAll(async () => {
   h = await ProjectorHarness.create('rebuild', { partitions: 6 });
   tools = await openToolContext(
     loadConfig(toolsConfig, {
+      SLUICE_ENV: 'development',
       DATABASE_URL: h.db.url,
       ...testEnv.kafkaEnv,
       SCHEMA_REGISTRY_URL: testEnv.registryUrl,
