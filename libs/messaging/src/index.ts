@@ -7,3 +7,4 @@ export * from './kafka';
 export * from './kafka-security';
 export * from './runtime';
 export * from './command-signing';
+export * from './command-sender-config';

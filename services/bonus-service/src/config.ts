@@ -1,5 +1,5 @@
 import { commonEnv, consumerEnv, env, z } from '@sluice/config';
-import { kafkaSecurityEnv } from '@sluice/messaging';
+import { commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -28,17 +28,9 @@ export const bonusServiceConfig = z
       .string()
       .regex(/^[a-z0-9-]{1,64}$/)
       .default('welcome-2026'),
-    /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
-    COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
-    /** The issuer name the command API knows this service's public key under. */
-    COMMAND_ISSUER: z
-      .string()
-      .regex(/^[a-z0-9-]{1,64}$/)
-      .default('bonus-service'),
+    ...commandSenderEnv('bonus-service'),
   })
-  .refine((c) => c.SLUICE_ENV === 'development' || c.COMMAND_SIGNING_KEY_FILE !== undefined, {
-    message: 'COMMAND_SIGNING_KEY_FILE is required outside development (SLUICE_ENV=production)',
-  })
+  .refine(...signingKeyRequired)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
     message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
   })

@@ -1,5 +1,5 @@
 import { commonEnv, consumerEnv, env, z } from '@sluice/config';
-import { kafkaSecurityEnv } from '@sluice/messaging';
+import { commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -79,17 +79,9 @@ export const paymentsWorkerConfig = z
      * in the process wakes it at once; the polls are for other replicas' work and for due times.
      */
     PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
-    /** The Ed25519 private key (PEM, PKCS #8) wallet commands are signed with; required outside development. */
-    COMMAND_SIGNING_KEY_FILE: z.string().min(1).optional(),
-    /** The issuer name the command API knows this service's public key under. */
-    COMMAND_ISSUER: z
-      .string()
-      .regex(/^[a-z0-9-]{1,64}$/)
-      .default('payments-worker'),
+    ...commandSenderEnv('payments-worker'),
   })
-  .refine((c) => c.SLUICE_ENV === 'development' || c.COMMAND_SIGNING_KEY_FILE !== undefined, {
-    message: 'COMMAND_SIGNING_KEY_FILE is required outside development (SLUICE_ENV=production)',
-  })
+  .refine(...signingKeyRequired)
   .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
     message: 'PAYOUT_POLL_MS must not exceed PAYOUT_IDLE_POLL_MAX_MS',
   })
