@@ -55,20 +55,33 @@ export function loadConfig<S extends z.ZodType>(
   const result = schema.safeParse(resolved);
   if (!result.success) {
     problems.push(...result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  } else {
-    const config = result.data as Record<string, unknown>;
-    const caFile = config.DATABASE_SSL_CA_FILE;
-    if (typeof caFile === 'string' && typeof config.DATABASE_URL === 'string') {
-      try {
-        config.DATABASE_URL = withVerifiedTls(config.DATABASE_URL, caFile);
-      } catch (err) {
-        problems.push(`DATABASE_SSL_CA_FILE: ${(err as Error).message}`);
-      }
-    }
-    if (production) problems.push(...productionSecretProblems(config, rules));
   }
+  // The secrets are judged even when another setting is wrong: one start-up lists every problem.
+  const config = result.success ? (result.data as Record<string, unknown>) : settingsOf(schema, resolved, Object.keys(rules));
+  const caFile = config.DATABASE_SSL_CA_FILE;
+  if (typeof caFile === 'string' && typeof config.DATABASE_URL === 'string') {
+    try {
+      config.DATABASE_URL = withVerifiedTls(config.DATABASE_URL, caFile);
+    } catch (err) {
+      problems.push(`DATABASE_SSL_CA_FILE: ${(err as Error).message}`);
+    }
+  }
+  if (production) problems.push(...productionSecretProblems(config, rules));
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data as z.infer<S>;
+}
+
+/** The named settings (and DATABASE_SSL_CA_FILE) parsed one by one, defaults applied, where the schema is an object. */
+function settingsOf(schema: z.ZodType, resolved: Record<string, string | undefined>, names: string[]): Record<string, unknown> {
+  const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
+  const out: Record<string, unknown> = {};
+  if (!shape) return out;
+  for (const name of [...names, 'DATABASE_SSL_CA_FILE']) {
+    const field = shape[name];
+    const parsed = field?.safeParse(resolved[name]);
+    if (parsed?.success) out[name] = parsed.data;
+  }
+  return out;
 }
 
 /** Environment values arrive as strings: these coerce and bound them. */

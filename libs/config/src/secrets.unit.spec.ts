@@ -26,7 +26,10 @@ const productionUrl = 'postgres://sluice_command_api:s3cret@db.internal:5432/slu
 
 describe('secret settings', () => {
   it('reads X from X_FILE, trimmed', () => {
-    const config = loadConfig(schema, { SLUICE_ENV: 'development', PSP_WEBHOOK_SECRET_FILE: file('webhook', '  a-secret-from-a-file-0123\n') });
+    const config = loadConfig(schema, {
+      SLUICE_ENV: 'development',
+      PSP_WEBHOOK_SECRET_FILE: file('webhook', '  a-secret-from-a-file-0123\n'),
+    });
     expect(config.PSP_WEBHOOK_SECRET).toBe('a-secret-from-a-file-0123');
   });
 
@@ -52,6 +55,19 @@ describe('secret settings', () => {
   it('refuses in production a missing secret that has a development default', () => {
     const found = problems({ SLUICE_ENV: 'production', DATABASE_URL: productionUrl });
     expect(found).toMatch(/PSP_WEBHOOK_SECRET: is the public development default/);
+  });
+
+  it("lists the secrets' problems beside another setting's, so one start-up names them all", () => {
+    const withRule = schema.refine((c) => c.SLUICE_ENV === 'development', { message: 'a key file is required' });
+    let found = '';
+    try {
+      loadConfig(withRule, { SLUICE_ENV: 'production', DATABASE_URL: productionUrl });
+    } catch (err) {
+      found = (err as ConfigError).problems.join('\n');
+    }
+    expect(found).toMatch(/a key file is required/);
+    expect(found).toMatch(/PSP_WEBHOOK_SECRET: is the public development default/);
+    expect(found).not.toMatch(/DATABASE_URL/);
   });
 
   it('refuses in production a DATABASE_URL of the superuser or without a password', () => {
