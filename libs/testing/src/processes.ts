@@ -57,8 +57,17 @@ export function startService(name: string, env: Record<string, string>, port: nu
     const nodeArgs = (process.env.SLUICE_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const c = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, entry], {
       cwd: ROOT,
-      // The admin's Kafka connection unless the test gives the service another principal's.
-      env: { ...process.env, ...testEnv.kafkaEnv, ...commandSigningEnv(name), ...env, PORT: String(port), HOST: '127.0.0.1' },
+      // The admin's Kafka connection unless the test gives the service another principal's. A
+      // service the tests or a bench start here is local development unless they say otherwise.
+      env: {
+        SLUICE_ENV: 'development',
+        ...process.env,
+        ...testEnv.kafkaEnv,
+        ...commandSigningEnv(name),
+        ...env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     c.stdout.pipe(log);
