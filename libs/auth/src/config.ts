@@ -26,6 +26,10 @@ export const authEnv = {
     .string()
     .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/)
     .default('sluice'),
+  /** Verified access tokens remembered, so a client's repeated token skips the signature check; 0 turns it off. */
+  AUTH_TOKEN_CACHE_SIZE: env.int(10_000, 0, 1_000_000),
+  /** How long a remembered token is honoured at most (never past its exp): a key the issuer drops stops working within it. */
+  AUTH_TOKEN_CACHE_TTL_SEC: env.int(60, 1, 3_600),
   /** Origins a browser may open status streams (SSE, WebSocket) from; requests without Origin are not browsers'. */
   AUTH_ALLOWED_ORIGINS: env.list(''),
 };
@@ -67,6 +71,7 @@ export function authSettingsOf(c: AuthEnv): AuthSettings {
       jwks,
       clockSkewSec: c.AUTH_CLOCK_SKEW_SEC,
       algorithms: c.AUTH_ALGORITHMS,
+      cache: { maxEntries: c.AUTH_TOKEN_CACHE_SIZE, ttlMs: c.AUTH_TOKEN_CACHE_TTL_SEC * 1_000 },
     },
     realm: c.AUTH_REALM,
     allowedOrigins: c.AUTH_ALLOWED_ORIGINS,

@@ -5,3 +5,4 @@ export * from './principal';
 export * from './scopes';
 export * from './verifier';
 export * from './access';
+export * from './verified-tokens';

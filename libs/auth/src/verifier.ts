@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AuthError, type Principal } from './principal';
 import { parseScopes } from './scopes';
+import { VerifiedTokens } from './verified-tokens';
 
 /** Asymmetric signatures only: `none` and the HMAC algorithms (a shared secret) are never accepted. */
 export const ALLOWED_ALGORITHMS = [
@@ -28,6 +29,8 @@ export interface VerifierOptions {
   algorithms: readonly string[];
   /** A remote key set is fetched again for an unknown key id at most this often (default 30 s). */
   jwksCooldownMs?: number;
+  /** Verified tokens remembered (none when unset or 0: every request checks its signature) and for how long at most. */
+  cache?: { maxEntries: number; ttlMs: number };
 }
 
 // RFC 9068 §2.1: `at+jwt` (or its full media type); a plain JWT (`JWT` or no typ) is accepted too.
@@ -40,13 +43,19 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
  * expiry and not-before within the clock skew. The key set is read once (a
  * file) or fetched and cached by jose (a URL: refetched only when a token
  * names a key it has not seen, at most once per cooldown), so a
- * verification on the hot path is one signature check.
+ * verification on the hot path is one signature check, and none for a token
+ * it verified within the cache's ttl (VerifiedTokens).
  */
 export class TokenVerifier {
+  /** Tokens that passed, so a client's next requests with the same token skip the signature check. */
+  readonly verified: VerifiedTokens;
+
   private constructor(
     private readonly keys: JWTVerifyGetKey,
     private readonly options: VerifierOptions,
-  ) {}
+  ) {
+    this.verified = new VerifiedTokens(options.cache ?? { maxEntries: 0, ttlMs: 0 });
+  }
 
   static create(options: VerifierOptions): TokenVerifier {
     for (const alg of options.algorithms) {
@@ -63,6 +72,8 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known) return known;
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
@@ -90,7 +101,9 @@ export class TokenVerifier {
     if (typeof subject !== 'string' || !SUBJECT.test(subject)) {
       throw new AuthError('token_invalid', 'the token names no subject (sub or client_id)');
     }
-    return { subject, scopes: parseScopes(payload as { scope?: unknown; scp?: unknown }) };
+    const principal = { subject, scopes: parseScopes(payload as { scope?: unknown; scp?: unknown }) };
+    this.verified.remember(token, principal, (payload.exp as number) * 1_000);
+    return principal;
   }
 }
 

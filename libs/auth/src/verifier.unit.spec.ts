@@ -126,3 +126,33 @@ describe('TokenVerifier (a local JWKS file)', () => {
     ).toThrow('algorithm HS256 is not allowed');
   });
 });
+
+describe('TokenVerifier with a cache of verified tokens', () => {
+  const cached = () =>
+    TokenVerifier.create({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwks: { file: join(dir, 'jwks.json') },
+      clockSkewSec: 5,
+      algorithms: ['ES256'],
+      cache: { maxEntries: 100, ttlMs: 60_000 },
+    });
+
+  it('checks a token once and answers its repeats from the cache, with the same principal', async () => {
+    const v = cached();
+    const token = await issuer.token({ subject: 'alice', scope: 'wallets:read' });
+    const first = await v.verify(token);
+    const again = await v.verify(token);
+    expect(again).toBe(first);
+    expect({ hits: v.verified.hits, misses: v.verified.misses }).toEqual({ hits: 1, misses: 1 });
+  });
+
+  it('remembers no refused token: a tampered one is refused every time', async () => {
+    const v = cached();
+    const token = await issuer.token({ subject: 'alice', scope: 'wallets:read' });
+    const [header, , signature] = token.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', iss: ISSUER, aud: AUDIENCE, exp: 9_999_999_999 })).toString('base64url')}.${signature}`;
+    for (let i = 0; i < 2; i++) await expect(v.verify(forged)).rejects.toBeInstanceOf(AuthError);
+    expect(v.verified.size).toBe(0);
+  });
+});

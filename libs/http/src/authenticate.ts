@@ -1,5 +1,5 @@
 import { AuthError, bearerToken, type Principal, type TokenVerifier } from '@sluice/auth';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,6 +27,35 @@ export function authOutcomes(registry: Registry): Counter<'outcome'> {
       registers: [registry],
     })
   );
+}
+
+/**
+ * The verified-token cache's size and how often a token was taken from it
+ * rather than checked by its signature (the verifier's counts since the last scrape).
+ */
+export function registerTokenCacheMetrics(registry: Registry, verifier: TokenVerifier): void {
+  if (registry.getSingleMetric('sluice_auth_token_cache_entries')) return;
+  const tokens = verifier.verified;
+  new Gauge({
+    name: 'sluice_auth_token_cache_entries',
+    help: 'Verified access tokens remembered by the front door (bounded by AUTH_TOKEN_CACHE_SIZE)',
+    registers: [registry],
+    collect() {
+      this.set(tokens.size);
+    },
+  });
+  let counted = { hits: 0, misses: 0 };
+  new Counter({
+    name: 'sluice_auth_token_checks_total',
+    help: 'Bearer tokens the front door took from its cache of verified tokens (cached) or checked by signature (verified)',
+    labelNames: ['check'],
+    registers: [registry],
+    collect() {
+      this.inc({ check: 'cached' }, tokens.hits - counted.hits);
+      this.inc({ check: 'verified' }, tokens.misses - counted.misses);
+      counted = { hits: tokens.hits, misses: tokens.misses };
+    },
+  });
 }
 
 /** The principal of a request's Authorization header, or the AuthError that refuses it. */

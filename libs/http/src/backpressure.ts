@@ -10,7 +10,7 @@ import {
   type LagShedder,
 } from '@sluice/resilience';
 import { authProblem } from './auth-problem';
-import { authenticate, authOutcomes, outcomeOf, type FrontDoorAuth } from './authenticate';
+import { authenticate, authOutcomes, outcomeOf, registerTokenCacheMetrics, type FrontDoorAuth } from './authenticate';
 import { sendProblem } from './error-handler';
 import type { EventLoopGuardOptions } from './event-loop-guard';
 import { ProblemError } from './problem';
@@ -89,6 +89,7 @@ export function installFrontDoor(fastify: FastifyInstance, options: FrontDoorOpt
   fastify.decorateRequest('principal', null);
   const auth = options.auth;
   const outcomes = auth && options.registry && authOutcomes(options.registry);
+  if (auth && options.registry) registerTokenCacheMetrics(options.registry, auth.verifier);
   /** The stages after authentication; false when one refused (and answered) the request. */
   const admit = (request: FastifyRequest, reply: FastifyReply): boolean => {
     try {
