@@ -1,7 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from 'pg';
-import { AvroEventCodec, createKafka, ensureTopics, partitionForKey, routeTopic, unframe } from '@sluice/messaging';
+import {
+  AvroEventCodec,
+  createKafka,
+  ensureTopics,
+  partitionForKey,
+  registryEndpoint,
+  registryHeaders,
+  routeTopic,
+  unframe,
+} from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { walletCatalog, type FundsDeposited } from '@sluice/schemas';
 import {
@@ -130,7 +139,8 @@ describe('end to end: HTTP command → outbox → WAL relay → Kafka → projec
     const { schemaId } = unframe(message.value!);
     expect(message.value![0]).toBe(0);
     // The schema id in the frame resolves in the registry to the FundsDeposited record…
-    const registered = await fetch(`${testEnv.registryUrl}/schemas/ids/${schemaId}`);
+    const registry = registryEndpoint(testEnv.registryUrl);
+    const registered = await fetch(`${registry.url}/schemas/ids/${schemaId}`, { headers: registryHeaders(registry) });
     expect(registered.status).toBe(200);
     const { schema } = (await registered.json()) as { schema: string };
     expect(JSON.parse(schema)).toMatchObject({ name: 'FundsDeposited', namespace: 'dev.sluice.wallet' });

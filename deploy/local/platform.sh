@@ -18,7 +18,7 @@ export SLUICE_DATABASE_URL="postgres://127.0.0.1:5432/$SLUICE_DATABASE"
 
 # With REGISTRY_AUTH=basic (registry.sh), the release user registers the schemas and the services
 # only look them up with the read-only user.
-REGISTRY_AUTH=${REGISTRY_AUTH:-none}
+REGISTRY_AUTH=${REGISTRY_AUTH:-basic}
 if [ "$REGISTRY_AUTH" = basic ]; then
   export SCHEMA_REGISTRY_URL_FILE="$RUN_DIR/registry/auth/sluice-services.url" SCHEMA_AUTO_REGISTER=false
 fi

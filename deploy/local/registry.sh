@@ -5,8 +5,8 @@
 #   deploy/local/registry.sh start|stop|status
 # REGISTRY_PORT (8085), REGISTRY_DATABASE_URL (jdbc:postgresql://127.0.0.1:5432/sluice_registry),
 # REGISTRY_COMPATIBILITY (BACKWARD_TRANSITIVE) override the defaults.
-# REGISTRY_AUTH=basic turns on HTTP basic authentication with role-based authorization, no OIDC
-# server needed: three users with generated passwords (.run/registry/auth, 0600): sluice-admin
+# REGISTRY_AUTH=basic (the default; none turns it off) is HTTP basic authentication with role-based
+# authorization, no OIDC server needed: three users with generated passwords (.run/registry/auth, 0600): sluice-admin
 # (sr-admin), sluice-release (sr-developer: registers schemas), sluice-services (sr-readonly: looks
 # them up). Their client URLs, credentials included, are in .run/registry/auth/<user>.url.
 COMPONENT=registry
@@ -26,7 +26,7 @@ REGISTRY_DATABASE_URL=${REGISTRY_DATABASE_URL:-jdbc:postgresql://$PGHOST:$PGPORT
 # schema must read all earlier versions, not just the previous one.
 REGISTRY_COMPATIBILITY=${REGISTRY_COMPATIBILITY:-BACKWARD_TRANSITIVE}
 HOME_DIR="$RUN_DIR/registry"
-REGISTRY_AUTH=${REGISTRY_AUTH:-none}
+REGISTRY_AUTH=${REGISTRY_AUTH:-basic}
 AUTH_DIR="$HOME_DIR/auth"
 APP_DIR="$HOME_DIR/apicurio-registry-$APICURIO_VERSION"
 LOG="$LOG_DIR/registry.log"

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, z } from '@sluice/config';
 import { kafkaSecurityEnv, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
@@ -18,6 +18,15 @@ const RUN_DIR = process.env.SLUICE_RUN_DIR ?? join(repoRoot(), '.run');
 /** A file deploy/local/kafka.sh wrote under <run dir>/credentials (observer.properties, say). */
 export function localCredentialsFile(name: string): string {
   return join(RUN_DIR, 'credentials', name);
+}
+
+/**
+ * The registry's release user (it registers schemas, as the tests do) when this checkout's
+ * registry runs with basic authentication (deploy/local/registry.sh): its URL carries the credentials.
+ */
+function localRegistryUrl(): string | undefined {
+  const file = join(RUN_DIR, 'registry', 'auth', 'sluice-release.url');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 /** A principal's settings from this checkout's broker (deploy/local/kafka.sh), or undefined. */
@@ -74,7 +83,7 @@ export const testEnv = {
   kafka: { brokers: kafkaBrokers, security: kafkaSecurity },
   /** The same as environment variables, for services a test starts or configures. */
   kafkaEnv,
-  registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8085/apis/ccompat/v7',
+  registryUrl: process.env.SCHEMA_REGISTRY_URL ?? localRegistryUrl() ?? 'http://127.0.0.1:8085/apis/ccompat/v7',
 };
 
 /** The connection of one of the platform's principals (deploy/local/kafka.sh makes them); fails when there is none. */

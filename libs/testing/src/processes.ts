@@ -61,6 +61,7 @@ export function startService(name: string, env: Record<string, string>, port: nu
       // service the tests or a bench start here is local development unless they say otherwise.
       env: {
         SLUICE_ENV: 'development',
+        SCHEMA_REGISTRY_URL: testEnv.registryUrl,
         ...process.env,
         ...testEnv.kafkaEnv,
         ...commandSigningEnv(name),
