@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureCommandKeys, platformProcesses, type PlatformNamespace, type PlatformProcess } from '@sluice/platform';
-import { testIssuer } from '@sluice/testing';
+import { localKafkaEnv, testIssuer } from '@sluice/testing';
 
 /** Every process started and not yet exited: sent SIGTERM should the bench exit without stopping them (a crash, Ctrl-C). */
 const live = new Set<ChildProcess>();
@@ -22,14 +22,16 @@ export interface Running {
 /**
  * The platform as `make up` runs it (libs/platform's description, each
  * service's defaults), from the build in `root` (this checkout or a
- * baseline's), in its own namespace, with the services' logs in `logDir`.
- * Started in the supervisor's order, each waited for before the next, so the
- * command API has migrated and made the slot before the relay starts.
+ * baseline's), in its own namespace, with the services' logs in `logDir`:
+ * each service as its own database role and Kafka principal, on what
+ * releasePlatform made, with `env` (its settings for every service).
+ * Started in the supervisor's order, each waited for before the next.
  */
 export async function startPlatform(
   root: string,
   namespace: PlatformNamespace,
   replicas: number,
+  env: Record<string, string>,
   logDir: string,
   say: (line: string) => void,
 ): Promise<Running[]> {
@@ -38,13 +40,21 @@ export async function startPlatform(
   try {
     const commandKeys = ensureCommandKeys(join(logDir, 'keys'));
     // The APIs trust the bench's issuer (its JWKS file), whose tokens the load carries.
-    for (const proc of platformProcesses({ replicas, namespace, commandKeys, auth: testIssuer().env() })) {
+    const processes = platformProcesses({
+      replicas,
+      namespace,
+      roles: { databaseUrl: namespace.databaseUrl },
+      commandKeys,
+      auth: testIssuer().env(),
+      kafka: localKafkaEnv,
+    });
+    for (const proc of processes) {
       const entry = join(root, proc.service.entry);
       if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build in ${root}`);
       const log = createWriteStream(join(logDir, `${proc.name}.log`), { flags: 'a' });
       const child = spawn(process.execPath, ['--enable-source-maps', entry], {
         cwd: root,
-        env: { ...process.env, ...proc.env },
+        env: { ...process.env, ...env, ...proc.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout.pipe(log);

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
+import { loadConfig, z } from '@sluice/config';
+import { createKafka, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
-import { namespaceEnv, type PlatformNamespace } from '@sluice/platform';
-import { allCatalogs } from '@sluice/schemas';
+import { aclNamesEnv, aclPlan, namespaceEnv, platformKafkaNames, removeAcls, type PlatformNamespace } from '@sluice/platform';
 import { createTestDatabase, testEnv } from '@sluice/testing';
 import { HttpTarget, RoundRobinTarget, runOpenModel, summarizeLatencies, type LoadTarget } from '../loadgen';
 import type { PlatformBenchArgs } from './args';
@@ -19,6 +19,7 @@ import {
   uptimeTicks,
 } from './cpu';
 import { startPlatform, stopPlatform, type Running } from './launch';
+import { releasePlatform } from './release';
 import { HopProbe, type HopTimes } from './probe';
 import { benchBearer } from '../auth';
 
@@ -96,15 +97,7 @@ export async function runBuild(
   const logger = createLogger('platform-bench', 'warn');
   const kafka = createKafka({ ...testEnv.kafka, clientId: 'sluice-bench', logger });
   const eventTopic = routeTopic(names.OUTBOX_TOPIC_PATTERN!, 'wallet');
-  // What `make topics` does for make up: the event topics, before the services start.
-  await ensureTopics(
-    kafka,
-    allCatalogs.map((c) => ({
-      topic: routeTopic(names.OUTBOX_TOPIC_PATTERN!, c.aggregateType),
-      partitions: PARTITIONS,
-      retainForever: true,
-    })),
-  );
+  const logDir = `${build.root}/.run/logs/bench-platform/${id}`;
   let running: Running[] = [];
   const pool = new Pool({ connectionString: db.url, application_name: 'sluice-bench', max: 2 });
   pool.on('error', () => undefined); // an idle connection ended by the server: the next query opens another
@@ -112,7 +105,8 @@ export async function runBuild(
   const targets: LoadTarget[] = [];
   try {
     say(`[${build.name}, round ${round}] starting the platform from ${build.root} (database ${db.name}, topics ${id}.*)`);
-    running = await startPlatform(build.root, ns, args.replicas, `${build.root}/.run/logs/bench-platform/${id}`, say);
+    const env = await releasePlatform(build.root, ns, PARTITIONS, `${logDir}/release.log`, say);
+    running = await startPlatform(build.root, ns, args.replicas, env, logDir, say);
     const byService = (name: string) => running.filter((r) => r.proc.service.name === name);
     const commands = new RoundRobinTarget(byService('command-api').map((r) => new HttpTarget(r.url, args.connections)));
     const queries = new RoundRobinTarget(byService('query-api').map((r) => new HttpTarget(r.url, 32)));
@@ -258,6 +252,9 @@ export async function runBuild(
     await stopPlatform(running);
     await pool.end();
     await deleteTopics(kafka, `${id}.`).catch(() => undefined);
+    // The grants `sluice acls apply` made for the namespace.
+    const grants = aclPlan(platformKafkaNames(names.OUTBOX_TOPIC_PATTERN!, loadConfig(z.object(aclNamesEnv), names)));
+    await removeAcls(kafka, grants).catch(() => undefined);
     await db.drop();
   }
 }

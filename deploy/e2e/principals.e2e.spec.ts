@@ -1,8 +1,7 @@
-import type { AclFilter, Kafka } from 'kafkajs';
-import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
-import { aclPlan, applyAcls, namespaceEnv, platformKafkaNames, type PlatformKafkaNames } from '@sluice/platform';
+import { aclPlan, applyAcls, namespaceEnv, platformKafkaNames, removeAcls, type PlatformKafkaNames } from '@sluice/platform';
 import {
   createTestDatabase,
   freePort,
@@ -74,21 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(services).map((s) => s.kill('SIGTERM')));
-  if (names) {
-    const a = admin.admin();
-    await a.connect();
-    const filters: AclFilter[] = [...new Set(aclPlan(names).map((g) => g.name))]
-      .filter((name) => name !== '*')
-      .map((resourceName) => ({
-        resourceType: AclResourceTypes.ANY,
-        resourceName,
-        resourcePatternType: ResourcePatternTypes.ANY,
-        operation: AclOperationTypes.ANY,
-        permissionType: AclPermissionTypes.ANY,
-      }));
-    await a.deleteAcls({ filters });
-    await a.disconnect();
-  }
+  if (names) await removeAcls(admin, aclPlan(names));
   await db?.drop();
 });
 

@@ -39,11 +39,11 @@ export function localServices(
     replicas: parseReplicas(env.SLUICE_REPLICAS),
     ...(databaseUrl && { roles: { databaseUrl } }),
     ...(keysDir !== undefined && { commandKeys: ensureCommandKeys(keysDir) }),
-    ...(runDir !== undefined && { auth: devAuthEnv(runDir) }),
-  }).map((p) => ({
-    ...p,
-    env: { ...(runDir !== undefined && localKafkaCredentials(runDir, p.service.name)), ...p.env },
-  }));
+    ...(runDir !== undefined && {
+      auth: devAuthEnv(runDir),
+      kafka: (service: string) => localKafkaCredentials(runDir, service),
+    }),
+  });
 }
 
 // `node dist/deploy/local/services.js ports` prints the ports, one a line (for platform.sh).

@@ -1,5 +1,6 @@
 import {
   AclOperationTypes,
+  type AclFilter,
   AclPermissionTypes,
   AclResourceTypes,
   ResourcePatternTypes,
@@ -166,6 +167,30 @@ export async function applyAcls(kafka: Kafka, grants: readonly Grant[]): Promise
   await admin.connect();
   try {
     await admin.createAcls({ acl: grants.map(toAclEntry) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Removes every binding on the resources the grants name (a namespace's, when a
+ * benchmark or test is done with it), whoever holds it. The wildcard resource is
+ * never touched. Needs an admin principal.
+ */
+export async function removeAcls(kafka: Kafka, grants: readonly Grant[]): Promise<void> {
+  const filters: AclFilter[] = [...new Set(grants.map((g) => g.name))]
+    .filter((name) => name !== '*')
+    .map((resourceName) => ({
+      resourceType: AclResourceTypes.ANY,
+      resourceName,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteAcls({ filters });
   } finally {
     await admin.disconnect();
   }

@@ -80,7 +80,9 @@ function roleEnv(service: string, settings: DatabaseRoleSettings): Record<string
  * (the saga lives in the database, so any replica takes them). With
  * `commandKeys`, the command senders get their signing keys and the command
  * API the issuers file. `auth` is the access-token issuer every process is
- * told to trust (devAuthEnv locally).
+ * told to trust (devAuthEnv locally). `kafka` gives a service its own Kafka
+ * principal's settings (localKafkaCredentials locally; none for services
+ * without Kafka).
  */
 export function platformProcesses(
   options: {
@@ -89,6 +91,7 @@ export function platformProcesses(
     roles?: DatabaseRoleSettings;
     commandKeys?: CommandKeys;
     auth?: Record<string, string>;
+    kafka?: (service: string) => Record<string, string> | undefined;
   } = {},
 ): PlatformProcess[] {
   const replicas = options.replicas ?? 1;
@@ -112,6 +115,7 @@ export function platformProcesses(
         replica,
         port,
         env: {
+          ...options.kafka?.(service.name),
           ...shared,
           ...options.auth,
           ...links,

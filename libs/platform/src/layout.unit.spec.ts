@@ -31,6 +31,15 @@ describe('platform layout', () => {
     for (const p of platformProcesses({ auth })) expect(p.env).toMatchObject(auth);
   });
 
+  it("gives each process its own service's Kafka principal, and none to a service without one", () => {
+    const kafka = (service: string) =>
+      service === 'psp-simulator' ? undefined : { KAFKA_SASL_USERNAME: `sluice-${service}`, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' };
+    const procs = platformProcesses({ replicas: 2, kafka });
+    expect(procs.find((p) => p.name === 'projector-2')?.env.KAFKA_SASL_USERNAME).toBe('sluice-projector');
+    expect(procs.find((p) => p.name === 'outbox-relay')?.env.KAFKA_SASL_USERNAME).toBe('sluice-outbox-relay');
+    expect(procs.find((p) => p.name === 'psp-simulator')?.env.KAFKA_SASL_USERNAME).toBeUndefined();
+  });
+
   it('runs replica i of each scalable service 100·i ports up, and the PSP simulator once', () => {
     const procs = platformProcesses({ replicas: 2 });
     expect(procs).toHaveLength(13);

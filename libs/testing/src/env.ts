@@ -21,12 +21,19 @@ export function localCredentialsFile(name: string): string {
 }
 
 /**
- * The registry's release user (it registers schemas, as the tests do) when this checkout's
- * registry runs with basic authentication (deploy/local/registry.sh): its URL carries the credentials.
+ * The file holding a registry user's URL, credentials included, when this checkout's registry
+ * runs with basic authentication (deploy/local/registry.sh): sluice-release registers schemas,
+ * sluice-services only reads them.
  */
+export function localRegistryUrlFile(user: 'sluice-release' | 'sluice-services'): string | undefined {
+  const file = join(RUN_DIR, 'registry', 'auth', `${user}.url`);
+  return existsSync(file) ? file : undefined;
+}
+
+/** The registry's release user (it registers schemas, as the tests do), when the local registry has users. */
 function localRegistryUrl(): string | undefined {
-  const file = join(RUN_DIR, 'registry', 'auth', 'sluice-release.url');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+  const file = localRegistryUrlFile('sluice-release');
+  return file && readFileSync(file, 'utf8').trim();
 }
 
 /** A principal's settings from this checkout's broker (deploy/local/kafka.sh), or undefined. */
@@ -77,7 +84,7 @@ const kafkaSecurity = kafkaSecurityOf(kafkaEnv);
 export const testEnv = {
   databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   /** The CA of PostgreSQL's TLS certificate (deploy/local/postgres.sh writes it). */
-  postgresCaFile: process.env.DATABASE_SSL_CA_FILE ?? join(__dirname, '../../../.run/postgres-tls/ca.crt'),
+  postgresCaFile: process.env.DATABASE_SSL_CA_FILE ?? join(RUN_DIR, 'postgres-tls', 'ca.crt'),
   kafkaBrokers,
   /** The admin principal's connection: spread into createKafka's options. */
   kafka: { brokers: kafkaBrokers, security: kafkaSecurity },
