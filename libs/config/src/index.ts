@@ -173,7 +173,20 @@ export const outboxEnv = {
 export const consumerEnv = {
   KAFKA_FETCH_MIN_BYTES: env.int(1, 1, 64 * 1_048_576),
   KAFKA_FETCH_MAX_WAIT_MS: env.int(500, 10, 30_000),
+  /**
+   * Linger when busy: after a batch with records the consumer waits until this long after
+   * its arrival before it fetches again, so at moderate rates one fetch, batch and
+   * transaction carries many records instead of one each. A record waits at most this
+   * much more; the first after a quiet spell, not at all. 0 turns it off.
+   */
+  KAFKA_FETCH_LINGER_MS: env.int(50, 0, 5_000),
   KAFKA_PARTITIONS_CONCURRENTLY: env.int(4, 1, 256),
+  /**
+   * Offsets are committed to Kafka at most this often, all partitions' in one request, not after
+   * every batch. The runtime's consumers are idempotent (inbox, keyed inserts), so after a crash
+   * the records of at most this long are handled again without a second effect. 0: every batch.
+   */
+  KAFKA_COMMIT_INTERVAL_MS: env.int(1_000, 0, 60_000),
   /** A member that sends no heartbeat this long is dropped from its group (its partitions move on). */
   KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
   KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100),

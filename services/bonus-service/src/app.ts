@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Partitioners } from 'kafkajs';
 import { createHttpApp } from '@sluice/http';
 import {
-  fetchSettingsFrom,
+  consumerSettingsFrom,
   AvroEventCodec,
   commandSigner,
   ConsumerMetrics,
@@ -99,7 +99,7 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
         groupId: config.BONUS_GROUP_ID,
         topics,
         fromBeginning: config.BONUS_FROM_BEGINNING,
-        fetch: fetchSettingsFrom(config),
+        ...consumerSettingsFrom(config),
         logger: consumerLogger,
         metrics,
       }),

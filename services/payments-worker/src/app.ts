@@ -5,7 +5,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import {
-  fetchSettingsFrom,
+  consumerSettingsFrom,
   AvroEventCodec,
   commandSigner,
   createIdempotentProducer,
@@ -164,7 +164,7 @@ export async function buildPaymentsWorker(
       fromBeginning: config.PAYMENTS_FROM_BEGINNING,
       provider: config.PSP_NAME,
       deadLetterTopic: dlqTopic,
-      fetch: fetchSettingsFrom(config),
+      ...consumerSettingsFrom(config),
       retry: {
         maxAttempts: config.CONSUMER_RETRY_ATTEMPTS,
         baseMs: config.CONSUMER_RETRY_BASE_MS,

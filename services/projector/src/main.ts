@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       maxBytes: config.KAFKA_FETCH_MAX_BYTES,
       maxWaitTimeMs: config.KAFKA_FETCH_MAX_WAIT_MS,
       minBytes: config.KAFKA_FETCH_MIN_BYTES,
+      lingerMs: config.KAFKA_FETCH_LINGER_MS,
       partitionsConsumedConcurrently: config.PROJECTOR_PARTITIONS_CONCURRENTLY,
     },
     retry: {

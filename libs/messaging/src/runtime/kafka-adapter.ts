@@ -23,6 +23,15 @@ export interface FetchSettings {
   maxWaitTimeInMs: number;
   maxBytes: number;
   maxBytesPerPartition: number;
+  /**
+   * Linger when busy: once a batch with records comes in, the fetch loop is
+   * held until this long after its arrival (its handling included) before it
+   * fetches again, so records arriving meanwhile come in one fuller fetch
+   * instead of one fetch, batch and transaction each. The first record after a
+   * quiet spell is handled at once; an idle consumer never waits (an empty
+   * fetch brings no batch). Each record waits at most this long more. 0: off.
+   */
+  lingerMs: number;
   /** Partitions whose batches are handled at once. */
   partitionsConcurrently: number;
   sessionTimeoutMs: number;
@@ -34,6 +43,7 @@ export const DEFAULT_FETCH: FetchSettings = {
   maxWaitTimeInMs: 500,
   maxBytes: 10_485_760,
   maxBytesPerPartition: 1_048_576,
+  lingerMs: 0,
   partitionsConcurrently: 4,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
@@ -43,18 +53,25 @@ export const DEFAULT_FETCH: FetchSettings = {
 export interface ConsumerFetchEnv {
   KAFKA_FETCH_MIN_BYTES: number;
   KAFKA_FETCH_MAX_WAIT_MS: number;
+  KAFKA_FETCH_LINGER_MS: number;
   KAFKA_PARTITIONS_CONCURRENTLY: number;
   KAFKA_SESSION_TIMEOUT_MS: number;
   KAFKA_HEARTBEAT_INTERVAL_MS: number;
+  KAFKA_COMMIT_INTERVAL_MS: number;
 }
 
-export function fetchSettingsFrom(env: ConsumerFetchEnv): Partial<FetchSettings> {
+/** A subscriber's fetch and commit settings from those variables: spread into KafkaSubscriberOptions. */
+export function consumerSettingsFrom(env: ConsumerFetchEnv): { fetch: Partial<FetchSettings>; commitIntervalMs: number } {
   return {
-    minBytes: env.KAFKA_FETCH_MIN_BYTES,
-    maxWaitTimeInMs: env.KAFKA_FETCH_MAX_WAIT_MS,
-    partitionsConcurrently: env.KAFKA_PARTITIONS_CONCURRENTLY,
-    sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
-    heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+    fetch: {
+      minBytes: env.KAFKA_FETCH_MIN_BYTES,
+      maxWaitTimeInMs: env.KAFKA_FETCH_MAX_WAIT_MS,
+      lingerMs: env.KAFKA_FETCH_LINGER_MS,
+      partitionsConcurrently: env.KAFKA_PARTITIONS_CONCURRENTLY,
+      sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+    },
+    commitIntervalMs: env.KAFKA_COMMIT_INTERVAL_MS,
   };
 }
 
@@ -72,8 +89,10 @@ export interface KafkaSubscriberOptions {
   /**
    * Kafka offsets are committed at most this often, all partitions' together (0, the default:
    * after every batch, each its own request). For a consumer whose committed offset is only a
-   * hint (the projector keeps its positions in its database), a commit request to the broker per
-   * partition batch is a round trip on the batch's path and a write to __consumer_offsets each.
+   * hint (the projector keeps its positions in its database) or whose handler is idempotent (an
+   * inbox, a key that makes a second insert a no-op), a commit request to the broker per
+   * partition batch is a round trip on the batch's path and a write to __consumer_offsets each;
+   * after a crash at most this long of records is handled again.
    */
   commitIntervalMs?: number;
 }
@@ -142,6 +161,10 @@ export class KafkaSubscriber implements Subscriber {
   private pendingCommits = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
   private lastCommitAt = 0;
+  /** Partitions this subscriber has committed an offset of: the first commit of any other is not deferred. */
+  private committedOnce = new Set<string>();
+  /** When the fetch loop may fetch again: set by the first batch that arrives after the last such time (lingerMs). */
+  private lingerUntil = 0;
   private joined = false;
   private crashed: string | undefined;
   private readonly fetch: FetchSettings;
@@ -267,6 +290,14 @@ export class KafkaSubscriber implements Subscriber {
     }
   }
 
+  /** Holds the fetch loop until lingerUntil (the batches of one fetch share it); ends at once on stop. */
+  private async linger(signal: AbortSignal): Promise<void> {
+    const waitMs = this.lingerUntil - Date.now();
+    if (waitMs <= 0) return;
+    await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+    this.options.metrics?.lingerSeconds.inc({ group: this.options.groupId }, waitMs / 1000);
+  }
+
   private async onBatch(payload: EachBatchPayload, handler: Handler): Promise<void> {
     const { batch } = payload;
     const { topic, partition } = batch;
@@ -274,6 +305,8 @@ export class KafkaSubscriber implements Subscriber {
     const owned = () =>
       !signal.aborted && payload.isRunning() && !payload.isStale() && this.owned.get(topic)?.has(partition) === true;
     if (batch.messages.length === 0 || !owned()) return;
+    const arrived = Date.now();
+    if (arrived >= this.lingerUntil) this.lingerUntil = arrived + this.fetch.lingerMs;
     const group = this.options.groupId;
     const metrics = this.options.metrics;
     const last = batch.messages.at(-1)!;
@@ -293,9 +326,15 @@ export class KafkaSubscriber implements Subscriber {
         await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
         return;
       }
-      this.pendingCommits.set(`${topic}:${partition}`, { topic, partition, offset });
+      const key = `${topic}:${partition}`;
+      this.pendingCommits.set(key, { topic, partition, offset });
       const wait = this.lastCommitAt + interval - Date.now();
-      if (wait <= 0) await this.flushCommits();
+      // A partition the group has no offset of yet (a new topic, a group that starts at the end) is
+      // committed at once: a crash before a deferred first commit would restart it from its reset
+      // position, and with fromBeginning false that skips what was handled and what came after.
+      const first = !this.committedOnce.has(key);
+      this.committedOnce.add(key);
+      if (wait <= 0 || first) await this.flushCommits();
       else this.commitTimer ??= setTimeout(() => void this.flushCommits(), wait);
     };
     let released = false;
@@ -317,6 +356,7 @@ export class KafkaSubscriber implements Subscriber {
           ctx,
         );
         if (!released) await commit(records.at(-1)!);
+        await this.linger(signal);
         return;
       } catch (err) {
         if (!owned()) return; // the batch is fetched again by whoever owns the partition next

@@ -19,6 +19,7 @@ export class ConsumerMetrics {
   readonly retries: Counter<'group' | 'topic' | 'kind'>;
   readonly deadLetters: Counter<'group' | 'topic' | 'code'>;
   readonly handlerFailures: Counter<'group' | 'topic'>;
+  readonly lingerSeconds: Counter<'group'>;
 
   private static readonly byRegistry = new WeakMap<Registry, ConsumerMetrics>();
 
@@ -69,6 +70,12 @@ export class ConsumerMetrics {
       name: 'sluice_consumer_lag_records',
       help: "Records between a partition's end and the last one fetched, per assigned partition",
       labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.lingerSeconds = new Counter({
+      name: 'sluice_consumer_linger_seconds_total',
+      help: 'Time the fetch loop was held after a batch so that the next fetch brings more records (KAFKA_FETCH_LINGER_MS)',
+      labelNames: ['group'],
       registers,
     });
     this.assigned = new Gauge({

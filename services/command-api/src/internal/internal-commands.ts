@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
-  fetchSettingsFrom,
+  consumerSettingsFrom,
   ConsumerMetrics,
   consumerPipeline,
   createIdempotentProducer,
@@ -40,7 +40,7 @@ export function internalCommandsTransport(
         groupId: group,
         topics,
         fromBeginning: true,
-        fetch: fetchSettingsFrom(config),
+        ...consumerSettingsFrom(config),
         logger,
         metrics,
       }),

@@ -88,6 +88,8 @@ export interface WalletEventsOptions {
   provider: string;
   deadLetterTopic: string;
   fetch: Partial<FetchSettings>;
+  /** Offsets committed at most this often (the handler is idempotent: a redelivered batch inserts nothing new). */
+  commitIntervalMs?: number;
   retry: { maxAttempts: number; baseMs: number; maxMs: number };
 }
 
@@ -126,6 +128,7 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
     topics: [options.topic],
     fromBeginning: options.fromBeginning,
     fetch: options.fetch,
+    ...(options.commitIntervalMs !== undefined && { commitIntervalMs: options.commitIntervalMs }),
     logger: deps.logger,
     metrics,
   });

@@ -36,6 +36,8 @@ export interface ConsumerTuning {
   maxWaitTimeMs: number;
   /** The broker answers a fetch once this many bytes wait, or maxWaitTimeMs passed. */
   minBytes: number;
+  /** After a batch, the next fetch waits until this long after the batch came (FetchSettings.lingerMs). */
+  lingerMs: number;
   /** Partitions whose batches run at once; each holds one pooled connection while it commits. */
   partitionsConsumedConcurrently: number;
 }
@@ -81,6 +83,7 @@ const DEFAULT_TUNING: ConsumerTuning = {
   maxBytes: 10_485_760,
   maxWaitTimeMs: 1_000,
   minBytes: 1,
+  lingerMs: 0,
   partitionsConsumedConcurrently: 4,
 };
 
@@ -167,6 +170,7 @@ export class ProjectorEngine {
         maxBytes: this.tuning.maxBytes,
         maxWaitTimeInMs: this.tuning.maxWaitTimeMs,
         minBytes: this.tuning.minBytes,
+        lingerMs: this.tuning.lingerMs,
         partitionsConcurrently: this.tuning.partitionsConsumedConcurrently,
       },
       // Kafka's offsets are only a hint here (the checkpoints are in the database): committed once a second, not per batch.
