@@ -3,6 +3,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message
 import { errorMessage } from '@sluice/core';
 import type { Logger } from '@sluice/observability';
 import { fullJitterDelay } from '@sluice/resilience';
+import { ArrivalRate } from './arrival-rate';
 import type { ConsumerMetrics } from './metrics';
 import type {
   AssignmentHooks,
@@ -27,9 +28,11 @@ export interface FetchSettings {
    * Linger when busy: once a batch with records comes in, the fetch loop is
    * held until this long after its arrival (its handling included) before it
    * fetches again, so records arriving meanwhile come in one fuller fetch
-   * instead of one fetch, batch and transaction each. The first record after a
-   * quiet spell is handled at once; an idle consumer never waits (an empty
-   * fetch brings no batch). Each record waits at most this long more. 0: off.
+   * instead of one fetch, batch and transaction each. Busy means records
+   * arrive fast enough that a linger gathers at least LINGER_MIN_RECORDS (the
+   * rate over the last 250 ms); below that, and for the first records after a
+   * quiet spell, nothing waits, and an idle consumer never does (an empty fetch
+   * brings no batch). Each record waits at most this long more. 0: off.
    */
   lingerMs: number;
   /** Partitions whose batches are handled at once. */
@@ -48,6 +51,9 @@ export const DEFAULT_FETCH: FetchSettings = {
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
 };
+
+/** A linger is worth its wait when it gathers at least this many records (at the current arrival rate). */
+export const LINGER_MIN_RECORDS = 2;
 
 /** The consumer settings every service on the runtime reads from its environment (consumerEnv in @sluice/config). */
 export interface ConsumerFetchEnv {
@@ -165,6 +171,7 @@ export class KafkaSubscriber implements Subscriber {
   private committedOnce = new Set<string>();
   /** When the fetch loop may fetch again: set by the first batch that arrives after the last such time (lingerMs). */
   private lingerUntil = 0;
+  private readonly arrivals = new ArrivalRate();
   private joined = false;
   private crashed: string | undefined;
   private readonly fetch: FetchSettings;
@@ -306,7 +313,11 @@ export class KafkaSubscriber implements Subscriber {
       !signal.aborted && payload.isRunning() && !payload.isStale() && this.owned.get(topic)?.has(partition) === true;
     if (batch.messages.length === 0 || !owned()) return;
     const arrived = Date.now();
-    if (arrived >= this.lingerUntil) this.lingerUntil = arrived + this.fetch.lingerMs;
+    this.arrivals.note(arrived, batch.messages.length);
+    if (arrived >= this.lingerUntil) {
+      const gathers = (this.arrivals.value * this.fetch.lingerMs) / 1_000;
+      this.lingerUntil = arrived + (gathers >= LINGER_MIN_RECORDS ? this.fetch.lingerMs : 0);
+    }
     const group = this.options.groupId;
     const metrics = this.options.metrics;
     const last = batch.messages.at(-1)!;
