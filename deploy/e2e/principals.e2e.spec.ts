@@ -19,7 +19,8 @@ import {
  * The services as `make up` runs them on the secured broker: each connects as its own
  * principal with only the grants of `sluice acls apply`, and a deposit still travels
  * command API → relay → Kafka → projector → query API, the welcome bonus through the
- * bonus service and the command topic.
+ * bonus service and the command topic, and a withdrawal is paid out through the
+ * payments worker and completed on the command topic.
  */
 const logger = createLogger('principals-e2e', 'warn');
 let db: TestDatabase;
@@ -68,7 +69,16 @@ beforeAll(async () => {
   await (await start('command-api')).waitReady(60_000);
   await Promise.all(['outbox-relay', 'projector', 'bonus-service'].map(async (s) => (await start(s)).waitReady(60_000)));
   services['query-api'] = startService('query-api', env, await freePort());
-  await services['query-api'].waitReady();
+  // The withdrawal path: the payments worker reads the wallet events and sends completions on the command topic.
+  const [pspPort, workerPort] = [await freePort(), await freePort()];
+  const links = {
+    PSP_URL: `http://127.0.0.1:${pspPort}`,
+    PSP_WEBHOOK_URL: `http://127.0.0.1:${workerPort}/v1/psp/webhooks`,
+    PSP_SETTLE_MS: '100',
+  };
+  services['psp-simulator'] = startService('psp-simulator', { ...env, ...links }, pspPort);
+  services['payments-worker'] = startService('payments-worker', { ...env, ...links, ...asPrincipal('payments-worker') }, workerPort);
+  await Promise.all(['query-api', 'psp-simulator', 'payments-worker'].map((s) => services[s]!.waitReady(60_000)));
 });
 
 afterAll(async () => {
@@ -87,7 +97,7 @@ async function post(path: string, body: unknown, key: string): Promise<{ status:
 }
 
 describe('every service as its own Kafka principal', () => {
-  it('a deposit and the welcome bonus (bonus service → command topic → command API) reach the read model', async () => {
+  it('a deposit and the welcome bonus (bonus service → command topic → command API) reach the read model; a withdrawal is paid (payments worker → command topic)', async () => {
     const opened = await post('/v1/wallets', { currency: 'EUR' }, uniqueName('open'));
     expect(opened.status).toBe(201);
     const walletId = String(opened.body.walletId);
@@ -106,5 +116,21 @@ describe('every service as its own Kafka principal', () => {
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(view).toMatchObject({ walletId, balance: 700 + 500, version: 3 });
+
+    const requested = await post(`/v1/wallets/${walletId}/withdrawals`, { amount: 200, currency: 'EUR' }, uniqueName('wd'));
+    expect(requested.status).toBe(202);
+    const withdrawalId = String(requested.body.withdrawalId);
+    const done = await waitFor(
+      `withdrawal ${withdrawalId} completed in the query API`,
+      async () => {
+        const res = await fetch(`${services['query-api']!.url}/v1/withdrawals/${withdrawalId}`, {
+          headers: await testIssuer().bearer('principals-e2e'),
+        });
+        const body = res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+        return body?.state === 'completed' ? body : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(done).toMatchObject({ withdrawalId, amount: 200 });
   });
 });

@@ -88,6 +88,20 @@ describe('ambiguous provider answers park the saga, never release the hold', () 
     expect(await platform.workerMetric('sluice_payments_sagas_needing_review')).toMatch(/ [1-9]/);
   });
 
+  it('a look-up that finds no payout after a payout request that may have been sent keeps the hold, and sends nothing', async () => {
+    // The provider is slow and then refuses to create: both tries time out first, so neither side knows.
+    await platform.faults({ ...CLEAR, latencyMs: 1_500, refuseStatus: 401, refuseCode: 'unauthorized', refuseRoute: 'create' });
+    const walletId = await platform.wallet(1_000);
+    const id = await platform.withdraw(walletId, 400);
+    await waitFor('the payout request to go unanswered', async () => (await platform.saga(id))?.send_uncertain === true, {
+      timeoutMs: 20_000,
+    });
+    // The look-up now answers at once, and finds nothing: the payout may still surface, so nothing is sent again.
+    await platform.faults({ latencyMs: 0 });
+    await expectHeldUnderReview(id, walletId, 'payout_not_found');
+    expect((await fetchExecutedPayouts(platform.services.psp!.url)).filter((p) => p.reference === id)).toEqual([]);
+  });
+
   it('a saga under review is listed by `payouts parked` and resolved with `payouts resolve`: paid completes it, failed releases the hold', async () => {
     const a = await timedOutPayout();
     const b = await timedOutPayout();
@@ -123,18 +137,46 @@ describe('ambiguous provider answers park the saga, never release the hold', () 
   it('mixing timeouts, 4xx answers, lost answers, declines and successes pays no withdrawal twice and releases holds only for documented declines', async () => {
     const walletId = await platform.wallet(100_000);
     const ids: string[] = [];
-    const rounds = [
-      { ...CLEAR, errorRate: 0.3, declineRate: 0.3 },
-      { ...CLEAR, latencyMs: 1_500, declineRate: 0.3, keyInUseConflict: true },
-      { ...CLEAR, refuseStatus: 409, refuseCode: 'conflict', refuseRoute: 'create' as const },
-      { ...CLEAR, declineRate: 0.5 },
+    /** Withdrawals whose payout request went unanswered and whose provider then answered only 404, 401 or an empty look-up: each must end under review. */
+    const ambiguous: string[] = [];
+    const slow = { ...CLEAR, latencyMs: 1_500, webhooksHeld: true };
+    const rounds: { faults: Parameters<PaymentsPlatform['faults']>[0]; afterTimeOut?: Parameters<PaymentsPlatform['faults']>[0] }[] = [
+      { faults: { ...CLEAR, errorRate: 0.3, declineRate: 0.3 } },
+      { faults: { ...CLEAR, latencyMs: 1_500, declineRate: 0.3, keyInUseConflict: true } },
+      { faults: { ...CLEAR, refuseStatus: 409, refuseCode: 'conflict', refuseRoute: 'create' } },
+      // Paid by the provider after the request timed out; the look-up then answers 404.
+      { faults: slow, afterTimeOut: { latencyMs: 0, refuseStatus: 404, refuseCode: 'payout_not_found', refuseRoute: 'look_up' } },
+      // Paid after the request timed out; then every call answers 401, as after a credential rotation.
+      { faults: slow, afterTimeOut: { latencyMs: 0, refuseStatus: 401, refuseCode: 'unauthorized', refuseRoute: 'all' } },
+      // Never created, though the request timed out: the look-up finds nothing.
+      {
+        faults: { ...CLEAR, latencyMs: 1_500, refuseStatus: 401, refuseCode: 'unauthorized', refuseRoute: 'create' },
+        afterTimeOut: { latencyMs: 0 },
+      },
+      { faults: { ...CLEAR, declineRate: 0.5 } },
     ];
-    for (const faults of rounds) {
-      await platform.faults({ errorRate: 0, declineRate: 0, ...faults });
-      for (let i = 0; i < 4; i++) ids.push(await platform.withdraw(walletId, 100));
+    for (const { faults, afterTimeOut } of rounds) {
+      await platform.faults({ errorRate: 0, declineRate: 0, webhooksHeld: false, keyInUseConflict: false, ...faults });
+      const round: string[] = [];
+      for (let i = 0; i < 4; i++) round.push(await platform.withdraw(walletId, 100));
+      ids.push(...round);
+      if (afterTimeOut) {
+        await waitFor(
+          "the round's payout requests to go unanswered",
+          async () => (await Promise.all(round.map((id) => platform.saga(id)))).every((s) => s?.send_uncertain === true),
+          { timeoutMs: 20_000, intervalMs: 200 },
+        );
+        await platform.faults(afterTimeOut);
+        await waitFor(
+          "the round's sagas to be under review",
+          async () => (await Promise.all(round.map((id) => platform.saga(id)))).every((s) => s?.state === 'needs_review'),
+          { timeoutMs: 30_000, intervalMs: 200 },
+        );
+        ambiguous.push(...round);
+      }
       await sleep(2_500);
     }
-    await platform.faults({ ...CLEAR, errorRate: 0, declineRate: 0 });
+    await platform.faults({ ...CLEAR, errorRate: 0, declineRate: 0, webhooksHeld: false });
     // Every saga ends: finished, or under review.
     await waitFor(
       'every saga to end or be under review',
@@ -167,9 +209,11 @@ describe('ambiguous provider answers park the saga, never release the hold', () 
       if (states.get(id) === 'completed') expect(paidBy.get(id)).toBe(1);
     }
     expect(reviewed.size).toBeGreaterThan(0); // the 409 round at least
+    // Later rounds' faults and the webhooks released at the end moved none of them on.
+    expect(ambiguous.filter((id) => !reviewed.has(id))).toEqual([]);
     // Under review: the hold is still there, whatever the provider did.
     for (const id of reviewed) expect(['requested', 'submitted']).toContain(states.get(id));
-  }, 150_000);
+  }, 240_000);
 
   it('a "paid" webhook for a withdrawal that failed is recorded, counted and listed for review, never applied', async () => {
     await platform.faults({ ...CLEAR, declineRate: 1 });
