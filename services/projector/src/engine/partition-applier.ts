@@ -3,6 +3,7 @@ import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable }
 import {
   advanceCheckpoints,
   lockCheckpoints,
+  lockPartitionCheckpoints,
   positionOf,
   type CheckpointAdvance,
   type StoredPosition,
@@ -126,10 +127,17 @@ export class PartitionApplier {
     return this.transaction(async (client, targets) => {
       // In partition order, as every transaction locks checkpoint rows: no two wait on each other.
       const order = [...batches.keys()].sort((a, b) => batches[a]!.partition - batches[b]!.partition);
-      const stored = new Map<number, Map<string, StoredPosition>>();
-      for (const i of order) stored.set(i, await lockCheckpoints(client, targets, topic, batches[i]!.partition));
+      const locked = await lockPartitionCheckpoints(
+        client,
+        targets,
+        topic,
+        order.map((i) => batches[i]!.partition),
+      );
+      const stored = new Map<number, ReadonlyMap<string, StoredPosition>>(
+        order.map((i) => [i, locked.get(batches[i]!.partition)!]),
+      );
       const reports = batches.map((): TargetReport[] => []);
-      const advances = batches.map((): CheckpointAdvance[] => []);
+      const advances: CheckpointAdvance[] = [];
       const letters = batches.map((): DeadLetter[] => []);
       const seekTo = batches.map((): bigint | undefined => undefined);
       const parks: ParkedInsert[] = [];
@@ -156,7 +164,7 @@ export class PartitionApplier {
           const { partition, opts } = batches[i]!;
           const records = step.records.slice(at, (at += fresh.length));
           const applied = this.applied(target, partition, fresh, records, opts.highWatermark);
-          advances[i]!.push(applied.advance);
+          advances.push(applied.advance);
           parks.push(...applied.parks);
           letters[i]!.push(...applied.letters);
           if (target.mode === 'replay') await recordReplay(client, target, partition, records);
@@ -174,7 +182,7 @@ export class PartitionApplier {
           notifications.push(...encodeChanges(target.projection, target.version, step.changes));
         }
       }
-      for (const i of order) await advanceCheckpoints(client, topic, batches[i]!.partition, advances[i]!);
+      await advanceCheckpoints(client, topic, advances);
       await insertParked(client, parks);
       return batches.map((b, i) => ({
         partition: b.partition,
@@ -283,7 +291,7 @@ export class PartitionApplier {
         reports.push({ target, status: 'failed', error });
       }
     }
-    await advanceCheckpoints(client, topic, partition, advances);
+    await advanceCheckpoints(client, topic, advances);
     await insertParked(client, parks);
     return { partition, outcome: { reports, stop: false, seekTo, deadLetters: letters.length }, notifications, letters };
   }
@@ -301,6 +309,7 @@ export class PartitionApplier {
     const advance = {
       projection: target.projection,
       version: target.version,
+      partition,
       nextOffset: next,
       lagRecords: Number(highWatermark > next ? highWatermark - next : 0n),
       lastRecordAt: lastFresh.raw.timestamp,

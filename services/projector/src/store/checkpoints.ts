@@ -28,31 +28,49 @@ export async function lockCheckpoints(
   topic: string,
   partition: number,
 ): Promise<Map<string, StoredPosition>> {
+  return (await lockPartitionCheckpoints(db, refs, topic, [partition])).get(partition) ?? new Map();
+}
+
+/**
+ * lockCheckpoints for several partitions in one statement: the rows are locked
+ * in (partition, projection, version) order, the order every transaction
+ * takes them in, one partition or many.
+ */
+export async function lockPartitionCheckpoints(
+  db: Queryable,
+  refs: readonly VersionRef[],
+  topic: string,
+  partitions: readonly number[],
+): Promise<Map<number, Map<string, StoredPosition>>> {
   const select = () =>
-    db.query<{ projection: string; version: number; next_offset: string; end_offset: string | null }>(
-      `SELECT c.projection, c.version, c.next_offset, c.end_offset FROM projection_checkpoints c
+    db.query<{ partition: number; projection: string; version: number; next_offset: string; end_offset: string | null }>(
+      `SELECT c.partition, c.projection, c.version, c.next_offset, c.end_offset FROM projection_checkpoints c
        JOIN unnest($1::text[], $2::int4[]) AS r(projection, version) ON r.projection = c.projection AND r.version = c.version
-       WHERE c.topic = $3 AND c.partition = $4
-       ORDER BY c.projection, c.version FOR UPDATE OF c`,
-      [refs.map((r) => r.projection), refs.map((r) => r.version), topic, partition],
+       WHERE c.topic = $3 AND c.partition = ANY($4::int4[])
+       ORDER BY c.partition, c.projection, c.version FOR UPDATE OF c`,
+      [refs.map((r) => r.projection), refs.map((r) => r.version), topic, partitions],
     );
   let { rows } = await select();
-  if (rows.length < refs.length) {
+  if (rows.length < refs.length * partitions.length) {
     // Insert first, so a partition's very first batch has rows to lock.
     await db.query(
       `INSERT INTO projection_checkpoints (projection, version, topic, partition, next_offset)
-       SELECT r.projection, r.version, $3, $4, 0 FROM unnest($1::text[], $2::int4[]) AS r(projection, version)
+       SELECT r.projection, r.version, $3, p.partition, 0
+       FROM unnest($1::text[], $2::int4[]) AS r(projection, version), unnest($4::int4[]) AS p(partition)
+       ORDER BY p.partition, r.projection, r.version
        ON CONFLICT DO NOTHING`,
-      [refs.map((r) => r.projection), refs.map((r) => r.version), topic, partition],
+      [refs.map((r) => r.projection), refs.map((r) => r.version), topic, partitions],
     );
     ({ rows } = await select());
   }
-  return new Map(
-    rows.map((r) => [
-      refKey(r.projection, r.version),
-      { nextOffset: BigInt(r.next_offset), endOffset: r.end_offset === null ? null : BigInt(r.end_offset) },
-    ]),
-  );
+  const out = new Map<number, Map<string, StoredPosition>>(partitions.map((p) => [p, new Map()]));
+  for (const r of rows) {
+    out.get(r.partition)!.set(refKey(r.projection, r.version), {
+      nextOffset: BigInt(r.next_offset),
+      endOffset: r.end_offset === null ? null : BigInt(r.end_offset),
+    });
+  }
+  return out;
 }
 
 export function positionOf(stored: ReadonlyMap<string, StoredPosition>, ref: VersionRef): StoredPosition {
@@ -60,31 +78,29 @@ export function positionOf(stored: ReadonlyMap<string, StoredPosition>, ref: Ver
 }
 
 export interface CheckpointAdvance extends VersionRef {
+  readonly partition: number;
   readonly nextOffset: bigint;
   readonly lagRecords: number;
   readonly lastRecordAt: Date | null;
 }
 
-export async function advanceCheckpoints(
-  db: Queryable,
-  topic: string,
-  partition: number,
-  advances: readonly CheckpointAdvance[],
-): Promise<void> {
+/** Moves checkpoints (of any partitions of the topic) past what a transaction applied, in one statement. */
+export async function advanceCheckpoints(db: Queryable, topic: string, advances: readonly CheckpointAdvance[]): Promise<void> {
   if (advances.length === 0) return;
   await db.query(
     `UPDATE projection_checkpoints c SET next_offset = a.next_offset, lag_records = a.lag_records,
        last_record_at = COALESCE(a.last_record_at, c.last_record_at), updated_at = now()
-     FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[], $5::timestamptz[]) AS a(projection, version, next_offset, lag_records, last_record_at)
-     WHERE c.projection = a.projection AND c.version = a.version AND c.topic = $6 AND c.partition = $7`,
+     FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int8[], $5::int8[], $6::timestamptz[])
+       AS a(projection, version, partition, next_offset, lag_records, last_record_at)
+     WHERE c.projection = a.projection AND c.version = a.version AND c.topic = $7 AND c.partition = a.partition`,
     [
       advances.map((a) => a.projection),
       advances.map((a) => a.version),
+      advances.map((a) => a.partition),
       advances.map((a) => a.nextOffset.toString()),
       advances.map((a) => a.lagRecords),
       advances.map((a) => a.lastRecordAt?.toISOString() ?? null),
       topic,
-      partition,
     ],
   );
 }
