@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { statementName } from '@sluice/db';
 import type { WalletEvent } from '@sluice/schemas';
 import { assertNever, evolve, initialWalletState, type WalletState, type WithdrawalStatus } from '@sluice/wallet-domain';
 import type { IdempotencyClaim, StoredResponse } from '../idempotency/idempotency';
@@ -194,7 +194,7 @@ export function saveWallets(
   // Batches of one shape (deposits, say) reuse a prepared statement per size; a mixed batch is planned once.
   const homogeneous = shapes.every((shape) => shape === shapes[0]);
   const sent = client.query<{ n: number }>(
-    homogeneous ? { name: statementName(`${shapes.length}${shapes[0]}`, text), text, values } : { text, values },
+    homogeneous ? { name: statementName(text, `save_${shapes.length}${shapes[0]}`), text, values } : { text, values },
   );
   return sent.then(({ rows }) => {
     const written = new Set(rows.map((r) => r.n));
@@ -324,17 +324,3 @@ function updateStored(
         WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND ${onlyIf}`;
 }
 
-/** Names of the save statements seen so far, by text; few, as a batch's text depends on its shapes alone. */
-const names = new Map<string, string>();
-const MAX_NAMES = 1_000;
-
-/** One prepared statement per command shape (deposit with key, withdrawal failure, …); the name tracks the text. */
-function statementName(shape: string, text: string): string {
-  let name = names.get(text);
-  if (name === undefined) {
-    name = `sluice_save_${shape}_${createHash('sha1').update(text).digest('hex').slice(0, 8)}`;
-    if (names.size >= MAX_NAMES) names.clear();
-    names.set(text, name);
-  }
-  return name;
-}

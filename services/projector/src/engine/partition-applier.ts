@@ -1,4 +1,4 @@
-import { withTransaction, type Pool, type PoolClient } from '@sluice/db';
+import { withPreparedStatements, withTransaction, type Pool } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
 import {
   advanceCheckpoints,
@@ -214,10 +214,12 @@ export class PartitionApplier {
    * dead letter is on the topic).
    */
   private transaction(
-    body: (client: PoolClient, targets: Target[]) => Promise<PartitionPart[]>,
+    body: (client: Queryable, targets: Target[]) => Promise<PartitionPart[]>,
     size: number,
   ): Promise<BatchOutcome[]> {
-    return withTransaction(this.options.pool, async (client) => {
+    return withTransaction(this.options.pool, async (connection) => {
+      // The texts are fixed per projection version (arrays as parameters): each is planned once per connection.
+      const client = withPreparedStatements(connection, 'projector');
       if (!this.options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
       const targets = await this.options.resolver.resolve(client);
       if (targets.length === 0) {
@@ -237,7 +239,7 @@ export class PartitionApplier {
 
   /** One partition's batch for every target, inside a batch transaction. */
   private async applyPartition(
-    client: PoolClient,
+    client: Queryable,
     targets: readonly Target[],
     partition: number,
     records: readonly BatchRecord[],
