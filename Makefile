@@ -1,18 +1,20 @@
 # Sluice — two commands do everything on a fresh machine:
 #   make up     install, start Kafka + registry + PostgreSQL + every service + the edge proxy, run a demo
 #   make test   install, start the infrastructure, run unit, integration and end-to-end tests
+#               (and, first, the promtool tests of the alerting rules)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 LOCAL := deploy/local
 # Everything make starts is local development; a Sluice process defaults to production's rules.
 export SLUICE_ENV ?= development
 
-.PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int check schemas migrations clean
+.PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int rules-test check schemas migrations clean
 
 help:
 	@echo "make up        start the whole platform and run a demo (make down stops it)"
 	@echo "make test      run unit, integration and end-to-end tests against real services"
 	@echo "make check     type-check, lint and format check"
+	@echo "make rules-test  promtool tests of the alerting rules in deploy/prometheus"
 	@echo "make status    what is running"
 	@echo "make token SUB=alice SCOPE=\"wallets:open wallets:read withdrawals:request\"   an access token of the local dev issuer"
 
@@ -72,7 +74,8 @@ status:
 	-$(LOCAL)/platform.sh status
 	-$(LOCAL)/edge.sh status
 
-test: infra-up
+# The rules' tests take seconds and need no service: they run first, so a broken rule fails fast.
+test: rules-test infra-up
 	npm test
 
 test-unit: install
@@ -80,6 +83,10 @@ test-unit: install
 
 test-int: infra-up
 	npm run test:int
+
+# promtool check rules + promtool test rules over deploy/prometheus (alerts, recording rules, runbook links).
+rules-test:
+	$(LOCAL)/prometheus.sh test
 
 check: install
 	npm run typecheck
