@@ -77,7 +77,11 @@ beforeAll(async () => {
     PSP_SETTLE_MS: '100',
   };
   services['psp-simulator'] = startService('psp-simulator', { ...env, ...links }, pspPort);
-  services['payments-worker'] = startService('payments-worker', { ...env, ...links, ...asPrincipal('payments-worker') }, workerPort);
+  services['payments-worker'] = startService(
+    'payments-worker',
+    { ...env, ...links, ...asPrincipal('payments-worker') },
+    workerPort,
+  );
   await Promise.all(['query-api', 'psp-simulator', 'payments-worker'].map((s) => services[s]!.waitReady(60_000)));
 });
 

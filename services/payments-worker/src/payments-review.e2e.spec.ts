@@ -140,7 +140,10 @@ describe('ambiguous provider answers park the saga, never release the hold', () 
     /** Withdrawals whose payout request went unanswered and whose provider then answered only 404, 401 or an empty look-up: each must end under review. */
     const ambiguous: string[] = [];
     const slow = { ...CLEAR, latencyMs: 1_500, webhooksHeld: true };
-    const rounds: { faults: Parameters<PaymentsPlatform['faults']>[0]; afterTimeOut?: Parameters<PaymentsPlatform['faults']>[0] }[] = [
+    const rounds: {
+      faults: Parameters<PaymentsPlatform['faults']>[0];
+      afterTimeOut?: Parameters<PaymentsPlatform['faults']>[0];
+    }[] = [
       { faults: { ...CLEAR, errorRate: 0.3, declineRate: 0.3 } },
       { faults: { ...CLEAR, latencyMs: 1_500, declineRate: 0.3, keyInUseConflict: true } },
       { faults: { ...CLEAR, refuseStatus: 409, refuseCode: 'conflict', refuseRoute: 'create' } },

@@ -323,4 +323,3 @@ function updateStored(
   return `UPDATE idempotency_keys SET status_code = ${$(response.status)}::int, response_body = ${$(response.body)}, response_headers = ${$(JSON.stringify(response.headers))}::jsonb
         WHERE client_id = ${$(claim.clientId)} AND key = ${$(claim.key)} AND ${onlyIf}`;
 }
-

@@ -34,7 +34,12 @@ describe('checkpoints of several partitions in one transaction', () => {
     expect(locked.get(3)!.get('wallet/1')?.nextOffset).toBe(40n);
     expect(locked.get(3)!.get('history/2')?.nextOffset).toBe(0n);
     expect(locked.get(5)!.get('wallet/1')?.nextOffset).toBe(0n);
-    expect(await offsets(HISTORY)).toEqual(new Map([[3, 0n], [5, 0n]]));
+    expect(await offsets(HISTORY)).toEqual(
+      new Map([
+        [3, 0n],
+        [5, 0n],
+      ]),
+    );
   });
 
   it('moves each partition past its own records in one statement and leaves the others', async () => {
@@ -45,7 +50,13 @@ describe('checkpoints of several partitions in one transaction', () => {
         { ...WALLET, partition: 3, nextOffset: 41n, lagRecords: 2, lastRecordAt: null },
       ]);
     });
-    expect(await offsets(WALLET)).toEqual(new Map([[3, 41n], [5, 0n], [7, 12n]]));
+    expect(await offsets(WALLET)).toEqual(
+      new Map([
+        [3, 41n],
+        [5, 0n],
+        [7, 12n],
+      ]),
+    );
     const { rows } = await pool.query<{ lag_records: string }>(
       `SELECT lag_records::text FROM projection_checkpoints WHERE projection = 'wallet' AND topic = $1 AND partition = 3`,
       [TOPIC],
