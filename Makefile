@@ -1,5 +1,5 @@
 # Sluice — two commands do everything on a fresh machine:
-#   make up     install, start Kafka + registry + PostgreSQL + every service + the edge proxy, run a demo
+#   make up     install, start Kafka + registry + PostgreSQL + every service + the edge proxy + Prometheus, run a demo
 #   make test   install, start the infrastructure, run unit, integration and end-to-end tests
 #               (and, first, the promtool tests of the alerting rules)
 SHELL := /bin/bash
@@ -52,9 +52,11 @@ migrate: infra-up
 up: infra-up topics
 	$(LOCAL)/platform.sh up
 	$(LOCAL)/edge.sh start
+	$(LOCAL)/prometheus.sh start
 	node dist/deploy/local/demo.js
 
 down:
+	$(LOCAL)/prometheus.sh stop
 	$(LOCAL)/edge.sh stop
 	$(LOCAL)/platform.sh down
 	$(MAKE) --no-print-directory infra-down
@@ -73,6 +75,7 @@ status:
 	-$(LOCAL)/registry.sh status
 	-$(LOCAL)/platform.sh status
 	-$(LOCAL)/edge.sh status
+	-$(LOCAL)/prometheus.sh status
 
 # The rules' tests take seconds and need no service: they run first, so a broken rule fails fast.
 test: rules-test infra-up

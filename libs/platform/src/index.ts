@@ -5,3 +5,4 @@ export * from './database-roles';
 export * from './command-keys';
 export * from './kafka-credentials';
 export * from './kafka-acls';
+export * from './prometheus-config';
