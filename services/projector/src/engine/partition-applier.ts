@@ -14,6 +14,9 @@ import { NeedsSavepoints, runProjectionStep, type StepRecord, type StepResult } 
 import type { BatchRecord } from './records';
 import type { Target, TargetResolver } from './targets';
 
+/** Batch transactions of at most this many records run their statements prepared (see transaction). */
+export const PREPARED_UP_TO_RECORDS = 200;
+
 /** What became of one target (projection version) in a batch transaction. */
 export type TargetReport =
   | {
@@ -190,7 +193,7 @@ export class PartitionApplier {
         notifications: i === 0 ? notifications : [],
         letters: letters[i]!,
       }));
-    }, batches.length);
+    }, batches.length, batches.reduce((n, b) => n + b.records.length, 0));
   }
 
   private async attempt(
@@ -203,6 +206,7 @@ export class PartitionApplier {
     const [outcome] = await this.transaction(
       async (client, targets) => [await this.applyPartition(client, targets, partition, records, opts, savepoints)],
       1,
+      records.length,
     );
     return outcome!;
   }
@@ -216,10 +220,13 @@ export class PartitionApplier {
   private transaction(
     body: (client: Queryable, targets: Target[]) => Promise<PartitionPart[]>,
     size: number,
+    records: number,
   ): Promise<BatchOutcome[]> {
     return withTransaction(this.options.pool, async (connection) => {
-      // The texts are fixed per projection version (arrays as parameters): each is planned once per connection.
-      const client = withPreparedStatements(connection, 'projector');
+      // Small batches (a live stream at moderate rates) run prepared statements: the texts are fixed per
+      // projection version, and planning them again would cost more than running them. Large ones (a
+      // backlog, a rebuild) are planned for their arrays' real sizes.
+      const client = records <= PREPARED_UP_TO_RECORDS ? withPreparedStatements(connection, 'projector') : connection;
       if (!this.options.synchronousCommit) await client.query('SET LOCAL synchronous_commit = off');
       const targets = await this.options.resolver.resolve(client);
       if (targets.length === 0) {
