@@ -127,73 +127,77 @@ export class PartitionApplier {
   async applyGroup(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
     for (const b of batches) if (b.records.length === 0) throw new RangeError('apply needs at least one record');
     const { topic } = this.options;
-    return this.transaction(async (client, targets) => {
-      // In partition order, as every transaction locks checkpoint rows: no two wait on each other.
-      const order = [...batches.keys()].sort((a, b) => batches[a]!.partition - batches[b]!.partition);
-      const locked = await lockPartitionCheckpoints(
-        client,
-        targets,
-        topic,
-        order.map((i) => batches[i]!.partition),
-      );
-      const stored = new Map<number, ReadonlyMap<string, StoredPosition>>(
-        order.map((i) => [i, locked.get(batches[i]!.partition)!]),
-      );
-      const reports = batches.map((): TargetReport[] => []);
-      const advances: CheckpointAdvance[] = [];
-      const letters = batches.map((): DeadLetter[] => []);
-      const seekTo = batches.map((): bigint | undefined => undefined);
-      const parks: ParkedInsert[] = [];
-      const notifications: string[] = [];
-      for (const target of targets) {
-        const slices: { i: number; fresh: BatchRecord[]; below: number }[] = [];
-        for (const i of order) {
-          const { records } = batches[i]!;
-          const placed = place(target, positionOf(stored.get(i)!, target), records);
-          if (placed.kind === 'report') {
-            reports[i]!.push(placed.report);
-            if (placed.report.status === 'behind') seekTo[i] = min(seekTo[i], placed.report.storedOffset);
-          } else slices.push({ i, fresh: placed.fresh, below: placed.below });
-        }
-        if (slices.length === 0) continue;
-        const step = await runProjectionStep(
+    return this.transaction(
+      async (client, targets) => {
+        // In partition order, as every transaction locks checkpoint rows: no two wait on each other.
+        const order = [...batches.keys()].sort((a, b) => batches[a]!.partition - batches[b]!.partition);
+        const locked = await lockPartitionCheckpoints(
           client,
-          target,
-          slices.flatMap((sl) => sl.fresh),
-          { isolate: false, attempts: 1, savepoints: false },
+          targets,
+          topic,
+          order.map((i) => batches[i]!.partition),
         );
-        let at = 0;
-        for (const { i, fresh, below } of slices) {
-          const { partition, opts } = batches[i]!;
-          const records = step.records.slice(at, (at += fresh.length));
-          const applied = this.applied(target, partition, fresh, records, opts.highWatermark);
-          advances.push(applied.advance);
-          parks.push(...applied.parks);
-          letters[i]!.push(...applied.letters);
-          if (target.mode === 'replay') await recordReplay(client, target, partition, records);
-          reports[i]!.push({
+        const stored = new Map<number, ReadonlyMap<string, StoredPosition>>(
+          order.map((i) => [i, locked.get(batches[i]!.partition)!]),
+        );
+        const reports = batches.map((): TargetReport[] => []);
+        const advances: CheckpointAdvance[] = [];
+        const letters = batches.map((): DeadLetter[] => []);
+        const seekTo = batches.map((): bigint | undefined => undefined);
+        const parks: ParkedInsert[] = [];
+        const notifications: string[] = [];
+        for (const target of targets) {
+          const slices: { i: number; fresh: BatchRecord[]; below: number }[] = [];
+          for (const i of order) {
+            const { records } = batches[i]!;
+            const placed = place(target, positionOf(stored.get(i)!, target), records);
+            if (placed.kind === 'report') {
+              reports[i]!.push(placed.report);
+              if (placed.report.status === 'behind') seekTo[i] = min(seekTo[i], placed.report.storedOffset);
+            } else slices.push({ i, fresh: placed.fresh, below: placed.below });
+          }
+          if (slices.length === 0) continue;
+          const step = await runProjectionStep(
+            client,
             target,
-            status: 'applied',
-            step: { records, changes: [] },
-            alreadyCheckpointed: below,
-            nextOffset: applied.advance.nextOffset,
-            lagRecords: applied.advance.lagRecords,
-            lastRecordAt: applied.advance.lastRecordAt,
-          });
+            slices.flatMap((sl) => sl.fresh),
+            { isolate: false, attempts: 1, savepoints: false },
+          );
+          let at = 0;
+          for (const { i, fresh, below } of slices) {
+            const { partition, opts } = batches[i]!;
+            const records = step.records.slice(at, (at += fresh.length));
+            const applied = this.applied(target, partition, fresh, records, opts.highWatermark);
+            advances.push(applied.advance);
+            parks.push(...applied.parks);
+            letters[i]!.push(...applied.letters);
+            if (target.mode === 'replay') await recordReplay(client, target, partition, records);
+            reports[i]!.push({
+              target,
+              status: 'applied',
+              step: { records, changes: [] },
+              alreadyCheckpointed: below,
+              nextOffset: applied.advance.nextOffset,
+              lagRecords: applied.advance.lagRecords,
+              lastRecordAt: applied.advance.lastRecordAt,
+            });
+          }
+          if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
+            notifications.push(...encodeChanges(target.projection, target.version, step.changes));
+          }
         }
-        if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-          notifications.push(...encodeChanges(target.projection, target.version, step.changes));
-        }
-      }
-      await advanceCheckpoints(client, topic, advances);
-      await insertParked(client, parks);
-      return batches.map((b, i) => ({
-        partition: b.partition,
-        outcome: { reports: reports[i]!, stop: false, seekTo: seekTo[i], deadLetters: letters[i]!.length },
-        notifications: i === 0 ? notifications : [],
-        letters: letters[i]!,
-      }));
-    }, batches.length, batches.reduce((n, b) => n + b.records.length, 0));
+        await advanceCheckpoints(client, topic, advances);
+        await insertParked(client, parks);
+        return batches.map((b, i) => ({
+          partition: b.partition,
+          outcome: { reports: reports[i]!, stop: false, seekTo: seekTo[i], deadLetters: letters[i]!.length },
+          notifications: i === 0 ? notifications : [],
+          letters: letters[i]!,
+        }));
+      },
+      batches.length,
+      batches.reduce((n, b) => n + b.records.length, 0),
+    );
   }
 
   private async attempt(
