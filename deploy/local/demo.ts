@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   for (const s of localServices()) console.log(`  ${s.name.padEnd(17)} http://127.0.0.1:${s.port}  (/health/ready, /metrics)`);
   console.log('  kafka         127.0.0.1:9092 (SASL_SSL; settings per principal in .run/credentials/kafka-<principal>.env)');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7 (basic auth; users and client URLs in .run/registry/auth/)');
+  console.log('  prometheus    http://127.0.0.1:9090 (every service scraped, the alert rules of deploy/prometheus loaded)');
   console.log('tokens: make token SUB=<subject> SCOPE="wallets:open wallets:read withdrawals:request"');
   console.log('logs: .run/logs/    stop: make down');
 }
