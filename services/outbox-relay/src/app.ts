@@ -79,6 +79,7 @@ async function connectSink(
 
 export interface RelayApp {
   relay: Relay;
+  leader: LeaderLock;
   health: Health;
   pool: Pool;
   /** Runs the relay until stop(); rejects on an error only an operator can fix. */
@@ -87,8 +88,18 @@ export interface RelayApp {
   close(): Promise<void>;
 }
 
+/** What a test may change in the wiring: the leader lock's connection, routed through a proxy it can stall. */
+export interface RelaySeams {
+  leaderDatabaseUrl?: string;
+}
+
 /** Wires the relay: its database pool and migrations, Kafka, the source for RELAY_MODE and leader election. */
-export async function buildRelay(config: RelayConfig, logger: Logger, registry: Registry): Promise<RelayApp> {
+export async function buildRelay(
+  config: RelayConfig,
+  logger: Logger,
+  registry: Registry,
+  seams: RelaySeams = {},
+): Promise<RelayApp> {
   const metrics = createRelayMetrics(registry);
   metrics.recordsLimit.set(config.RELAY_MAX_RECORDS_IN_FLIGHT);
   metrics.bytesLimit.set(config.RELAY_MAX_BYTES_IN_FLIGHT);
@@ -102,13 +113,29 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   metrics.info.set({ mode: config.RELAY_MODE, kafka_client: sink.client }, 1);
   await admin.connect();
 
-  const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics);
-  const source = createSource(config, pool, publisher, metrics, logger);
   const scope =
     config.RELAY_MODE === 'wal' ? config.OUTBOX_SLOT_NAME : `${config.OUTBOX_TABLE.schema}.${config.OUTBOX_TABLE.name}`;
+  const leader = new LeaderLock(
+    {
+      url: seams.leaderDatabaseUrl ?? config.DATABASE_URL,
+      key: `sluice.relay.${config.RELAY_MODE}.${scope}`,
+      pollMs: config.RELAY_STANDBY_POLL_MS,
+      keepalive: {
+        idleSec: config.RELAY_LEADER_KEEPALIVE_IDLE_SEC,
+        intervalSec: config.RELAY_LEADER_KEEPALIVE_INTERVAL_SEC,
+        count: config.RELAY_LEADER_KEEPALIVE_COUNT,
+      },
+      checkMs: config.RELAY_LEADER_CHECK_MS,
+      checkTimeoutMs: config.RELAY_LEADER_CHECK_TIMEOUT_MS,
+    },
+    metrics,
+    logger,
+  );
+  const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics, () => leader.held);
+  const source = createSource(config, pool, publisher, metrics, logger);
   const relay = new Relay(
     source,
-    new LeaderLock(config.DATABASE_URL, `sluice.relay.${config.RELAY_MODE}.${scope}`, config.RELAY_STANDBY_POLL_MS, logger),
+    leader,
     {
       statusIntervalMs: config.RELAY_STATUS_INTERVAL_MS,
       backoff: { initialMs: config.RELAY_RECONNECT_INITIAL_MS, maxMs: config.RELAY_RECONNECT_MAX_MS },
@@ -129,6 +156,7 @@ export async function buildRelay(config: RelayConfig, logger: Logger, registry: 
   let running: Promise<void> | undefined;
   return {
     relay,
+    leader,
     health,
     pool,
     run: () => (running ??= relay.run()),

@@ -24,6 +24,16 @@ export const relayConfig = z
     RELAY_HEARTBEAT_INTERVAL_MS: env.int(10_000, 0),
     /** How often a standby tries for the leader lock: the takeover time after the leader dies. */
     RELAY_STANDBY_POLL_MS: env.int(1_000, 50),
+    /**
+     * TCP keepalive of the leader lock's connection, on both ends: PostgreSQL drops the session of a
+     * leader cut off from it, and with it the lock, after about idle + interval × count seconds.
+     */
+    RELAY_LEADER_KEEPALIVE_IDLE_SEC: env.int(10, 1),
+    RELAY_LEADER_KEEPALIVE_INTERVAL_SEC: env.int(5, 1),
+    RELAY_LEADER_KEEPALIVE_COUNT: env.int(3, 1),
+    /** How often the leader asks PostgreSQL whether it still holds the lock, and how long it waits for the answer. */
+    RELAY_LEADER_CHECK_MS: env.int(2_000, 50),
+    RELAY_LEADER_CHECK_TIMEOUT_MS: env.int(3_000, 50),
     RELAY_POLL_INTERVAL_MS: env.int(100, 5),
     RELAY_POLL_BATCH: env.int(500, 1, 10_000),
     MIGRATE_ON_START: env.bool(true),
@@ -41,6 +51,17 @@ export const relayConfig = z
   })
   .refine((c) => c.RELAY_STATUS_INTERVAL_MS * 5 < c.RELAY_STALL_MS, {
     message: 'RELAY_STALL_MS must be well above RELAY_STATUS_INTERVAL_MS',
-  });
+  })
+  // A cut-off leader must stop before PostgreSQL frees the lock for a standby, or both would publish.
+  .refine(
+    (c) =>
+      c.RELAY_LEADER_CHECK_MS + c.RELAY_LEADER_CHECK_TIMEOUT_MS <
+      (c.RELAY_LEADER_KEEPALIVE_IDLE_SEC + c.RELAY_LEADER_KEEPALIVE_INTERVAL_SEC * c.RELAY_LEADER_KEEPALIVE_COUNT) * 1000,
+    {
+      message:
+        'RELAY_LEADER_CHECK_MS + RELAY_LEADER_CHECK_TIMEOUT_MS must be below the keepalive time ' +
+        '(RELAY_LEADER_KEEPALIVE_IDLE_SEC + RELAY_LEADER_KEEPALIVE_INTERVAL_SEC × RELAY_LEADER_KEEPALIVE_COUNT seconds)',
+    },
+  );
 
 export type RelayConfig = z.infer<typeof relayConfig>;

@@ -96,6 +96,12 @@ export function createRelayMetrics(registry: Registry) {
       help: '1 while this relay leads (holds the slot), 0 as a standby',
       registers,
     }),
+    leaderLost: new Counter({
+      name: 'sluice_relay_leader_lost_total',
+      help: 'Times the leader lost its lock and stopped publishing, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
     skipped: new Counter({
       name: 'sluice_relay_skipped_records_total',
       help: 'Records re-read after a restart that the checkpoint showed Kafka already had',

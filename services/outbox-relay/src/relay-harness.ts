@@ -9,7 +9,7 @@ import { createLogger, createMetricsRegistry, type Registry } from '@sluice/obse
 import { OutboxSlot, OutboxWriter, type OutboxEvent } from '@sluice/outbox';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
 import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
-import { buildRelay, type RelayApp } from './app';
+import { buildRelay, type RelayApp, type RelaySeams } from './app';
 import { relayConfig } from './config';
 
 /**
@@ -93,10 +93,13 @@ export class RelayHarness {
   }
 
   /** A relay built as main.ts builds it; `done` settles when it stops (rejects on a fatal error). */
-  async startRelay(env: Record<string, string> = {}): Promise<{ app: RelayApp; registry: Registry; done: Promise<void> }> {
+  async startRelay(
+    env: Record<string, string> = {},
+    seams: RelaySeams = {},
+  ): Promise<{ app: RelayApp; registry: Registry; done: Promise<void> }> {
     const registry = createMetricsRegistry('relay-test', false);
     const config = loadConfig(relayConfig, { ...this.env, ...env });
-    const app = await buildRelay(config, createLogger('relay-test', process.env.RELAY_TEST_LOG ?? 'warn'), registry);
+    const app = await buildRelay(config, createLogger('relay-test', process.env.RELAY_TEST_LOG ?? 'warn'), registry, seams);
     this.started.push(app);
     const done = app.run();
     done.catch(() => undefined);

@@ -39,7 +39,11 @@ export class Relay {
     private readonly metrics: RelayMetrics,
     private readonly logger: Logger,
   ) {
-    leader.onLost(() => void this.source.interrupt());
+    leader.onLost(() => {
+      // The publisher refuses from now on; this ends the session (or its backoff) promptly too.
+      this.wake?.();
+      void this.source.interrupt();
+    });
   }
 
   get state(): RelayState {
@@ -95,7 +99,7 @@ export class Relay {
         await session;
         backoff = this.options.backoff.initialMs;
       } catch (err) {
-        if (this.stopping) return;
+        if (this.stopping || !this.leader.held) return;
         if (isFatal(err)) {
           this.setState('failed');
           throw err;

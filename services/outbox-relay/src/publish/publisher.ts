@@ -1,3 +1,4 @@
+import { SluiceError } from '@sluice/core';
 import type { RelayMetrics } from '../metrics';
 import type { KafkaSink } from './kafka-sink';
 import type { OutboxRecord } from './outbox-record';
@@ -8,12 +9,15 @@ import type { TopicRouter } from './topic-router';
  * would: topic from the aggregate type, key from the aggregate id, the Java
  * client's partition for that key, the payload bytes untouched, the event id
  * and type as headers. Resolves once Kafka acknowledged every record (acks=all).
+ * Refuses (`leadership_lost`) once `leading()` is false: a relay that lost the
+ * leader lock sends nothing more, whatever its session was about to do.
  */
 export class RecordPublisher {
   constructor(
     private readonly sink: KafkaSink,
     private readonly router: TopicRouter,
     private readonly metrics: RelayMetrics,
+    private readonly leading: () => boolean,
   ) {}
 
   async publish(records: readonly OutboxRecord[]): Promise<void> {
@@ -22,6 +26,9 @@ export class RecordPublisher {
     const topics = records.map((r) => router.topicOf(r.aggregateType));
     await router.prepare(new Set(topics));
     const partitions = records.map((r, i) => router.partitionOf(topics[i]!, r.aggregateId));
+    if (!this.leading()) {
+      throw new SluiceError('leadership_lost', 'this relay no longer holds the leader lock', { retriable: true });
+    }
     const started = process.hrtime.bigint();
     await this.sink.send(records, topics, partitions);
     const now = Date.now();

@@ -32,6 +32,7 @@ export class WalSource implements OutboxSource {
   private pipeline: WalPipeline | undefined;
   private lastHeartbeatAt = 0;
   private retainedWarned = false;
+  private interrupted = false;
 
   constructor(
     private readonly options: WalSourceOptions,
@@ -49,7 +50,10 @@ export class WalSource implements OutboxSource {
   }
 
   async session(): Promise<void> {
+    this.interrupted = false;
     const { slotState, checkpoint } = await this.checkSlot();
+    // Interrupted while checking the slot (the leader lock lost, say): there is no stream to end yet.
+    if (this.interrupted) return;
     const stream = new ReplicationStream({
       url: this.options.databaseUrl,
       slot: this.options.slot,
@@ -105,6 +109,7 @@ export class WalSource implements OutboxSource {
   }
 
   async interrupt(): Promise<void> {
+    this.interrupted = true;
     const stream = this.stream;
     this.stream = undefined;
     if (stream) {
