@@ -19,31 +19,10 @@ nginx_bin() {
   command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
 }
 
-# Installs Debian's nginx without letting the package start its own service (it would take port 80
-# with the distribution's site): a policy-rc.d that refuses service starts is put in place for the
-# install when the machine has none.
+# Installs Debian's nginx when missing (apt_install keeps the package from starting its own service).
 install_nginx() {
   local bin; bin=$(nginx_bin) && { echo "$bin"; return 0; }
-  command -v apt-get >/dev/null 2>&1 || die "nginx is not installed and there is no apt-get here; install nginx (1.18 or newer) and put it on PATH"
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    sudo -n true 2>/dev/null || die "nginx is not installed; run 'sudo apt-get install -y nginx-light' (or nginx) and try again"
-    sudo="sudo -n"
-  fi
-  local policy=/usr/sbin/policy-rc.d made_policy=""
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && made_policy=1
-  fi
-  log "installing nginx from the Debian packages (apt-get; log: $LOG_DIR/apt.log)"
-  local ok=""
-  for pkg in nginx-light nginx; do
-    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
-    # Stale or missing package lists are the usual reason; refresh them once and try again.
-    $sudo apt-get update >>"$LOG_DIR/apt.log" 2>&1 || true
-    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
-  done
-  [ -n "$made_policy" ] && $sudo rm -f "$policy"
-  [ -n "$ok" ] || die "apt-get could not install nginx-light or nginx; see $LOG_DIR/apt.log"
+  apt_install nginx nginx-light nginx
   bin=$(nginx_bin) || die "nginx was installed but no nginx binary was found on PATH or in /usr/sbin"
   echo "$bin"
 }

@@ -23,6 +23,32 @@ java_bin() {
   echo "$j"
 }
 
+# apt_install WHAT PACKAGE...: installs the first of the Debian packages that installs, for WHAT (a
+# tool named in messages). A package must not start its own service (nginx would take port 80,
+# prometheus port 9090): a policy-rc.d that refuses service starts is in place for the install when
+# the machine has none. Stale package lists are refreshed once per package.
+apt_install() {
+  local what=$1; shift
+  command -v apt-get >/dev/null 2>&1 || die "$what is not installed and there is no apt-get here; install $* and put $what on PATH"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo -n true 2>/dev/null || die "$what is not installed; run 'sudo apt-get install -y --no-install-recommends $1' and try again"
+    sudo="sudo -n"
+  fi
+  local policy=/usr/sbin/policy-rc.d made_policy="" ok="" pkg
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && made_policy=1
+  fi
+  log "installing $* (for $what) from the Debian packages (apt-get; log: $LOG_DIR/apt.log)"
+  for pkg in "$@"; do
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
+    $sudo apt-get update >>"$LOG_DIR/apt.log" 2>&1 || true
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >>"$LOG_DIR/apt.log" 2>&1; then ok=1; break; fi
+  done
+  [ -n "$made_policy" ] && $sudo rm -f "$policy"
+  [ -n "$ok" ] || die "apt-get could not install $*; see $LOG_DIR/apt.log"
+}
+
 require_mvn() {
   command -v mvn >/dev/null 2>&1 || die "no mvn found; install Apache Maven (Debian: apt-get install maven)"
 }

@@ -29,31 +29,10 @@ promtool_bin() {
   command -v promtool 2>/dev/null || { [ -x /usr/bin/promtool ] && echo /usr/bin/promtool; }
 }
 
-# The package would start its own Prometheus (and port 9090) on install; a policy-rc.d that refuses
-# service starts is put in place for the install when the machine has none, as edge.sh does for nginx.
+# Installs Debian's prometheus package (for promtool and the server) when missing.
 install_promtool() {
   local bin; bin=$(promtool_bin) && { echo "$bin"; return 0; }
-  command -v apt-get >/dev/null 2>&1 || die "promtool is not installed and there is no apt-get here; install Prometheus 2.x and put promtool on PATH"
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    sudo -n true 2>/dev/null || die "promtool is not installed; run 'sudo apt-get install -y --no-install-recommends prometheus' and try again"
-    sudo="sudo -n"
-  fi
-  local policy=/usr/sbin/policy-rc.d made_policy=""
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && made_policy=1
-  fi
-  log "installing prometheus (for promtool) from the Debian packages (apt-get; log: $LOG_DIR/apt.log)"
-  local ok=""
-  if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >>"$LOG_DIR/apt.log" 2>&1; then
-    ok=1
-  else
-    # Stale or missing package lists are the usual reason; refresh them once and try again.
-    $sudo apt-get update >>"$LOG_DIR/apt.log" 2>&1 || true
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >>"$LOG_DIR/apt.log" 2>&1 && ok=1
-  fi
-  [ -n "$made_policy" ] && $sudo rm -f "$policy"
-  [ -n "$ok" ] || die "apt-get could not install prometheus; see $LOG_DIR/apt.log"
+  apt_install promtool prometheus
   bin=$(promtool_bin) || die "prometheus was installed but no promtool was found on PATH or in /usr/bin"
   echo "$bin"
 }
