@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, repoRoot, startService, waitFor, type ServiceProcess } from '@sluice/testing';
+import { DASHBOARDS } from '../grafana/dashboards';
+import { queriesOf } from '../grafana/model';
 
 /**
  * Prometheus as `make up` runs it (deploy/local/prometheus.sh start: Debian's
@@ -82,6 +84,16 @@ describe('Prometheus started by deploy/local/prometheus.sh', () => {
     const loaded = groups.flatMap((g) => g.rules.map((r) => r.name));
     expect(inFiles.length).toBeGreaterThan(10);
     expect(new Set(loaded)).toEqual(new Set(inFiles));
+  });
+
+  it('runs every query of the Grafana dashboards (deploy/grafana) without an error', async () => {
+    const queries = DASHBOARDS.flatMap(queriesOf).map((q) => q.replaceAll('$__rate_interval', '1m'));
+    expect(queries.length).toBeGreaterThan(100);
+    const failures: string[] = [];
+    for (const query of queries) {
+      await api(`/api/v1/query?query=${encodeURIComponent(query)}`).catch((err: Error) => failures.push(err.message));
+    }
+    expect(failures).toEqual([]);
   });
 
   it('reports itself running with its targets up (prometheus.sh status)', async () => {
