@@ -1,8 +1,31 @@
 // Type-checked lint for every TypeScript project, plus Nx module boundaries:
 // services may use libs, libs never use services, domain code uses no infrastructure.
+const { execFileSync } = require('node:child_process');
+const { dirname, join } = require('node:path');
+const { readCachedProjectGraph } = require('@nx/devkit');
 const nx = require('@nx/eslint-plugin');
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
+
+/**
+ * @nx/enforce-module-boundaries reads the project graph Nx caches under .nx/ and, when there is none
+ * (a fresh clone, after `nx reset`), prints a warning and checks nothing. So the graph is computed
+ * here, before any file is linted, and is current with the sources being linted; when Nx cannot
+ * compute it, or it has no edges between projects (source analysis off), lint fails instead.
+ */
+function ensureProjectGraph() {
+  const nxBin = join(dirname(require.resolve('nx/package.json')), require('nx/package.json').bin.nx);
+  execFileSync(process.execPath, [nxBin, 'show', 'projects'], { cwd: __dirname, stdio: ['ignore', 'ignore', 'inherit'] });
+  const graph = readCachedProjectGraph();
+  const edges = Object.values(graph.dependencies).some((deps) => deps.some((d) => d.target in graph.nodes));
+  if (!edges) {
+    throw new Error(
+      'The Nx project graph has no dependencies between projects, so module boundaries would check nothing: ' +
+        'nx.json must keep pluginsConfig["@nx/js"].analyzeSourceFiles on.',
+    );
+  }
+}
+ensureProjectGraph();
 
 const INFRASTRUCTURE = [
   'pg',
@@ -16,7 +39,6 @@ const INFRASTRUCTURE = [
   'pino',
   'avsc',
   '@kafkajs/*',
-  'node:*',
 ];
 
 module.exports = tseslint.config(
@@ -56,6 +78,10 @@ module.exports = tseslint.config(
         {
           allow: [],
           enforceBuildableLibDependency: false,
+          // The test helpers use the libraries they help test (db, messaging, platform), and those
+          // libraries' spec files use the helpers: a cycle of spec files only, since no library
+          // source outside its specs may import @sluice/testing (no-restricted-imports below).
+          ignoredCircularDependencies: [['testing', '*']],
           depConstraints: [
             {
               sourceTag: 'type:service',
@@ -66,10 +92,11 @@ module.exports = tseslint.config(
             {
               sourceTag: 'type:domain',
               onlyDependOnLibsWithTags: ['type:domain', 'type:util', 'type:schema'],
-              bannedExternalImports: INFRASTRUCTURE,
+              bannedExternalImports: [...INFRASTRUCTURE, 'node:*'],
             },
             { sourceTag: 'type:schema', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
+            // Ids and errors: Node's own modules (crypto) but no infrastructure client.
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: INFRASTRUCTURE },
             {
               sourceTag: 'type:bench',
               onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:domain', 'type:schema', 'type:projection'],
@@ -88,6 +115,17 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
       'no-console': 'off',
+    },
+  },
+  {
+    // Test helpers stay out of what ships: only specs (and services' own test support) use them.
+    files: ['libs/**/*.ts', 'projections/**/*.ts', 'schemas/**/*.ts'],
+    ignores: ['**/*.spec.ts', 'libs/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@sluice/testing', message: 'Test helpers are for spec files; library code must not ship them.' }] },
+      ],
     },
   },
   {

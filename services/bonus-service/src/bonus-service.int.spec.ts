@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
 import { loadConfig } from '@sluice/config';
 import { uuidv7 } from '@sluice/core';
+import { createPool } from '@sluice/db';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
@@ -9,14 +10,15 @@ import {
   commandSigningEnv,
   consumeRecords,
   createTestDatabase,
+  freePort,
+  startService,
   testEnv,
   testIssuer,
   uniqueName,
   waitFor,
+  type ServiceProcess,
   type TestDatabase,
 } from '@sluice/testing';
-import { buildCommandApi, type CommandApi } from '../../command-api/src/app';
-import { commandApiConfig } from '../../command-api/src/config';
 import { buildBonusService, type BonusService } from './app';
 import { bonusServiceConfig } from './config';
 import { grantCommandId } from './grant-id';
@@ -24,13 +26,14 @@ import { grantCommandId } from './grant-id';
 /**
  * Service to service over Kafka, both sides real: the bonus service reads a
  * WalletOpened from the event topic and sends DepositFunds to the wallet
- * command topic, which the command API consumes into the wallet.
+ * command topic, which the command API (its build, run as its own process) consumes
+ * into the wallet.
  */
 const logger = createLogger('bonus-test', 'warn');
 let db: TestDatabase;
-let commandApi: CommandApi;
+let commandApi: ServiceProcess;
+let pool: Pool;
 let bonus: BonusService;
-let http: FastifyInstance;
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
@@ -54,23 +57,20 @@ beforeAll(async () => {
     // The test shares the service's event loop: its own bursts must not read as saturation.
     EVENT_LOOP_MAX_DELAY_MS: '0',
   };
-  commandApi = await buildCommandApi(
-    loadConfig(commandApiConfig, {
-      SLUICE_ENV: 'development',
+  commandApi = startService(
+    'command-api',
+    {
       ...shared,
       ...testIssuer().env(),
       OUTBOX_SLOT_NAME: uniqueName('slot').toLowerCase(),
       WALLET_COMMANDS_DLQ_TOPIC: `${commandsTopic}.dlq`,
       WALLET_COMMANDS_GROUP_ID: uniqueName('command_api'),
       WALLET_COMMANDS_PARTITIONS: '3',
-      ...commandSigningEnv('command-api'),
-    }),
-    logger,
-    createMetricsRegistry('c', false),
+    },
+    await freePort(),
   );
-  await commandApi.app.init();
-  await commandApi.startInternalCommands();
-  http = commandApi.app.getHttpAdapter().getInstance();
+  await commandApi.waitReady();
+  pool = createPool({ url: db.url, applicationName: 'bonus-test', max: 2 });
   bonus = await buildBonusService(
     loadConfig(bonusServiceConfig, {
       SLUICE_ENV: 'development',
@@ -96,25 +96,25 @@ beforeAll(async () => {
 afterAll(async () => {
   await producer?.disconnect();
   await bonus?.close();
-  await commandApi?.close();
+  await commandApi?.kill('SIGTERM');
+  await pool?.end();
   await admin?.disconnect();
   await db?.drop();
 });
 
 describe('bonus service → wallet commands (both over the NestJS Kafka transport)', () => {
   it('grants the welcome bonus once per wallet, although the WalletOpened event arrives twice', async () => {
-    const res = await http.inject({
+    const res = await fetch(`${commandApi.url}/v1/wallets`, {
       method: 'POST',
-      url: '/v1/wallets',
       headers: {
         ...(await testIssuer().bearer('bonus-test')),
         'content-type': 'application/json',
         'idempotency-key': uniqueName('open'),
       },
-      payload: '{"currency":"EUR"}',
+      body: '{"currency":"EUR"}',
     });
-    expect(res.statusCode).toBe(201);
-    const { walletId } = res.json<{ walletId: string }>();
+    expect(res.status).toBe(201);
+    const { walletId } = (await res.json()) as { walletId: string };
     // The relay would publish this; here the test does, twice, as a relay crash can.
     const opened: WalletEvent = {
       type: 'WalletOpened',
@@ -144,19 +144,17 @@ describe('bonus service → wallet commands (both over the NestJS Kafka transpor
     ]);
 
     await waitFor('the bonus in the wallet', async () => {
-      const { rows } = await commandApi.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [
-        walletId,
-      ]);
+      const { rows } = await pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE id = $1', [walletId]);
       return rows[0]?.balance === '500';
     });
     // The second copy reached the wallet's inbox too, and changed nothing.
     await waitFor('the second copy to be handled', async () => {
-      const { rows } = await commandApi.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM inbox WHERE message_id = $1', [
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM inbox WHERE message_id = $1', [
         grantCommandId('welcome-2026', walletId),
       ]);
       return rows[0]?.n === '1';
     });
-    const { rows } = await commandApi.pool.query<{ balance: string; version: number }>(
+    const { rows } = await pool.query<{ balance: string; version: number }>(
       'SELECT balance::text, version FROM wallets WHERE id = $1',
       [walletId],
     );
