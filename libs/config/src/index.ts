@@ -11,6 +11,7 @@ import {
 
 export { z };
 export * from './secrets';
+export * from './retention';
 
 export class ConfigError extends SluiceError<'invalid_config'> {
   constructor(readonly problems: string[]) {

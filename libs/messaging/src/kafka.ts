@@ -1,4 +1,13 @@
-import { Kafka, logLevel, Partitioners, type ITopicConfig, type LogEntry, type logCreator, type Producer } from 'kafkajs';
+import {
+  ConfigResourceTypes,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type ITopicConfig,
+  type LogEntry,
+  type logCreator,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from '@sluice/observability';
 import { kafkajsSecurity, type KafkaSecurity } from './kafka-security';
 
@@ -96,6 +105,31 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<st
       }));
     if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
     return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * How long a command topic keeps its records (Kafka's own default, set
+ * explicitly): an inbox deduping the topic's commands keeps its rows longer
+ * than this (docs/data-lifecycle.md).
+ */
+export const COMMAND_TOPIC_RETENTION_HOURS = 7 * 24;
+
+/** The topic's retention.ms as the broker has it; -1 means kept for ever. */
+export async function topicRetentionMs(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }],
+      includeSynonyms: false,
+    });
+    const value = resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
+    const ms = Number(value);
+    if (value === undefined || !Number.isFinite(ms)) throw new Error(`topic ${topic}: no retention.ms in its configuration`);
+    return ms;
   } finally {
     await admin.disconnect();
   }
