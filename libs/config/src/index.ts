@@ -109,6 +109,33 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * Distributed tracing (OpenTelemetry, W3C trace context), the same in every process. none records
+ * no span (a caller's traceparent still reaches the outbox and Kafka); zipkin sends to a Zipkin
+ * server (make up runs one); otlp to an OpenTelemetry collector, as production does. Sampling is
+ * parent-based: a trace a caller started keeps the caller's decision, new traces are recorded at
+ * TRACING_SAMPLE_RATIO.
+ */
+export const tracingEnv = {
+  TRACING_EXPORTER: z.enum(['none', 'zipkin', 'otlp']).default('none'),
+  /** Zipkin's http://host:9411/api/v2/spans or the collector's http://host:4318/v1/traces; unset, the local default of each. */
+  TRACING_ENDPOINT: z.string().url().optional(),
+  TRACING_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
+};
+
+/** The tracing settings of a parsed configuration, as libs/observability's createTracing takes them. */
+export function tracingSettingsOf(config: {
+  TRACING_EXPORTER: 'none' | 'zipkin' | 'otlp';
+  TRACING_ENDPOINT?: string | undefined;
+  TRACING_SAMPLE_RATIO: number;
+}): { exporter: 'none' | 'zipkin' | 'otlp'; endpoint?: string; sampleRatio: number } {
+  return {
+    exporter: config.TRACING_EXPORTER,
+    ...(config.TRACING_ENDPOINT !== undefined && { endpoint: config.TRACING_ENDPOINT }),
+    sampleRatio: config.TRACING_SAMPLE_RATIO,
+  };
+}
+
 /** Settings every Sluice process shares; services extend this object. */
 export const commonEnv = {
   /**
@@ -132,6 +159,7 @@ export const commonEnv = {
   /** Debezium's route.topic.replacement; ${routedByValue} is the aggregatetype. */
   OUTBOX_TOPIC_PATTERN: z.string().default('outbox.event.${routedByValue}'),
   SHUTDOWN_DEADLINE_MS: env.int(10_000, 100),
+  ...tracingEnv,
 };
 
 /** The HTTP server of a service that takes client traffic (see libs/http's boundConnections). */
@@ -142,6 +170,8 @@ export const httpServerEnv = {
   HTTP_KEEP_ALIVE_TIMEOUT_MS: env.int(5_000, 100, 600_000),
   HTTP_HEADERS_TIMEOUT_MS: env.int(10_000, 100, 600_000),
   HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 100, 3_600_000),
+  /** One log line per request (request id, route, status, duration); health checks and scrapes are left out. */
+  HTTP_ACCESS_LOG: env.bool(true),
 };
 
 /** Where the outbox lives and how the relay reads it; writers in WAL mode ensure the slot too. */

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { opsResponse, type Health, type Logger } from '@sluice/observability';
+import { opsResponse, trace, type Health, type Logger, type Tracer } from '@sluice/observability';
 import { parseJsonBody, sendProblem, toProblemError } from './error-handler';
 import { DEFAULT_EXEMPT_PATHS, installFrontDoor, type FrontDoorOptions } from './backpressure';
 import { createServer, type RequestListener } from 'node:http';
@@ -12,6 +12,7 @@ import { DoorGate } from './door-gate';
 import { installEventLoopGuard } from './event-loop-guard';
 import { installHttpMetrics } from './http-metrics';
 import { PinoNestLogger } from './nest-logger';
+import { installRequestTracing, requestIdOf } from './request-tracing';
 
 @Catch()
 class ProblemFilter implements ExceptionFilter {
@@ -43,6 +44,10 @@ export interface HttpAppOptions {
   frontDoor?: FrontDoorOptions;
   /** Connections served at once and their timeouts (see boundConnections); unset: Node's defaults, 5 s keep-alive. */
   connections?: ConnectionBounds;
+  /** The service's tracer (a server span per request, continuing the caller's traceparent); unset, no spans. */
+  tracer?: Tracer;
+  /** One log line per request, health and metrics aside. */
+  accessLog?: boolean;
 }
 
 /**
@@ -69,6 +74,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   const adapter = new FastifyAdapter({
     bodyLimit,
     logger: false,
+    genReqId: requestIdOf,
     return503OnClosing: true,
     serverFactory: (handler: RequestListener) => {
       const server = createServer(gate.wrap(handler));
@@ -85,6 +91,13 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   const fastify = app.getHttpAdapter().getInstance();
   if (options.connections) boundConnections(fastify.server, options.connections, options.registry);
   installHttpMetrics(fastify, options.registry);
+  // Before the front door's hooks: a request it refuses is still a span of its caller's trace.
+  installRequestTracing(fastify, {
+    tracer: options.tracer ?? trace.getTracer('sluice-untraced'),
+    logger: options.logger,
+    accessLog: options.accessLog ?? false,
+    quiet: new Set(['/health/live', '/health/ready', '/metrics']),
+  });
   // First: a saturated process refuses before spending anything on the request.
   if (frontDoor.eventLoop) {
     await installEventLoopGuard(fastify, frontDoor.eventLoop, options.registry, exempt);

@@ -9,3 +9,4 @@ export * from './connection-bounds';
 export * from './door-gate';
 export * from './auth-problem';
 export * from './authenticate';
+export * from './request-tracing';

@@ -4,3 +4,4 @@ export * from './health';
 export * from './ops-server';
 export * from './shutdown';
 export * from './redact';
+export * from './tracing';

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import { redactString, redactValue } from './redact';
 
@@ -7,13 +8,16 @@ export type { Logger };
  * Structured JSON logs on stdout, one line per event, tagged with the service.
  * Credentials never reach a line: every logged object (bindings, errors and
  * their causes, at any depth) and every message goes through redactValue /
- * redactString. Only what is logged is walked.
+ * redactString. Only what is logged is walked. A line written while a span is
+ * active carries its trace_id and span_id (traceFields), so a log search and
+ * the trace store meet on the same id.
  */
 export function createLogger(service: string, level = 'info', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: traceFields,
     formatters: {
       level: (label) => ({ level: label }),
       bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
@@ -37,4 +41,15 @@ export function createLogger(service: string, level = 'info', destination?: pino
 
 function stdErr(err: Error): unknown {
   return pino.stdSerializers.errWithCause(err);
+}
+
+/**
+ * The active span's ids as log fields (none outside a span): pino's mixin, run for every line.
+ * A new object every time: pino merges the line's fields into the object the mixin returns, so a
+ * shared one would carry every field ever logged into each later line.
+ */
+export function traceFields(): { trace_id?: string; span_id?: string } {
+  const sc = trace.getActiveSpan()?.spanContext();
+  if (!sc || sc.traceId === '00000000000000000000000000000000') return {};
+  return { trace_id: sc.traceId, span_id: sc.spanId };
 }
