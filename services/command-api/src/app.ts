@@ -16,12 +16,14 @@ import { isDatabaseCongestion, WalletCommands } from './commands/wallet-commands
 import type { CommandApiConfig } from './config';
 import { INBOX_MIGRATIONS } from './internal/inbox';
 import {
+  checkCommandTopicRetention,
   connectDeadLetterProducer,
   ensureCommandTopics,
   internalCommandsTransport,
   startInternalCommands,
 } from './internal/internal-commands';
 import { WalletCommandHandler } from './internal/wallet-command-handler';
+import { startCommandApiPurge } from './lifecycle';
 import { WithdrawalStatusReader } from './withdrawals/withdrawal-status';
 
 export const COMMAND_API_MIGRATIONS = {
@@ -147,6 +149,11 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       clientId: config.WALLET_COMMANDS_GROUP_ID,
       logger,
     });
+    const retentionMs = await checkCommandTopicRetention(config, kafka);
+    logger.info(
+      { topic: config.WALLET_COMMANDS_TOPIC, retentionHours: retentionMs / 3_600_000, inboxHours: config.INBOX_RETENTION_HOURS },
+      'command topic retention checked against the inbox window',
+    );
     producer = await connectDeadLetterProducer(kafka);
     const handler = new WalletCommandHandler(
       commands,
@@ -197,6 +204,8 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       },
     },
   );
+  // Started last: a start-up that fails above leaves no purge running.
+  const purge = startCommandApiPurge(config, logger, registry);
   return {
     app,
     pool,
@@ -210,6 +219,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     close: async () => {
       health.startDraining();
       shedder.stop();
+      await purge?.stop();
       await app.close();
       await producer?.disconnect();
       await pool.end();

@@ -1,6 +1,16 @@
 import { authEnv, checkAuthEnv } from '@sluice/auth';
-import { commonEnv, consumerEnv, env, httpServerEnv, outboxEnv, z } from '@sluice/config';
-import { kafkaSecurityEnv } from '@sluice/messaging';
+import {
+  commonEnv,
+  consumerEnv,
+  env,
+  httpServerEnv,
+  outboxEnv,
+  purgeEnv,
+  purgeTimeoutsOrdered,
+  retentionHours,
+  z,
+} from '@sluice/config';
+import { COMMAND_TOPIC_RETENTION_HOURS, kafkaSecurityEnv } from '@sluice/messaging';
 
 const MiB = 1024 * 1024;
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -104,7 +114,44 @@ export const commandApiSettings = z.object({
    * Required outside development; without it in development every internal command is refused.
    */
   COMMAND_ISSUERS_FILE: z.string().min(1).optional(),
+
+  /** The retention purge of idempotency keys and the inbox (docs/data-lifecycle.md). */
+  ...purgeEnv,
+  /** A client retrying a command within this long gets the first answer again; at least IDEMPOTENCY_MIN_RETENTION_HOURS. */
+  IDEMPOTENCY_KEY_RETENTION_HOURS: retentionHours(48),
+  /** How long a handled internal command's inbox row dedupes its redeliveries; see inboxOutlastsCommands. */
+  INBOX_RETENTION_HOURS: retentionHours(14 * 24),
+  /** retention.ms of the command topic: set when the service creates it, compared with the broker's at start-up. */
+  WALLET_COMMANDS_RETENTION_HOURS: retentionHours(COMMAND_TOPIC_RETENTION_HOURS),
+  /**
+   * The furthest the internal command consumer may fall behind, and the longest a sender may go on
+   * re-sending a command it has not seen take effect. Beyond it a redelivery may find its inbox row purged.
+   */
+  WALLET_COMMANDS_MAX_LAG_HOURS: retentionHours(24),
 });
+
+/** The documented promise: a client that retries a command within 24 hours gets the same answer. */
+export const IDEMPOTENCY_MIN_RETENTION_HOURS = 24;
+
+/**
+ * An inbox row must outlive every copy of its command. A copy can be delivered for as long as it
+ * stays in the command topic (its retention, counted from when it was appended), and the last
+ * copy is appended at most the allowed lag after the first was handled (a sender re-sends only
+ * while it has not seen the command take effect). So: inbox window > retention + max lag.
+ */
+export function inboxOutlastsCommands(c: {
+  INBOX_RETENTION_HOURS: number;
+  WALLET_COMMANDS_MAX_LAG_HOURS: number;
+  topicRetentionHours: number;
+}): string | undefined {
+  const needed = c.topicRetentionHours + c.WALLET_COMMANDS_MAX_LAG_HOURS;
+  if (c.INBOX_RETENTION_HOURS > needed) return undefined;
+  return (
+    `INBOX_RETENTION_HOURS (${c.INBOX_RETENTION_HOURS}) must exceed the command topic's retention ` +
+    `(${c.topicRetentionHours} h) plus WALLET_COMMANDS_MAX_LAG_HOURS (${c.WALLET_COMMANDS_MAX_LAG_HOURS}), ` +
+    `that is ${needed} h: a command redelivered after its inbox row is purged would take effect twice`
+  );
+}
 
 export const commandApiConfig = commandApiSettings
   .refine((c) => c.SLUICE_ENV === 'development' || !c.WALLET_COMMANDS_ENABLED || c.COMMAND_ISSUERS_FILE !== undefined, {
@@ -131,6 +178,14 @@ export const commandApiConfig = commandApiSettings
   .refine((c) => c.WALLET_COMMANDS_TOPIC !== c.WALLET_COMMANDS_DLQ_TOPIC, {
     message: 'WALLET_COMMANDS_DLQ_TOPIC must differ from WALLET_COMMANDS_TOPIC',
   })
+  .refine((c) => c.IDEMPOTENCY_KEY_RETENTION_HOURS >= IDEMPOTENCY_MIN_RETENTION_HOURS, {
+    message: `IDEMPOTENCY_KEY_RETENTION_HOURS must be at least ${IDEMPOTENCY_MIN_RETENTION_HOURS}: a client retrying within 24 h must get the same answer`,
+  })
+  .superRefine((c, ctx) => {
+    const problem = inboxOutlastsCommands({ ...c, topicRetentionHours: c.WALLET_COMMANDS_RETENTION_HOURS });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['INBOX_RETENTION_HOURS'] });
+  })
+  .refine(...purgeTimeoutsOrdered)
   .superRefine(checkAuthEnv);
 
 export type CommandApiConfig = z.infer<typeof commandApiConfig>;

@@ -11,10 +11,12 @@ import {
   ensureTopics,
   KafkaPublisher,
   KafkaSubscriber,
+  topicRetentionMs,
 } from '@sluice/messaging';
+import { ConfigError } from '@sluice/config';
 import { RuntimeTransport } from '@sluice/messaging-nest';
 import type { Logger } from '@sluice/observability';
-import type { CommandApiConfig } from '../config';
+import { inboxOutlastsCommands, type CommandApiConfig } from '../config';
 
 /**
  * The internal command consumer's transport: the consumer runtime under
@@ -70,10 +72,31 @@ export async function ensureCommandTopics(config: CommandApiConfig, logger: Logg
     logger,
   });
   const created = await ensureTopics(kafka, [
-    { topic: config.WALLET_COMMANDS_TOPIC, partitions: config.WALLET_COMMANDS_PARTITIONS },
+    {
+      topic: config.WALLET_COMMANDS_TOPIC,
+      partitions: config.WALLET_COMMANDS_PARTITIONS,
+      // Explicit, not the broker's default: the inbox's retention is checked against it.
+      config: { 'retention.ms': String(config.WALLET_COMMANDS_RETENTION_HOURS * 3_600_000) },
+    },
     { topic: config.WALLET_COMMANDS_DLQ_TOPIC, partitions: 1, retainForever: true },
   ]);
   if (created.length > 0) logger.info({ topics: created }, 'command topics created');
+}
+
+/**
+ * The inbox rule against the command topic as the broker has it (the topic
+ * may predate this configuration, or an operator may have changed it):
+ * refuses to start when the inbox's rows could be purged while a copy of
+ * their command can still be delivered.
+ */
+export async function checkCommandTopicRetention(config: CommandApiConfig, kafka: Kafka): Promise<number> {
+  const retentionMs = await topicRetentionMs(kafka, config.WALLET_COMMANDS_TOPIC);
+  const problem =
+    retentionMs < 0
+      ? `the command topic ${config.WALLET_COMMANDS_TOPIC} keeps its records for ever (retention.ms=-1): no inbox window outlasts it; give it a retention.ms`
+      : inboxOutlastsCommands({ ...config, topicRetentionHours: retentionMs / 3_600_000 });
+  if (problem) throw new ConfigError([`${config.WALLET_COMMANDS_TOPIC} on the broker: ${problem}`]);
+  return retentionMs;
 }
 
 export async function connectDeadLetterProducer(kafka: Kafka): Promise<Producer> {

@@ -1,0 +1,29 @@
+import { hoursToMs, purgeSettingsOf } from '@sluice/config';
+import { startRetentionPurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
+import type { Logger, Registry } from '@sluice/observability';
+import type { CommandApiConfig } from './config';
+
+/** The command API's tables that would otherwise grow for ever, and how long each row stays (docs/data-lifecycle.md). */
+export function commandApiPurges(config: CommandApiConfig): PurgeSpec[] {
+  return [
+    // Every row answers retries for its window, then goes, whatever its answer was.
+    { table: 'idempotency_keys', timeColumn: 'created_at', windowMs: hoursToMs(config.IDEMPOTENCY_KEY_RETENTION_HOURS) },
+    { table: 'inbox', timeColumn: 'received_at', windowMs: hoursToMs(config.INBOX_RETENTION_HOURS) },
+  ];
+}
+
+/** Starts the command API's retention purge, unless PURGE_ENABLED is off. */
+export function startCommandApiPurge(config: CommandApiConfig, logger: Logger, registry: Registry): RetentionPurge | undefined {
+  if (!config.PURGE_ENABLED) {
+    logger.warn('PURGE_ENABLED is off: idempotency keys and inbox rows are kept for ever');
+    return undefined;
+  }
+  return startRetentionPurge({
+    url: config.DATABASE_URL,
+    applicationName: 'sluice-command-api-purge',
+    specs: commandApiPurges(config),
+    settings: purgeSettingsOf(config),
+    registry,
+    logger: logger.child({ component: 'retention-purge' }),
+  });
+}
