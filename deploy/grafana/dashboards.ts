@@ -158,6 +158,10 @@ const flow: Dashboard = {
               legend: 'admission {{dependency}} {{reason}}',
             },
             { expr: `sum by (scope) (${rate('sluice_rate_limited_total{job="command-api"}')})`, legend: 'rate limit {{scope}}' },
+            {
+              expr: `sum by (reason, upstream) (${rate('sluice_edge_refusals_total{job="edge"}')})`,
+              legend: 'edge {{reason}} {{upstream}}',
+            },
           ],
         },
       ],

@@ -9,7 +9,8 @@ import { queriesOf, renderDashboard } from './model';
 const ROOT = join(__dirname, '../..');
 const DIR = join(__dirname, 'dashboards');
 const known = knownMetricNames(ROOT);
-const jobs = new Set(PLATFORM_SERVICES.map((s) => s.name));
+// The services, and the edge's refusal counter (deploy/local/edge.sh).
+const jobs = new Set([...PLATFORM_SERVICES.map((s) => s.name), 'edge']);
 
 describe('Grafana dashboards', () => {
   it('are committed as generated (node dist/deploy/grafana/generate.js . rewrites them)', () => {

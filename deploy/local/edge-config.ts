@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { env, loadConfig, z } from '@sluice/config';
-import { renderEdgeConfig, type EdgeOptions } from '@sluice/edge';
+import { renderEdgeConfig, renderEdgeMtailProgram, type EdgeOptions } from '@sluice/edge';
 import { localServices } from './services';
 
 /**
  * Writes the local edge proxy's nginx configuration (deploy/local/edge.sh runs it):
- *   node dist/deploy/local/edge-config.js <edge dir> <error log>     → <edge dir>/nginx.conf
+ *   node dist/deploy/local/edge-config.js <edge dir> <error log>
+ *     → <edge dir>/nginx.conf, and <edge dir>/mtail/edge.mtail, the program that counts the lines
+ *       nginx writes to <edge dir>/refusals.log (one per refusal the edge answers itself)
  * The same renderer makes the Kubernetes manifest's (deploy/k8s/render-edge.ts).
  */
 export const localEdgeEnv = z.object({
@@ -45,6 +47,7 @@ export function localEdgeOptions(config: z.infer<typeof localEdgeEnv>, dir: stri
     pidFile: join(dir, 'nginx.pid'),
     errorLog,
     ...(config.EDGE_ACCESS_LOG && { accessLog: join(dir, 'access.log') }),
+    refusalLog: join(dir, 'refusals.log'),
     tempDir: join(dir, 'tmp'),
   };
 }
@@ -55,5 +58,7 @@ if (require.main === module) {
   const file = join(dir, 'nginx.conf');
   const errorLog = resolve(process.argv[3] ?? join(dir, 'error.log'));
   writeFileSync(file, renderEdgeConfig(localEdgeOptions(loadConfig(localEdgeEnv), dir, errorLog)));
+  mkdirSync(join(dir, 'mtail'), { recursive: true });
+  writeFileSync(join(dir, 'mtail/edge.mtail'), renderEdgeMtailProgram());
   process.stdout.write(`${file}\n`);
 }

@@ -70,11 +70,10 @@ beforeAll(async () => {
   services.projector = startService('projector', env, await freePort());
   services.query = startService('query-api', env, await freePort());
   await Promise.all([services.projector.waitReady(), services.query.waitReady()]);
-  edge = await startEdge({
-    commandApi: upstream(services.command.port, 2),
-    queryApi: upstream(services.query.port, 2),
-    errorLogLevel: 'info',
-  });
+  edge = await startEdge(
+    { commandApi: upstream(services.command.port, 2), queryApi: upstream(services.query.port, 2), errorLogLevel: 'info' },
+    { countRefusals: true },
+  );
 
   // An upstream that answers with the headers it received, to see what the edge sends.
   echo = createServer((req, res) => {
@@ -101,6 +100,15 @@ function post(base: string, path: string, body: unknown, headers: Record<string,
     headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
     body: JSON.stringify(body),
   });
+}
+
+/** sluice_edge_refusals_total{reason, upstream} as mtail serves it beside the edge (0 before the first). */
+async function refusals(e: EdgeProcess, reason: string, upstreamName: string): Promise<number> {
+  const text = await (await fetch(e.metricsUrl!)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`sluice_edge_refusals_total{reason="${reason}",upstream="${upstreamName}"}`));
+  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 /** A POST whose headers arrived and whose body never does: it holds one of the edge's in-flight places. */
@@ -207,6 +215,7 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
   });
 
   it('refuses requests beyond its in-flight bound itself: 503, Retry-After and problem+json, and admits again once places free', async () => {
+    const before = await refusals(edge, 'overloaded', 'sluice_command_api');
     const held = [await holdPost(edge.port), await holdPost(edge.port)];
     try {
       const refused = await waitFor(
@@ -219,6 +228,13 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
       );
       expect(refused.headers.get('retry-after')).toBe('1');
       expect(await refused.json()).toMatchObject({ status: 503, code: 'overloaded', stage: 'edge' });
+      // Counted by the refusal counter that `make up` scrapes as job edge.
+      await waitFor(
+        'the refusal to be counted',
+        async () => (await refusals(edge, 'overloaded', 'sluice_command_api')) > before,
+        { timeoutMs: 5_000, intervalMs: 100 },
+      );
+      expect(await refusals(edge, 'overloaded', 'sluice_query_api')).toBe(0);
       // Reads count against the query API's bound, not the command API's.
       expect((await fetch(`${edge.url}/v1/wallets/${randomUUID()}`, { headers: AUTH })).status).toBe(404);
     } finally {
@@ -243,5 +259,32 @@ describe('edge proxy (nginx) in front of the command and query APIs', () => {
     expect(limited!.headers.get('ratelimit-limit')).toBe('3');
     expect(limited!.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await limited!.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+  });
+
+  it('counts what it answers itself by reason and upstream: a service it cannot reach, a body too large', async () => {
+    const closed = await freePort();
+    const lost = await startEdge(
+      { commandApi: upstream(closed, 4), queryApi: upstream(closed, 4), retryAfterSec: 2 },
+      { countRefusals: true },
+    );
+    try {
+      const write = await post(lost.url, '/v1/wallets', { currency: 'EUR' });
+      expect(write.status).toBe(503);
+      expect(write.headers.get('retry-after')).toBe('2');
+      expect(await write.json()).toMatchObject({ code: 'service_unavailable', stage: 'edge' });
+      expect((await fetch(`${lost.url}/v1/wallets/${randomUUID()}`, { headers: AUTH })).status).toBe(503);
+      expect((await post(lost.url, '/v1/wallets', { pad: 'x'.repeat(100 * 1024) })).status).toBe(413);
+      await waitFor(
+        'three refusals to be counted',
+        async () =>
+          (await refusals(lost, 'service_unavailable', 'sluice_command_api')) === 1 &&
+          (await refusals(lost, 'service_unavailable', 'sluice_query_api')) === 1 &&
+          (await refusals(lost, 'body_too_large', 'sluice_command_api')) === 1,
+        { timeoutMs: 5_000, intervalMs: 100 },
+      );
+      expect(await refusals(lost, 'overloaded', 'sluice_command_api')).toBe(0);
+    } finally {
+      await lost.stop();
+    }
   });
 });

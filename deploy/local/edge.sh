@@ -2,7 +2,9 @@
 # The edge proxy in front of the command and query APIs: nginx from Debian's packages, run as our
 # own process with a configuration rendered by libs/edge (never the system's nginx service).
 #   deploy/local/edge.sh start|stop|status|install|config
-# `install` installs nginx when missing and prints the binary's path (the tests use it).
+# `install` installs nginx when missing and prints the binary's path (the tests use it);
+# `install-mtail` does the same for mtail, which counts the edge's own refusals from nginx's
+# refusal log and serves them as sluice_edge_refusals_total on EDGE_METRICS_LISTEN (127.0.0.1:3903).
 # EDGE_LISTEN (127.0.0.1:8080), EDGE_COMMAND_API, EDGE_QUERY_API and the other EDGE_* settings
 # of deploy/local/edge-config.ts shape the configuration.
 COMPONENT=edge
@@ -14,6 +16,10 @@ LOG="$LOG_DIR/edge.log"
 LISTEN=${EDGE_LISTEN:-127.0.0.1:8080}
 HOST=${LISTEN%:*}
 PORT=${LISTEN##*:}
+METRICS_LISTEN=${EDGE_METRICS_LISTEN:-127.0.0.1:3903}
+METRICS_HOST=${METRICS_LISTEN%:*}
+METRICS_PORT=${METRICS_LISTEN##*:}
+METRICS_LOG="$LOG_DIR/edge-metrics.log"
 
 nginx_bin() {
   command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
@@ -25,6 +31,37 @@ install_nginx() {
   apt_install nginx nginx-light nginx
   bin=$(nginx_bin) || die "nginx was installed but no nginx binary was found on PATH or in /usr/sbin"
   echo "$bin"
+}
+
+mtail_bin() {
+  command -v mtail 2>/dev/null || { [ -x /usr/bin/mtail ] && echo /usr/bin/mtail; }
+}
+
+install_mtail() {
+  local bin; bin=$(mtail_bin) && { echo "$bin"; return 0; }
+  apt_install mtail mtail
+  bin=$(mtail_bin) || die "mtail was installed but no mtail binary was found on PATH"
+  echo "$bin"
+}
+
+metrics_ready() { curl -fsS "http://$METRICS_LISTEN/metrics" >/dev/null; }
+
+# mtail tails the refusal log nginx writes (one line per refusal it answers itself) and serves the counts.
+start_metrics() {
+  local bin; bin=$(install_mtail)
+  if pid_alive edge-metrics && metrics_ready; then return 0; fi
+  port_open "$METRICS_HOST" "$METRICS_PORT" && die "port $METRICS_PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$METRICS_PORT')"
+  touch "$HOME_DIR/refusals.log"
+  spawn edge-metrics "$METRICS_LOG" "$bin" -progs "$HOME_DIR/mtail" -logs "$HOME_DIR/refusals.log" \
+    -address "$METRICS_HOST" -port "$METRICS_PORT" -logtostderr -emit_prog_label=false
+  wait_until 20 "the edge's refusal counter on http://$METRICS_LISTEN/metrics" "Read $METRICS_LOG." metrics_ready_or_dead
+  log "refusals counted on http://$METRICS_LISTEN/metrics (sluice_edge_refusals_total)"
+}
+
+metrics_ready_or_dead() {
+  pid_alive edge-metrics || die "mtail exited during start-up; last lines of $METRICS_LOG:
+$(tail -n 20 "$METRICS_LOG")"
+  metrics_ready
 }
 
 render() {
@@ -42,13 +79,14 @@ healthy() { curl -fsS "http://$LISTEN/edge/health" >/dev/null; }
 start() {
   local bin; bin=$(install_nginx)
   if pid_alive edge; then
-    healthy && { log "already running on http://$LISTEN"; return 0; }
+    healthy && { start_metrics; log "already running on http://$LISTEN"; return 0; }
   fi
   port_open "$HOST" "$PORT" && die "port $PORT is taken by a process Sluice did not start (ss -ltnp 'sport = :$PORT')"
   render "$bin"
   log "starting nginx on http://$LISTEN (writes → $(upstream_of sluice_command_api), reads → $(upstream_of sluice_query_api); config $CONF, log $LOG)"
   spawn edge "$LOG" "$bin" -c "$CONF" -p "$HOME_DIR" -e "$LOG"
   wait_until "${EDGE_START_TIMEOUT:-20}" "the edge on http://$LISTEN" "Read $LOG." healthy_or_dead
+  start_metrics
   log "ready on http://$LISTEN"
 }
 
@@ -60,9 +98,12 @@ $(tail -n 20 "$LOG")"
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_pid edge 15 ;;
-  status) if pid_alive edge && healthy; then log "running on http://$LISTEN (pid $(cat "$PID_DIR/edge.pid"))"; else log "not running"; exit 1; fi ;;
+  stop) stop_pid edge 15; stop_pid edge-metrics 5 ;;
+  status)
+    if pid_alive edge && healthy; then log "running on http://$LISTEN (pid $(cat "$PID_DIR/edge.pid"))"; else log "not running"; exit 1; fi
+    if pid_alive edge-metrics && metrics_ready; then log "refusals counted on http://$METRICS_LISTEN/metrics"; else log "refusal counter (mtail) not running"; exit 1; fi ;;
   install) install_nginx ;;
+  install-mtail) install_mtail ;;
   config) render "$(install_nginx)"; echo "$CONF" ;;
-  *) echo "usage: $0 start|stop|status|install|config" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|install|install-mtail|config" >&2; exit 2 ;;
 esac

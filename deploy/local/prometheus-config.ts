@@ -16,6 +16,8 @@ export const localPrometheusEnv = z.object({
   PROMETHEUS_TARGETS: env.list(''),
   /** The schema registry's host:port, scraped as job "registry" (Apicurio serves /metrics; Kafka has none). Empty: not scraped. */
   PROMETHEUS_REGISTRY: z.string().default('127.0.0.1:8085'),
+  /** The edge's refusal counter (mtail beside nginx, deploy/local/edge.sh), scraped as job "edge". Empty: not scraped. */
+  PROMETHEUS_EDGE: z.string().default('127.0.0.1:3903'),
   PROMETHEUS_SCRAPE_INTERVAL_SECONDS: env.int(5, 1, 300),
   PROMETHEUS_EVALUATION_INTERVAL_SECONDS: env.int(15, 1, 300),
   SLUICE_REPLICAS: z.string().optional(),
@@ -39,9 +41,10 @@ export function localPrometheusSettings(config: z.infer<typeof localPrometheusEn
       ? parseScrapeTargets(config.PROMETHEUS_TARGETS)
       : platformScrapeJobs(localServices({ SLUICE_REPLICAS: config.SLUICE_REPLICAS }));
   const registry = config.PROMETHEUS_REGISTRY === '' ? [] : [{ job: 'registry', targets: [config.PROMETHEUS_REGISTRY] }];
+  const edge = config.PROMETHEUS_EDGE === '' ? [] : [{ job: 'edge', targets: [config.PROMETHEUS_EDGE] }];
   return {
     listen: config.PROMETHEUS_LISTEN,
-    jobs: [...services, ...registry],
+    jobs: [...services, ...edge, ...registry],
     ruleFiles: [join(rulesDir, '*.yml')],
     scrapeIntervalSeconds: config.PROMETHEUS_SCRAPE_INTERVAL_SECONDS,
     evaluationIntervalSeconds: config.PROMETHEUS_EVALUATION_INTERVAL_SECONDS,

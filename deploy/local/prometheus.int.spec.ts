@@ -54,6 +54,7 @@ beforeAll(async () => {
     PROMETHEUS_LISTEN: `127.0.0.1:${port}`,
     PROMETHEUS_TARGETS: `psp-simulator=127.0.0.1:${psp.port}`,
     PROMETHEUS_REGISTRY: '',
+    PROMETHEUS_EDGE: '',
   };
   await psp.waitReady();
   await script('start');

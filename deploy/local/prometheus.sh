@@ -10,6 +10,7 @@
 # runs Prometheus on PROMETHEUS_LISTEN (127.0.0.1:9090) with the rules loaded, its data in
 # .run/prometheus/data kept PROMETHEUS_RETENTION (2d). PROMETHEUS_TARGETS (job=host:port,...) replaces
 # the services' targets; PROMETHEUS_REGISTRY (127.0.0.1:$REGISTRY_PORT, empty: none) is the registry's.
+# PROMETHEUS_EDGE (EDGE_METRICS_LISTEN, 127.0.0.1:3903; empty: none) is the edge's refusal counter.
 COMPONENT=prometheus
 source "$(dirname "$0")/lib.sh"
 
@@ -24,6 +25,7 @@ HOST=${LISTEN%:*}
 PORT=${LISTEN##*:}
 RETENTION=${PROMETHEUS_RETENTION:-2d}
 export PROMETHEUS_LISTEN="$LISTEN" PROMETHEUS_REGISTRY="${PROMETHEUS_REGISTRY-127.0.0.1:${REGISTRY_PORT:-8085}}"
+export PROMETHEUS_EDGE="${PROMETHEUS_EDGE-${EDGE_METRICS_LISTEN:-127.0.0.1:3903}}"
 
 promtool_bin() {
   command -v promtool 2>/dev/null || { [ -x /usr/bin/promtool ] && echo /usr/bin/promtool; }

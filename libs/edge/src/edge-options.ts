@@ -64,6 +64,12 @@ export const edgeOptionsSchema = z
     errorLogLevel: z.enum(['debug', 'info', 'notice', 'warn', 'error']).default('warn'),
     /** A file, "stdout", or off (the default: under a burst, a line per request costs the edge more than the refusal). */
     accessLog: z.union([path, z.literal('stdout')]).optional(),
+    /**
+     * A file that gets one line per refusal or failure the edge answers itself ("<reason> <upstream>"),
+     * for mtail to count (renderEdgeMtailProgram): open-source nginx has no per-status counters, and
+     * a line per refusal only costs while refusing. Unset: not counted.
+     */
+    refusalLog: z.union([path, z.literal('stdout')]).optional(),
     /** Directory for nginx's temporary files (request bodies that do not fit in memory never go there: see below). */
     tempDir: path,
   })

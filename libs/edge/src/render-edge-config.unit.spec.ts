@@ -1,4 +1,4 @@
-import { renderEdgeConfig } from './render-edge-config';
+import { EDGE_PROBLEMS, renderEdgeConfig, renderEdgeMtailProgram } from './render-edge-config';
 import type { EdgeOptions } from './edge-options';
 
 const options: EdgeOptions = {
@@ -107,5 +107,27 @@ describe('renderEdgeConfig', () => {
     );
     expect(() => renderEdgeConfig({ ...options, workerConnections: 512 })).toThrow(/workerConnections/);
     expect(() => renderEdgeConfig({ ...options, pidFile: '/tmp/a;b' })).toThrow();
+  });
+
+  it('logs a line per refusal of its own, only in the refusal locations and only when asked to', () => {
+    expect(config).not.toContain('sluice_refusal');
+    const counted = renderEdgeConfig({ ...options, refusalLog: '/run/edge/refusals.log' });
+    expect(block(counted, '    location @sluice_overloaded')).toContain(
+      'access_log /run/edge/refusals.log sluice_refusal_overloaded;',
+    );
+    expect(block(counted, '    location @sluice_unavailable')).toContain(
+      'access_log /run/edge/refusals.log sluice_refusal_service_unavailable;',
+    );
+    expect(counted).toContain("log_format sluice_refusal_overloaded 'overloaded $sluice_upstream';");
+    expect(block(counted, '    location /')).not.toContain('refusals.log');
+  });
+
+  it("counts (mtail) exactly the lines the refusal log's formats write", () => {
+    const pattern = /^\/(.*)\/ \{$/m.exec(renderEdgeMtailProgram())![1]!.replace(/\(\?P</g, '(?<');
+    const line = new RegExp(pattern);
+    for (const p of Object.values(EDGE_PROBLEMS)) {
+      expect(line.exec(`${p.code} sluice_command_api`)?.groups).toEqual({ reason: p.code, upstream: 'sluice_command_api' });
+    }
+    expect(line.test('GET /v1/wallets 200')).toBe(false);
   });
 });

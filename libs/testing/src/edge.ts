@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { renderEdgeConfig, type EdgeOptions } from '@sluice/edge';
+import { renderEdgeConfig, renderEdgeMtailProgram, type EdgeOptions } from '@sluice/edge';
 import { freePort } from './processes';
 import { waitFor } from './wait';
 
@@ -16,13 +16,18 @@ function repoRoot(): string {
  * The nginx binary, installed from Debian's packages by deploy/local/edge.sh
  * when missing (the same path `make up` takes), so tests never skip for want of it.
  */
-export function nginxBinary(): string {
-  const out = execFileSync(join(repoRoot(), 'deploy/local/edge.sh'), ['install'], {
+export const nginxBinary = (): string => installed('install', 'nginx');
+
+/** mtail, which counts the edge's refusals as `make up` runs it, installed the same way. */
+export const mtailBinary = (): string => installed('install-mtail', 'mtail');
+
+function installed(command: string, what: string): string {
+  const out = execFileSync(join(repoRoot(), 'deploy/local/edge.sh'), [command], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const bin = out.trim().split('\n').pop();
-  if (!bin) throw new Error('deploy/local/edge.sh install printed no nginx binary');
+  if (!bin) throw new Error(`deploy/local/edge.sh ${command} printed no ${what} binary`);
   return bin;
 }
 
@@ -30,7 +35,25 @@ export interface EdgeProcess {
   readonly url: string;
   readonly port: number;
   readonly config: string;
+  /** mtail's /metrics, counting the edge's own refusals (startEdge with countRefusals). */
+  readonly metricsUrl?: string;
   stop(): Promise<void>;
+}
+
+type Child = ReturnType<typeof spawn>;
+
+function run(bin: string, args: string[], out: WriteStream): { child: Child; exited: Promise<void> } {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+}
+
+async function kill({ child, exited }: { child: Child; exited: Promise<void> }): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 /**
@@ -38,7 +61,10 @@ export interface EdgeProcess {
  * configuration, pid and temporary files under .run/tests/edge-<port>/ (removed
  * when it stops), its log in .run/logs/tests/edge-<port>.log.
  */
-export async function startEdge(options: Omit<EdgeOptions, 'listen' | 'pidFile' | 'errorLog' | 'tempDir'>): Promise<EdgeProcess> {
+export async function startEdge(
+  options: Omit<EdgeOptions, 'listen' | 'pidFile' | 'errorLog' | 'tempDir' | 'refusalLog'>,
+  { countRefusals = false } = {},
+): Promise<EdgeProcess> {
   const bin = nginxBinary();
   const port = await freePort();
   const dir = join(repoRoot(), '.run/tests', `edge-${port}`);
@@ -52,20 +78,28 @@ export async function startEdge(options: Omit<EdgeOptions, 'listen' | 'pidFile' 
     pidFile: join(dir, 'nginx.pid'),
     errorLog: log,
     tempDir: join(dir, 'tmp'),
+    ...(countRefusals && { refusalLog: join(dir, 'refusals.log') }),
   });
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, config);
   const out = createWriteStream(join(dir, 'stdout.log'), { flags: 'a' });
-  const child = spawn(bin, ['-c', file, '-p', dir, '-e', log], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const nginx = run(bin, ['-c', file, '-p', dir, '-e', log], out);
+  const { child } = nginx;
+  let mtail: ReturnType<typeof run> | undefined;
+  let metricsUrl: string | undefined;
+  if (countRefusals) {
+    mkdirSync(join(dir, 'mtail'));
+    writeFileSync(join(dir, 'mtail/edge.mtail'), renderEdgeMtailProgram());
+    writeFileSync(join(dir, 'refusals.log'), '');
+    const metricsPort = await freePort();
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const args = ['-progs', join(dir, 'mtail'), '-logs', join(dir, 'refusals.log'), '-address', '127.0.0.1'];
+    mtail = run(mtailBinary(), [...args, '-port', String(metricsPort), '-logtostderr', '-emit_prog_label=false'], out);
+  }
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await kill(nginx);
+    if (mtail) await kill(mtail);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -78,9 +112,21 @@ export async function startEdge(options: Omit<EdgeOptions, 'listen' | 'pidFile' 
       },
       { timeoutMs: 15_000, intervalMs: 100 },
     );
+    if (mtail && metricsUrl) {
+      const { child: counter } = mtail;
+      await waitFor(
+        `mtail to serve ${metricsUrl}`,
+        async () => {
+          if (counter.exitCode !== null) throw new Error(`mtail exited with code ${counter.exitCode}; see ${dir}/stdout.log`);
+          return (await fetch(metricsUrl).catch(() => undefined))?.ok === true;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+    }
   } catch (err) {
     if (child.exitCode === null) child.kill('SIGKILL');
+    mtail?.child.kill('SIGKILL');
     throw err;
   }
-  return { url, port, config, stop };
+  return { url, port, config, ...(metricsUrl && { metricsUrl }), stop };
 }
