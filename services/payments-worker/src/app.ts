@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { Producer } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
-import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
+import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics, type RetentionPurge } from '@sluice/db';
 import {
   consumerSettingsFrom,
   AvroEventCodec,
@@ -29,6 +29,7 @@ import { SagaRunner } from './saga/saga-runner';
 import { SagaStore } from './saga/saga-store';
 import { WebhookInbox } from './webhooks/webhook-inbox';
 import { PollWait } from './poll-wait';
+import { startPaymentsPurge } from './lifecycle';
 
 export const PAYMENTS_MIGRATIONS = { folder: join(__dirname, '../migrations'), table: '__migrations_payments_worker' };
 
@@ -70,7 +71,11 @@ export async function buildPaymentsWorker(
   const dlqTopic = config.PAYMENTS_DLQ_TOPIC ?? deadLetterTopic(config.PAYMENTS_GROUP_ID);
   await ensureTopics(kafka, [
     { topic: eventsTopic, partitions: 12, retainForever: true },
-    { topic: config.WALLET_COMMANDS_TOPIC, partitions: config.WALLET_COMMANDS_PARTITIONS },
+    {
+      topic: config.WALLET_COMMANDS_TOPIC,
+      partitions: config.WALLET_COMMANDS_PARTITIONS,
+      config: { 'retention.ms': String(config.WALLET_COMMANDS_RETENTION_HOURS * 3_600_000) },
+    },
     { topic: dlqTopic, partitions: 1, retainForever: true },
   ]);
   const producer: Producer = createIdempotentProducer(kafka);
@@ -192,6 +197,7 @@ export async function buildPaymentsWorker(
     logger,
   });
 
+  let purge: RetentionPurge | undefined;
   return {
     pool,
     health,
@@ -206,9 +212,11 @@ export async function buildPaymentsWorker(
       dispatcher.start();
       runner.start();
       await events.start();
+      purge = startPaymentsPurge(config, logger, registry);
     },
     close: async () => {
       health.startDraining();
+      await purge?.stop();
       await events.stop();
       await runner.stop();
       await inbox.stop();

@@ -1,5 +1,5 @@
-import { commonEnv, consumerEnv, env, z } from '@sluice/config';
-import { commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
+import { commonEnv, consumerEnv, env, purgeEnv, purgeTimeoutsOrdered, retentionHours, z } from '@sluice/config';
+import { COMMAND_TOPIC_RETENTION_HOURS, commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 
@@ -41,6 +41,8 @@ export const paymentsWorkerConfig = z
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
     /** Partitions of the command topic when the worker has to create it (auto-creation is off). */
     WALLET_COMMANDS_PARTITIONS: env.int(12, 1, 10_000),
+    /** retention.ms of the command topic when the worker creates it: the same as the command API's (the wallet's inbox is judged against it). */
+    WALLET_COMMANDS_RETENTION_HOURS: retentionHours(COMMAND_TOPIC_RETENTION_HOURS),
     /** Names the provider in the wallet's events and in metrics. */
     PSP_NAME: z
       .string()
@@ -80,6 +82,14 @@ export const paymentsWorkerConfig = z
      */
     PAYOUT_IDLE_POLL_MAX_MS: env.int(2_000, 10, 60_000),
     ...commandSenderEnv('payments-worker'),
+    /** The retention purge of finished sagas and processed webhooks (docs/data-lifecycle.md). */
+    ...purgeEnv,
+    /** A saga finished on both sides (paid and completed, or failed and compensated) is kept this long after it finished. */
+    PAYMENT_SAGA_RETENTION_HOURS: retentionHours(30 * 24),
+    /** A processed provider webhook is kept this long after it arrived, deduping the provider's redeliveries. */
+    PSP_WEBHOOK_INBOX_RETENTION_HOURS: retentionHours(14 * 24),
+    /** How long the provider goes on redelivering a webhook it sent (its documented retry schedule). */
+    PSP_WEBHOOK_REDELIVERY_HOURS: retentionHours(3 * 24),
   })
   .refine(...signingKeyRequired)
   .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
@@ -103,6 +113,17 @@ export const paymentsWorkerConfig = z
   })
   .refine((c) => !c.OUTBOX_TOPIC_PATTERN.includes(c.WALLET_COMMANDS_TOPIC), {
     message: 'WALLET_COMMANDS_TOPIC must not be an event topic',
+  })
+  .refine(...purgeTimeoutsOrdered)
+  .refine((c) => c.PSP_WEBHOOK_INBOX_RETENTION_HOURS > c.PSP_WEBHOOK_REDELIVERY_HOURS, {
+    message:
+      'PSP_WEBHOOK_INBOX_RETENTION_HOURS must exceed PSP_WEBHOOK_REDELIVERY_HOURS: a webhook the provider redelivers after its inbox row is purged would be processed again',
+    path: ['PSP_WEBHOOK_INBOX_RETENTION_HOURS'],
+  })
+  .refine((c) => c.PAYMENT_SAGA_RETENTION_HOURS * 3_600_000 > c.PAYOUT_LOOK_UP_FIRST_AFTER_MS, {
+    message:
+      'PAYMENT_SAGA_RETENTION_HOURS must exceed PAYOUT_LOOK_UP_FIRST_AFTER_MS: a withdrawal request delivered again after its saga is purged must be looked up at the provider, not paid out again',
+    path: ['PAYMENT_SAGA_RETENTION_HOURS'],
   });
 
 export type PaymentsWorkerConfig = z.infer<typeof paymentsWorkerConfig>;

@@ -17,6 +17,17 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /**
+ * A saga that is over on both sides: the provider's answer is final and the
+ * wallet's events show the matching end (nothing left to re-send). The
+ * retention purge deletes only these; its index has the same predicate.
+ */
+export const FINISHED_SAGA =
+  "(state = 'completed' AND wallet_state = 'completed') OR (state = 'failed' AND wallet_state = 'compensated')";
+
+/** A webhook the worker has processed; an unprocessed one stays whatever its age. */
+export const PROCESSED_WEBHOOK = 'processed_at IS NOT NULL';
+
+/**
  * One row per withdrawal the worker pays out: where its saga stands, when its
  * next step is due, and who holds it. The worker owns these tables; it moves
  * the wallet only through wallet commands (payment_commands), never by
@@ -74,6 +85,8 @@ export const paymentSagas = pgTable(
     index('payment_sagas_parked_idx')
       .on(t.parkedAt)
       .where(sql`${t.parkedAt} IS NOT NULL`),
+    // The retention purge's scan of finished sagas (services/payments-worker/src/lifecycle.ts, FINISHED_SAGA).
+    index('payment_sagas_finished_idx').on(t.finishedAt).where(sql.raw(FINISHED_SAGA)),
     check('payment_sagas_amount_positive', sql`${t.amount} > 0`),
   ],
 );
@@ -114,6 +127,8 @@ export const pspWebhookInbox = pgTable(
     index('psp_webhook_inbox_unprocessed_idx')
       .on(t.receivedAt)
       .where(sql`${t.processedAt} IS NULL`),
+    // The retention purge's scan of processed webhooks.
+    index('psp_webhook_inbox_processed_idx').on(t.receivedAt).where(sql.raw(PROCESSED_WEBHOOK)),
   ],
 );
 
