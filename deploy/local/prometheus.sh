@@ -8,8 +8,8 @@
 # platform's description (deploy/local/prometheus-config.ts: every service process, each replica an
 # instance of its service's job, plus the registry and Prometheus itself), checks it with promtool and
 # runs Prometheus on PROMETHEUS_LISTEN (127.0.0.1:9090) with the rules loaded, its data in
-# .run/prometheus/data kept PROMETHEUS_RETENTION (2d). PROMETHEUS_TARGETS (job=host:port,...) replaces
-# the services' targets; PROMETHEUS_REGISTRY (127.0.0.1:$REGISTRY_PORT, empty: none) is the registry's.
+# .run/prometheus/data kept PROMETHEUS_RETENTION (2d), exemplars stored (the freshness histograms'
+# trace ids). PROMETHEUS_TARGETS (job=host:port,...) replaces the services' targets; PROMETHEUS_REGISTRY (127.0.0.1:$REGISTRY_PORT, empty: none) is the registry's.
 # PROMETHEUS_EDGE (EDGE_METRICS_LISTEN, 127.0.0.1:3903; empty: none) is the edge's refusal counter.
 COMPONENT=prometheus
 source "$(dirname "$0")/lib.sh"
@@ -107,7 +107,8 @@ start() {
     --config.file="$CONF" \
     --storage.tsdb.path="$DATA" \
     --storage.tsdb.retention.time="$RETENTION" \
-    --web.listen-address="$LISTEN"
+    --web.listen-address="$LISTEN" \
+    --enable-feature=exemplar-storage
   exec 3>&2
   wait_until "${PROMETHEUS_START_TIMEOUT:-30}" "Prometheus on http://$LISTEN" "Read $LOG." healthy_or_dead
   log "ready on http://$LISTEN"

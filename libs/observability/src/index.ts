@@ -5,3 +5,4 @@ export * from './ops-server';
 export * from './shutdown';
 export * from './redact';
 export * from './tracing';
+export * from './freshness';
