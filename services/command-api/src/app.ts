@@ -7,7 +7,7 @@ import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from
 import { createHttpApp } from '@sluice/http';
 import { AvroEventCodec, createKafka, kafkaSecurityFrom, readIssuers } from '@sluice/messaging';
 import type { RuntimeTransport } from '@sluice/messaging-nest';
-import { Health, type Logger, type Registry } from '@sluice/observability';
+import { Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
 import { AdmissionController, IngressLimiter, LagShedder, slotLagProbe } from '@sluice/resilience';
 import { walletCatalog } from '@sluice/schemas';
@@ -62,7 +62,12 @@ export interface CommandApi {
 }
 
 /** Wires the command API: database, schemas, outbox, backpressure stages, HTTP and the internal command consumer. */
-export async function buildCommandApi(config: CommandApiConfig, logger: Logger, registry: Registry): Promise<CommandApi> {
+export async function buildCommandApi(
+  config: CommandApiConfig,
+  logger: Logger,
+  registry: Registry,
+  tracer?: Tracer,
+): Promise<CommandApi> {
   const health = new Health();
   // Read before anything starts: a missing key-set file fails start-up, not the first request.
   const auth = authSettingsOf(config);
@@ -129,6 +134,7 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
     transactions,
     maxBatch: config.COMMAND_GROUP_MAX,
     registry,
+    ...(tracer && { tracer }),
   });
   // Status reads are admitted apart from commands: each holds a connection of the pool's rest (the
   // connections the command transactions leave), and a burst of commands filling the commands'
@@ -182,6 +188,8 @@ export async function buildCommandApi(config: CommandApiConfig, logger: Logger, 
       logger,
       registry,
       health,
+      ...(tracer && { tracer }),
+      accessLog: config.HTTP_ACCESS_LOG,
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
       connections: {
         maxConnections: config.HTTP_MAX_CONNECTIONS,

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
 import { createPool, ensureDatabase } from '@sluice/db';
 import { buildCommandApi, migrateCommandApi } from './app';
 import { commandApiConfig, commandApiSettings } from './config';
@@ -17,11 +17,15 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger('command-api', config.LOG_LEVEL);
-  const api = await buildCommandApi(config, logger, createMetricsRegistry('command-api'));
+  const tracing = createTracing('command-api', tracingSettingsOf(config));
+  const api = await buildCommandApi(config, logger, createMetricsRegistry('command-api'), tracing.tracer);
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
-    steps: () => [{ name: 'command-api', run: () => api.close() }],
+    steps: () => [
+      { name: 'command-api', run: () => api.close() },
+      { name: 'tracing', run: () => tracing.shutdown() },
+    ],
   });
   await api.startInternalCommands();
   await api.app.listen(config.PORT, config.HOST);

@@ -4,6 +4,16 @@ import { uuidv7 } from '@sluice/core';
 import { Counter, type Registry } from 'prom-client';
 import { commitBehind, TransactionTimeout, withTransaction } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
+import {
+  formatTraceparent,
+  isSampled,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from '@sluice/observability';
 import type { OutboxEvent, OutboxWriter } from '@sluice/outbox';
 import { deadlineExceeded, fullJitterDelay, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
@@ -74,6 +84,8 @@ export interface WalletCommandsOptions {
   minBatchBudgetMs?: number;
   clock?: () => number;
   registry?: Registry;
+  /** A span per traced command around its batch's transaction; unset, none. */
+  tracer?: Tracer;
 }
 
 interface Pending {
@@ -83,6 +95,10 @@ interface Pending {
   conflicts: number;
   /** Runs in a batch of its own (after its batch failed as a whole). */
   solo: boolean;
+  /** The context of the request or message that sent the command; its outbox rows carry it on. */
+  trace: SpanContext | undefined;
+  /** The command's span in its current batch (recorded traces only). */
+  span?: Span;
 }
 
 type Outcome = { kind: 'done'; result: CommandResult } | { kind: 'failed'; error: unknown } | { kind: 'conflict' };
@@ -148,7 +164,14 @@ export class WalletCommands {
         this.admission.run(
           () =>
             new Promise<CommandResult>((resolve, reject) =>
-              this.groups.submit({ request, resolve, reject, conflicts: 0, solo: false }),
+              this.groups.submit({
+                request,
+                resolve,
+                reject,
+                conflicts: 0,
+                solo: false,
+                trace: trace.getActiveSpan()?.spanContext(),
+              }),
             ),
           deadline,
         ),
@@ -165,6 +188,7 @@ export class WalletCommands {
       return false;
     });
     if (live.length === 0) return;
+    this.startSpans(live);
     const budgets = live.flatMap((p) => (p.request.deadline ? [p.request.deadline.remainingMs()] : []));
     let outcomes: Outcome[];
     try {
@@ -176,9 +200,11 @@ export class WalletCommands {
         outcomes = err.outcomes;
       } else if (live.length > 1 && !isDatabaseCongestion(err)) {
         this.reruns?.inc();
+        endSpans(live, 'the batch failed as a whole; running alone');
         for (const p of live) this.groups.submit({ ...p, solo: true });
         return;
       } else {
+        endSpans(live, 'the batch failed');
         for (const p of live) p.reject(err);
         return;
       }
@@ -188,10 +214,36 @@ export class WalletCommands {
         kind: 'failed',
         error: new Error('the batch left this command without an outcome'),
       };
+      p.span?.setAttribute('sluice.outcome', outcome.kind);
+      p.span?.end();
       if (outcome.kind === 'done') p.resolve(outcome.result);
       else if (outcome.kind === 'failed') p.reject(outcome.error);
       else this.retryConflict(p);
     });
+  }
+
+  /**
+   * One span per recorded command, child of its request's, for the time of its batch's
+   * transaction (with the batch's size): one span per command rather than one per batch with
+   * links, because a trace viewer shows a child in the deposit's trace but not a link.
+   */
+  private startSpans(batch: Pending[]): void {
+    const tracer = this.options.tracer;
+    if (!tracer) return;
+    for (const p of batch) {
+      if (!isSampled(p.trace)) continue;
+      p.span = tracer.startSpan(
+        'wallet.commit',
+        {
+          attributes: {
+            'sluice.command': p.request.command.type,
+            'sluice.batch_size': batch.length,
+            'sluice.attempt': p.conflicts + 1,
+          },
+        },
+        trace.setSpanContext(ROOT_CONTEXT, p.trace),
+      );
+    }
   }
 
   /** Another process wrote the wallet: run the command again on fresh state, spreading contending writers. */
@@ -251,7 +303,13 @@ export class WalletCommands {
         }
         const events = decide(command, before, { now: this.clock(), newId: uuidv7 });
         const response = request.respond(events.reduce(evolve, before), events);
-        const outboxEvents = events.map((event) => ({ aggregateType: 'wallet', aggregateId: command.walletId, event }));
+        const traceparent = formatTraceparent(batch[i]!.span?.spanContext() ?? batch[i]!.trace);
+        const outboxEvents = events.map((event) => ({
+          aggregateType: 'wallet',
+          aggregateId: command.walletId,
+          event,
+          ...(traceparent !== undefined && { traceparent }),
+        }));
         // The outbox rows go in the save statement and their delete with COMMIT: no round trip of their own.
         writes.push({
           walletId: command.walletId,
@@ -284,6 +342,13 @@ export class WalletCommands {
       outcomes[index] = ok ? { kind: 'done', result: { response, replayed: false } } : { kind: 'conflict' };
     });
     return outcomes;
+  }
+}
+
+function endSpans(batch: readonly Pending[], message: string): void {
+  for (const p of batch) {
+    p.span?.setStatus({ code: SpanStatusCode.ERROR, message });
+    p.span?.end();
   }
 }
 
