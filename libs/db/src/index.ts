@@ -1,5 +1,6 @@
 export * from './pool';
 export * from './prepared';
+export * from './pg-errors';
 export * from './migrate';
 export * from './database';
 export * from './roles';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { classifyPgError } from './pg-errors';
 
 type Queryable = Pick<PoolClient, 'query'>;
 
@@ -33,9 +34,7 @@ export function statementName(text: string, label: string): string {
  * and its next use prepares it again.
  */
 export function isStalePreparedStatement(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : '';
-  return (code === '0A000' && message.includes('cached plan must not change result type')) || code === '26000';
+  return classifyPgError(err)?.code === 'stale_prepared_statement';
 }
 
 function replan(text: string): void {

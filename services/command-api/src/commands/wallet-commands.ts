@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '@sluice/core';
 import { Counter, type Registry } from 'prom-client';
-import { commitBehind, TransactionTimeout, withTransaction } from '@sluice/db';
+import { classifyPgError, commitBehind, TransactionTimeout, withTransaction, type PgFailureCode } from '@sluice/db';
 import { ProblemError, problems } from '@sluice/http';
 import {
   formatTraceparent,
@@ -62,15 +62,23 @@ export const WALLET_ERROR_STATUS: Record<WalletErrorCode, number> = {
   withdrawal_not_pending: 409,
 };
 
-/** PostgreSQL's "not now" answers: statement timeout, lock timeout, idle-in-transaction timeout, too many connections. */
-const PG_TOO_SLOW = new Set(['57014', '55P03', '25P03', '53300']);
+/**
+ * The database's "not now" answers: statement timeout, lock timeout, idle-in-transaction timeout,
+ * out of connections or resources, no pooled connection in time.
+ */
+const PG_TOO_SLOW: ReadonlySet<PgFailureCode> = new Set<PgFailureCode>([
+  'query_canceled',
+  'lock_not_available',
+  'idle_in_transaction_timeout',
+  'insufficient_resources',
+  'connect_timeout',
+]);
 
 /** Failures that mean the database is congested: they shrink the admission limit. */
 export function isDatabaseCongestion(err: unknown): boolean {
   if (err instanceof TransactionTimeout) return true;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && PG_TOO_SLOW.has(code)) return true;
-  return err instanceof Error && err.message.includes('timeout exceeded when trying to connect');
+  const failure = classifyPgError(err);
+  return failure !== undefined && PG_TOO_SLOW.has(failure.code);
 }
 
 export interface WalletCommandsOptions {

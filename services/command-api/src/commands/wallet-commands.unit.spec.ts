@@ -35,6 +35,8 @@ describe('how a failed command is answered', () => {
     ['a statement timeout', Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })],
     ['an idle-in-transaction timeout', Object.assign(new Error('terminating connection'), { code: '25P03' })],
     ['no free connection slot', Object.assign(new Error('too many connections'), { code: '53300' })],
+    ['a lock timeout', Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' })],
+    ['no pooled connection in time', new Error('timeout exceeded when trying to connect')],
   ])('%s is congestion, answered 503 deadline_exceeded with a retry hint', (_label, err) => {
     expect(isDatabaseCongestion(err)).toBe(true);
     const answer = toProblem(err);
@@ -46,5 +48,10 @@ describe('how a failed command is answered', () => {
     const bug = new TypeError('x is undefined');
     expect(toProblem(bug)).toBe(bug);
     expect(isDatabaseCongestion(bug)).toBe(false);
+  });
+
+  it('does not read a serialization failure or a constraint as congestion', () => {
+    expect(isDatabaseCongestion(Object.assign(new Error('could not serialize access'), { code: '40001' }))).toBe(false);
+    expect(isDatabaseCongestion(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
-import { errorMessage, SluiceError } from '@sluice/core';
+import { SluiceError } from '@sluice/core';
+import { classifyPgError, PgError, type PgFailureCode } from '@sluice/db';
 import { fullJitterDelay } from '@sluice/resilience';
 
 /**
@@ -11,33 +12,31 @@ import { fullJitterDelay } from '@sluice/resilience';
  */
 export type Blame = 'systemic' | 'record';
 
-/** SQLSTATE classes that mean "this data" rather than "this database". */
-const RECORD_CLASSES = new Set(['22', '23', '2F', 'P0']);
-
-function sqlState(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
+/**
+ * Database failures that blame the data: a value refused, a constraint, a function raising.
+ * Every other database failure (connection lost, serialization failure, lock or statement
+ * timeout, a table missing) blames the system.
+ */
+const RECORD_FAILURES: ReadonlySet<PgFailureCode> = new Set<PgFailureCode>([
+  'unique_violation',
+  'integrity_violation',
+  'invalid_data',
+  'routine_exception',
+]);
 
 export function blame(err: unknown): Blame {
-  if (err instanceof SluiceError) return err.retriable ? 'systemic' : 'record';
-  const state = sqlState(err);
-  if (state !== undefined) return RECORD_CLASSES.has(state.slice(0, 2)) ? 'record' : 'systemic';
-  const nodeCode = (err as { code?: unknown } | undefined)?.code;
-  if (typeof nodeCode === 'string' && /^E[A-Z]+$/.test(nodeCode)) return 'systemic'; // ECONNRESET, ETIMEDOUT, ...
-  if (/connection|terminated|timeout|pool/i.test(errorMessage(err))) return 'systemic';
+  if (err instanceof SluiceError && !(err instanceof PgError)) return err.retriable ? 'systemic' : 'record';
+  const failure = classifyPgError(err);
+  if (failure !== undefined) return RECORD_FAILURES.has(failure.code) ? 'record' : 'systemic';
   // A TypeError or RangeError thrown by a fold: code meeting data it does not expect.
   return 'record';
 }
 
 /** The closed-set code a dead letter carries for a thrown error. */
 export function errorCode(err: unknown): string {
-  if (err instanceof SluiceError) return (err as SluiceError<string>).code;
-  const state = sqlState(err);
-  if (state !== undefined) return `pg_${state}`;
+  if (err instanceof SluiceError && !(err instanceof PgError)) return (err as SluiceError<string>).code;
+  const sqlState = classifyPgError(err)?.sqlState;
+  if (sqlState !== undefined) return `pg_${sqlState}`;
   return 'projection_error';
 }
 

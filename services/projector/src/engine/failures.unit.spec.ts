@@ -9,6 +9,8 @@ describe('failure blame', () => {
     ['a check violation', pgError('23514')],
     ['a numeric overflow', pgError('22003')],
     ['a TypeError from a fold', new TypeError("Cannot read properties of undefined (reading 'amount')")],
+    // Regression: blame was read from the message text, and this fold's bug was retried for ever as the database's.
+    ['a TypeError whose text names a connection', new TypeError("Cannot read properties of undefined (reading 'connection')")],
     ['a non-retriable SluiceError', new SluiceError('schema_violation', 'bad')],
   ])('given %s, then the records are to blame', (_, err) => {
     expect(blame(err)).toBe('record');
@@ -22,6 +24,7 @@ describe('failure blame', () => {
     ['a missing table', pgError('42P01')],
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
     ['a connection ended by the server', new Error('Connection terminated unexpectedly')],
+    ['a transaction aborted by an earlier failure', pgError('25P02')],
     ['a retriable SluiceError', new SluiceError('registry_unavailable', 'down', { retriable: true })],
   ])('given %s, then the system is to blame and nothing gets parked for it', (_, err) => {
     expect(blame(err)).toBe('systemic');
