@@ -1,4 +1,4 @@
-import { commonEnv, env, z } from '@sluice/config';
+import { commonEnv, env, purgeEnv, purgeTimeoutsOrdered, retentionHours, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const GROUP_ID = z
@@ -71,7 +71,12 @@ export const projectorConfig = z
      */
     KAFKA_FETCH_LINGER_MS: env.int(20, 0, 5_000),
     MIGRATE_ON_START: env.bool(true),
+    /** The retention purge of resolved parked records (docs/data-lifecycle.md). */
+    ...purgeEnv,
+    /** A parked record resolved (redriven or discarded) is kept this long after its resolution, for the record of what happened. */
+    PARKED_RETENTION_HOURS: retentionHours(30 * 24),
   })
+  .refine(...purgeTimeoutsOrdered)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
     message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',
   })

@@ -19,6 +19,7 @@ import { LagMonitor } from './engine/lag-monitor';
 import { ProjectorMetrics } from './engine/metrics';
 import { ProjectorEngine } from './engine/projector-engine';
 import { LiveTargets } from './engine/targets';
+import { startProjectorPurge } from './lifecycle';
 import { PROJECTOR_MIGRATIONS } from './migrations';
 import { projectionNamed } from './projections';
 import { ensurePositions } from './store/checkpoints';
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
   health.setLivenessProbe(() => engine.stalledReason());
   health.addReadinessCheck('consumer', async () => engine.assertConsuming());
   const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health, registry, logger });
+  const purge = startProjectorPurge(config, logger, registry);
 
   installShutdown({
     logger,
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
     steps: () => [
       { name: 'readiness', run: async () => health.startDraining() },
       { name: 'lag monitor', run: () => lag.stop() },
+      { name: 'retention purge', run: async () => purge?.stop() },
       { name: 'consumer', run: () => engine.stop() },
       { name: 'dead-letter producer', run: () => producer.disconnect() },
       { name: 'kafka admin', run: () => admin.disconnect() },

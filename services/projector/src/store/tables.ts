@@ -132,5 +132,9 @@ export const parkedRecords = pgTable(
     index('projection_parked_open_key_idx')
       .on(t.projection, t.version, t.key)
       .where(sql`state <> 'resolved'`),
+    // The retention purge's scan of resolved records (services/projector/src/lifecycle.ts).
+    index('projection_parked_resolved_idx')
+      .on(t.resolvedAt)
+      .where(sql`state = 'resolved'`),
   ],
 );
