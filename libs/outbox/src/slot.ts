@@ -20,6 +20,13 @@ export interface SlotState {
   confirmedFlushLsn: Lsn;
   restartLsn: Lsn;
   active: boolean;
+  /**
+   * PostgreSQL removed WAL the slot still needed (wal_status = 'lost', past
+   * max_slot_wal_keep_size): it can never stream again. Its positions are 0.
+   * Writers go on (their rows stay in the outbox); the relay drops the slot,
+   * creates a new one and republishes what the table holds.
+   */
+  lost: boolean;
 }
 
 /**
@@ -38,7 +45,10 @@ export class OutboxSlot {
     private readonly table: { schema: string; name: string },
   ) {}
 
-  /** Ensures the publication and the slot; with createSlot false, a missing slot yields undefined. */
+  /**
+   * Ensures the publication and the slot; with createSlot false, a missing slot yields undefined.
+   * A lost slot is returned as it is (lost: true), not recreated: that is the relay's to do.
+   */
   async ensure({ createSlot = true }: { createSlot?: boolean } = {}): Promise<SlotState | undefined> {
     const { rows: level } = await this.pool.query<{ wal_level: string }>('SHOW wal_level');
     if (level[0]?.wal_level !== 'logical') {
@@ -160,17 +170,21 @@ export class OutboxSlot {
       );
     }
     if (row.wal_status === 'lost' || row.confirmed_flush_lsn === null || row.restart_lsn === null) {
-      throw new SlotError(
-        'slot_invalid',
-        `slot ${this.slot} was invalidated (wal_status=${row.wal_status}): PostgreSQL removed WAL it still needed, so events may be missing from Kafka. ` +
-          `Reconcile the outbox history first, then recreate the slot with: ${drop}`,
-      );
+      return { confirmedFlushLsn: 0n, restartLsn: 0n, active: row.active, lost: true };
     }
     return {
       confirmedFlushLsn: parseLsn(row.confirmed_flush_lsn),
       restartLsn: parseLsn(row.restart_lsn),
       active: row.active,
+      lost: false,
     };
+  }
+
+  /** Drops the slot (it must not be streaming); no-op when it is already gone. */
+  async drop(): Promise<void> {
+    await this.pool.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+      this.slot,
+    ]);
   }
 
   /** Bytes of WAL the server keeps for this slot (current position − restart_lsn). */

@@ -1,12 +1,14 @@
+import { sql } from 'drizzle-orm';
 import { bigint, index, pgTable, uuid, varchar, customType, timestamp } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 /**
  * The outbox, with the column names Debezium's Outbox Event Router expects, so
- * Debezium and Sluice's relay can read the same table. In WAL mode the writer
- * inserts and deletes each row in one transaction: the WAL keeps the insert,
- * the table stays empty.
+ * Debezium and Sluice's relay can read the same table. Rows stay until the
+ * relay has published them (in WAL mode it prunes them behind its confirmed
+ * position, docs/relay-failover.md): a lost replication slot then loses no
+ * event, the relay republishes what the table still holds.
  */
 export const outbox = pgTable(
   'outbox',
@@ -30,6 +32,15 @@ export const outbox = pgTable(
      * key's events are numbered in their commit order. Debezium ignores it.
      */
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    /**
+     * The writing transaction's 64-bit id (pg_current_xact_id, as a bigint so
+     * any reader of the table can map it). The WAL relay prunes a row once its
+     * transaction is visible in a snapshot taken before a WAL position the relay
+     * has confirmed: commit order, which neither seq nor id give.
+     */
+    xactId: bigint('xact_id', { mode: 'bigint' })
+      .notNull()
+      .default(sql`(pg_current_xact_id()::text)::bigint`),
   },
   (t) => [index('outbox_seq_idx').on(t.seq)],
 );

@@ -1,9 +1,5 @@
 import type { PoolClient } from 'pg';
-import { UUID_PATTERN } from '@sluice/core';
-import { deferUntilCommit } from '@sluice/db';
 import type { AvroEventCodec } from '@sluice/messaging';
-
-export type OutboxMode = 'wal' | 'polling';
 
 export interface OutboxEvent {
   aggregateType: string;
@@ -19,51 +15,33 @@ const COLUMNS = '(id, aggregatetype, aggregateid, type, payload, traceparent)';
  * encoded and checked against its registered schema here, at write time: an
  * event the schema rejects fails the command instead of poisoning the topic.
  *
- * In WAL mode the rows are deleted again in the same transaction (the WAL
- * keeps the inserts for the relay, the table stays empty), as Debezium's
- * outbox pattern does.
+ * The rows stay in the table in both relay modes: the polling relay deletes
+ * what it published, the WAL relay prunes behind its confirmed position. The
+ * Debezium way (insert and delete in one transaction, only the WAL keeps the
+ * event) loses every event since the slot's last confirmed position when the
+ * slot is lost (a failover, a dropped slot); kept rows let the relay
+ * republish them (docs/relay-failover.md).
  */
 export class OutboxWriter {
-  constructor(
-    private readonly codec: AvroEventCodec,
-    private readonly mode: OutboxMode = 'wal',
-  ) {}
+  constructor(private readonly codec: AvroEventCodec) {}
 
-  /** Insert and (WAL mode) delete as statements of their own: two round trips. */
+  /** The insert as a statement of its own: one round trip. */
   async append(client: PoolClient, events: readonly OutboxEvent[]): Promise<void> {
     if (events.length === 0) return;
     const params: unknown[] = [];
     const rows = this.rows(events, (v) => `$${params.push(v)}`);
     await client.query(`INSERT INTO outbox ${COLUMNS} VALUES ${rows.join(', ')}`, params);
-    if (this.mode === 'wal') {
-      await client.query('DELETE FROM outbox WHERE id = ANY($1::uuid[])', [events.map((e) => e.event.data.eventId)]);
-    }
   }
 
   /**
    * The insert as a data-modifying CTE body for the caller's own statement
    * (`WITH …, o AS (<this>) SELECT …`), with its values bound through `param`;
-   * it inserts only when `onlyIf` (an SQL condition) holds. Then call
-   * deleteWithCommit in the same transaction. Together: no round trip of
-   * their own.
+   * it inserts only when `onlyIf` (an SQL condition) holds: no round trip of
+   * its own.
    */
   insertStatement(events: readonly OutboxEvent[], param: (value: unknown) => string, onlyIf = 'true'): string {
     const rows = this.rows(events, param, true);
     return `INSERT INTO outbox ${COLUMNS} SELECT * FROM (VALUES ${rows.join(', ')}) AS v WHERE ${onlyIf}`;
-  }
-
-  /**
-   * WAL mode: deletes the events' rows in the COMMIT's round trip (withTransaction's
-   * deferUntilCommit). The ids are inlined as literals, so each must be a UUID.
-   */
-  deleteWithCommit(client: PoolClient, events: readonly OutboxEvent[]): void {
-    if (this.mode !== 'wal' || events.length === 0) return;
-    const ids = events.map((e) => {
-      const id = e.event.data.eventId;
-      if (!UUID_PATTERN.test(id)) throw new Error(`outbox event id ${JSON.stringify(id)} is not a UUID`);
-      return `'${id}'`;
-    });
-    deferUntilCommit(client, `DELETE FROM outbox WHERE id IN (${ids.join(', ')})`);
   }
 
   /** One VALUES row per event; typed when the row stands in a subquery (no target column to infer from). */

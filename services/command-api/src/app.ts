@@ -129,7 +129,7 @@ export async function buildCommandApi(
     registry,
   });
 
-  const commands = new WalletCommands(pool, new OutboxWriter(codec, config.OUTBOX_MODE), admission, {
+  const commands = new WalletCommands(pool, new OutboxWriter(codec), admission, {
     conflictRetries: config.COMMAND_CONFLICT_RETRIES,
     transactions,
     maxBatch: config.COMMAND_GROUP_MAX,

@@ -53,6 +53,7 @@ function createSource(
       },
       retainedWalWarnBytes: config.RELAY_RETAINED_WAL_WARN_BYTES,
       heartbeatIntervalMs: config.RELAY_HEARTBEAT_INTERVAL_MS,
+      prune: { intervalMs: config.RELAY_PRUNE_INTERVAL_MS, batch: config.RELAY_PRUNE_BATCH },
     },
     pool,
     new CheckpointStore(pool, config.OUTBOX_SLOT_NAME),

@@ -34,6 +34,13 @@ export const relayConfig = z
     /** How often the leader asks PostgreSQL whether it still holds the lock, and how long it waits for the answer. */
     RELAY_LEADER_CHECK_MS: env.int(2_000, 50),
     RELAY_LEADER_CHECK_TIMEOUT_MS: env.int(3_000, 50),
+    /**
+     * WAL mode: how often the relay deletes outbox rows whose publication it has confirmed, and
+     * how many per statement (each batch its own short transaction). 0 = never (another relay's
+     * slot on the same table prunes it). docs/relay-failover.md.
+     */
+    RELAY_PRUNE_INTERVAL_MS: env.int(1_000, 0),
+    RELAY_PRUNE_BATCH: env.int(1_000, 1, 100_000),
     RELAY_POLL_INTERVAL_MS: env.int(100, 5),
     RELAY_POLL_BATCH: env.int(500, 1, 10_000),
     MIGRATE_ON_START: env.bool(true),

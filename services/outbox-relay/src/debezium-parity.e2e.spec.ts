@@ -106,7 +106,7 @@ beforeAll(async () => {
   );
   codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog, ledgerCatalog], ours[0]!.pattern);
   await codec.registerAll();
-  writer = new OutboxWriter(codec, 'wal');
+  writer = new OutboxWriter(codec);
 
   // Every slot exists before the first write: ours as the command API makes it, Debezium's when
   // its connector starts (the harness reports `started` once it streams from it).

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   app.run().then(
     () => undefined,
     (err: unknown) => {
-      // Unrecoverable (e.g. a recreated slot): exit non-zero so the supervisor restarts
+      // Unrecoverable (e.g. a slot of another plugin): exit non-zero so the supervisor restarts
       // the relay and the operator sees the error at each attempt.
       logger.fatal({ err }, 'relay stopped on an error retrying cannot fix');
       void shutdown('fatal', 1);

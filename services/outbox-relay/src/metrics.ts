@@ -107,6 +107,32 @@ export function createRelayMetrics(registry: Registry) {
       help: 'Records re-read after a restart that the checkpoint showed Kafka already had',
       registers,
     }),
+    slotRecoveries: new Counter({
+      name: 'sluice_relay_slot_recoveries_total',
+      help: 'Replication slots found lost (missing, invalidated, or recreated ahead of the checkpoint) and recovered by republishing the retained outbox',
+      labelNames: ['reason'],
+      registers,
+    }),
+    republished: new Counter({
+      name: 'sluice_relay_republished_records_total',
+      help: 'Retained outbox rows republished to Kafka while recovering a lost slot',
+      registers,
+    }),
+    pruned: new Counter({
+      name: 'sluice_relay_outbox_pruned_total',
+      help: 'Outbox rows deleted behind the confirmed WAL position (their publication acknowledged)',
+      registers,
+    }),
+    retainedRows: new Gauge({
+      name: 'sluice_relay_outbox_retained_rows',
+      help: 'Rows in the outbox table not yet pruned (counted up to 100,000)',
+      registers,
+    }),
+    oldestRetainedSeconds: new Gauge({
+      name: 'sluice_relay_outbox_oldest_retained_seconds',
+      help: 'Age of the oldest row in the outbox table (0 when empty)',
+      registers,
+    }),
     heartbeats: new Counter({ name: 'sluice_relay_heartbeats_total', help: 'Heartbeat messages written to the WAL', registers }),
     pollingBacklog: new Gauge({
       name: 'sluice_relay_polling_backlog',

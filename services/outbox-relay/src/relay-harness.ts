@@ -8,7 +8,15 @@ import { AvroEventCodec, createKafka, ensureTopics, routeTopic } from '@sluice/m
 import { createLogger, createMetricsRegistry, type Registry } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter, type OutboxEvent } from '@sluice/outbox';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
-import { createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
+import {
+  consumeRecords,
+  createTestDatabase,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type ConsumedRecord,
+  type TestDatabase,
+} from '@sluice/testing';
 import { buildRelay, type RelayApp, type RelaySeams } from './app';
 import { relayConfig } from './config';
 
@@ -50,7 +58,7 @@ export class RelayHarness {
     await this.admin.connect();
     this.codec = AvroEventCodec.connect(testEnv.registryUrl, [walletCatalog], pattern);
     await this.codec.registerAll();
-    this.writer = new OutboxWriter(this.codec, this.mode);
+    this.writer = new OutboxWriter(this.codec);
     this.env = {
       SLUICE_ENV: 'development',
       DATABASE_URL: this.db.url,
@@ -133,6 +141,56 @@ export class RelayHarness {
         client,
         events.map((e) => this.asOutbox(e, traceparent)),
       ),
+    );
+  }
+
+  /**
+   * Drops the relay's slot as an operator (or a failover without failover slots) would lose it.
+   * An active slot cannot be dropped: its walsender is ended first, and the drop is tried again
+   * until it wins the race against the relay's reconnect.
+   */
+  async dropSlot(): Promise<void> {
+    const slot = this.env.OUTBOX_SLOT_NAME!;
+    await waitFor(
+      `slot ${slot} dropped`,
+      async () => {
+        await this.pool.query(
+          'SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL',
+          [slot],
+        );
+        try {
+          await this.pool.query('SELECT pg_drop_replication_slot($1)', [slot]);
+          return true;
+        } catch (err) {
+          if ((err as { code?: string }).code === '55006') return false; // still active
+          throw err;
+        }
+      },
+      { timeoutMs: 10_000, intervalMs: 5 },
+    );
+  }
+
+  /** Rows the outbox table still holds. */
+  async retained(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
+    return rows[0]!.n;
+  }
+
+  /**
+   * Every record on the topic once all of `ids` are there (duplicates included), in offset
+   * order per partition. Consumed again until they are, within the timeout.
+   */
+  async recordsWith(ids: readonly string[], timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+    return waitFor(
+      `${ids.length} events on ${this.topic}`,
+      async () => {
+        const count = await this.count();
+        if (count < ids.length) return false;
+        const records = await consumeRecords(this.kafka, this.topic, count);
+        const seen = new Set(records.map((r) => r.message.headers?.id?.toString()));
+        return ids.every((id) => seen.has(id)) && records;
+      },
+      { timeoutMs, intervalMs: 500 },
     );
   }
 

@@ -16,14 +16,16 @@ export function isFatal(err: unknown): boolean {
 function codeOf(err: unknown): string | undefined {
   return err instanceof SluiceError ? (err as SluiceError<string>).code : undefined;
 }
-const FATAL_CODES = new Set(['slot_invalid', 'slot_missing', 'slot_recreated', 'publication_invalid', 'wal_level_not_logical']);
+// A lost or recreated slot is not among them: the relay replaces it and republishes the retained outbox.
+const FATAL_CODES = new Set(['slot_invalid', 'publication_invalid', 'wal_level_not_logical']);
 
 /**
  * Runs an outbox source while this process leads: standby until it holds the
  * leader lock, then sessions with exponential backoff and jitter between them
- * (PostgreSQL or Kafka errors), until stopped. A fatal error (the slot lost
- * WAL, was recreated, ...) rejects run(): the process exits non-zero and the
- * supervisor restarts it, printing the error each time.
+ * (PostgreSQL or Kafka errors), until stopped. A fatal error (a slot of
+ * another plugin, a publication that does not cover the outbox, ...) rejects
+ * run(): the process exits non-zero and the supervisor restarts it, printing
+ * the error each time.
  */
 export class Relay {
   private stopping = false;

@@ -14,7 +14,7 @@ import {
   type SpanContext,
   type Tracer,
 } from '@sluice/observability';
-import type { OutboxEvent, OutboxWriter } from '@sluice/outbox';
+import type { OutboxWriter } from '@sluice/outbox';
 import { deadlineExceeded, fullJitterDelay, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { WalletEvent } from '@sluice/schemas';
 import { decide, evolve, WalletError, type WalletCommand, type WalletErrorCode, type WalletState } from '@sluice/wallet-domain';
@@ -295,7 +295,7 @@ export class WalletCommands {
       }),
     );
     const writes: WalletWrite[] = [];
-    const written: { index: number; events: OutboxEvent[]; response: StoredResponse }[] = [];
+    const written: { index: number; response: StoredResponse }[] = [];
     const released: HeldClaim[] = [];
     for (const [k, i] of toLoad.entries()) {
       const { request } = batch[i]!;
@@ -318,7 +318,7 @@ export class WalletCommands {
           event,
           ...(traceparent !== undefined && { traceparent }),
         }));
-        // The outbox rows go in the save statement and their delete with COMMIT: no round trip of their own.
+        // The outbox rows go in the save statement: no round trip of their own.
         writes.push({
           walletId: command.walletId,
           before,
@@ -328,20 +328,15 @@ export class WalletCommands {
           ...(held[i] && { claim: held[i] }),
           audit: auditRecord(command, request.actor),
         });
-        written.push({ index: i, events: outboxEvents, response });
+        written.push({ index: i, response });
       } catch (error) {
         outcomes[i] = { kind: 'failed', error };
         if (held[i]) released.push(held[i]);
       }
     }
     if (writes.length === 0) throw new NothingToCommit(outcomes);
-    // The outbox rows' delete and COMMIT go out right behind the save, in its round trip: nothing
-    // after it can undo the batch. A command whose version check fails inserted no outbox rows,
-    // so deleting its event ids too is a no-op.
-    this.outbox.deleteWithCommit(
-      client,
-      written.flatMap((w) => w.events),
-    );
+    // COMMIT goes out right behind the save, in its round trip: nothing after it can undo the batch.
+    // The outbox rows stay until the relay has published them (it prunes them).
     const saved = saveWallets(client, writes, released);
     commitBehind(client);
     const took = await saved;

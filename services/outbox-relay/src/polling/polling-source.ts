@@ -1,48 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { types as pgTypes, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { quoteIdent } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import type { RelayMetrics } from '../metrics';
-import type { OutboxRecord } from '../publish/outbox-record';
+import { recordOfRow, TEXT_TIMESTAMPS, type OutboxRow } from '../publish/outbox-rows';
 import type { RecordPublisher } from '../publish/publisher';
 import type { OutboxSource } from '../source';
+
+export { zonedFromUtcText } from '../publish/outbox-rows';
 
 export interface PollingSourceOptions {
   table: { schema: string; name: string };
   headerColumns: string[];
   batchSize: number;
   pollIntervalMs: number;
-}
-
-interface OutboxRow {
-  id: string;
-  aggregatetype: string;
-  aggregateid: string;
-  type: string;
-  payload: Buffer;
-  timestamp: string | null;
-  [column: string]: unknown;
-}
-
-const TIMESTAMPTZ_OID = 1184;
-
-/**
- * Timestamps are read as PostgreSQL prints them in UTC ("2026-01-01 00:00:00.5+00")
- * rather than as a Date, which would drop the microseconds that WAL mode and
- * Debezium put in a timestamp header.
- */
-const textTimestamps = {
-  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
-    oid === TIMESTAMPTZ_OID
-      ? (value: string) => value
-      : (pgTypes.getTypeParser(oid, format ?? 'text') as (value: string) => unknown),
-};
-
-/** "2026-01-01 00:00:00.5+00" (UTC) → "2026-01-01T00:00:00.500000Z", Debezium's ZonedTimestamp. */
-export function zonedFromUtcText(text: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(text);
-  if (!m) throw new Error(`not a UTC timestamp: ${text}`);
-  return `${m[1]!}T${m[2]!}.${(m[3] ?? '').padEnd(6, '0')}Z`;
 }
 
 /**
@@ -126,12 +97,11 @@ export class PollingSource implements OutboxSource {
       const { rows, fields } = await client.query<OutboxRow>({
         text: this.select,
         values: [this.options.batchSize],
-        types: textTimestamps,
+        types: TEXT_TIMESTAMPS,
       });
       if (rows.length > 0) {
-        const zoned = new Set(fields.filter((f) => f.dataTypeID === TIMESTAMPTZ_OID).map((f) => f.name));
         this.metrics.recordsInFlight.set(rows.length);
-        await this.publisher.publish(rows.map((r) => this.toRecord(r, zoned)));
+        await this.publisher.publish(rows.map((r) => recordOfRow(r, fields, this.options.headerColumns)));
         await client.query(this.remove, [rows.map((r) => r.id)]);
       }
       await client.query('COMMIT');
@@ -143,25 +113,5 @@ export class PollingSource implements OutboxSource {
     } finally {
       client.release(broken);
     }
-  }
-
-  private toRecord(row: OutboxRow, zoned: ReadonlySet<string>): OutboxRecord {
-    const headers: Record<string, string> = {};
-    for (const col of this.options.headerColumns) {
-      const v = row[col];
-      if (typeof v === 'string') headers[col] = zoned.has(col) ? zonedFromUtcText(v) : v;
-      else if (typeof v === 'number' || typeof v === 'bigint') headers[col] = String(v);
-    }
-    const ts = row.timestamp === null ? undefined : Date.parse(zonedFromUtcText(row.timestamp));
-    return {
-      id: row.id,
-      aggregateType: row.aggregatetype,
-      aggregateId: row.aggregateid,
-      type: row.type,
-      payload: row.payload,
-      timestampMs: ts,
-      headers,
-      committedAtMs: ts ?? Date.now(),
-    };
   }
 }

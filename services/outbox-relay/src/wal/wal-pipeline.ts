@@ -95,6 +95,11 @@ export class WalPipeline {
     return this.confirmed;
   }
 
+  /** The confirmed position the saved checkpoint holds: everything committed before it is in Kafka. */
+  get checkpointedLsn(): Lsn {
+    return this.saved.confirmed;
+  }
+
   /** Records the checkpoint showed Kafka already had (re-read after a restart). */
   get skippedRecords(): number {
     return this.skipped;

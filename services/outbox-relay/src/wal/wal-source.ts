@@ -5,7 +5,9 @@ import { BEFORE_ANY_RECORD, type CheckpointStore, type RelayCheckpoint } from '.
 import type { RelayMetrics } from '../metrics';
 import type { RecordPublisher } from '../publish/publisher';
 import type { OutboxSource } from '../source';
+import { OutboxPruner } from './outbox-pruner';
 import { ReplicationStream } from './replication-stream';
+import { OutboxRepublisher } from './republisher';
 import { OutboxRowMapper } from './row-mapper';
 import { WalPipeline, type PipelineLimits } from './wal-pipeline';
 
@@ -19,15 +21,23 @@ export interface WalSourceOptions {
   retainedWalWarnBytes: number;
   /** 0 disables it. */
   heartbeatIntervalMs: number;
+  prune: { intervalMs: number; batch: number };
 }
+
+type LossReason = 'missing' | 'invalidated' | 'recreated';
 
 /**
  * Reads the outbox from the WAL through a permanent logical slot (pgoutput,
- * binary). Before each session it checks the slot against the relay's own
- * checkpoint, and refuses to stream across a gap.
+ * binary), and prunes the outbox rows behind the position it confirmed.
+ * Before each session it checks the slot against the relay's own checkpoint:
+ * a slot that is gone, invalidated or ahead of the checkpoint (recreated)
+ * would stream across a gap, so the relay replaces it and first republishes
+ * every row the outbox still holds (docs/relay-failover.md).
  */
 export class WalSource implements OutboxSource {
   private readonly slot: OutboxSlot;
+  private readonly pruner: OutboxPruner;
+  private readonly republisher: OutboxRepublisher;
   private stream: ReplicationStream | undefined;
   private pipeline: WalPipeline | undefined;
   private lastHeartbeatAt = 0;
@@ -43,6 +53,18 @@ export class WalSource implements OutboxSource {
     private readonly logger: Logger,
   ) {
     this.slot = new OutboxSlot(pool, options.slot, options.publication, options.table);
+    this.pruner = new OutboxPruner(
+      { table: options.table, intervalMs: options.prune.intervalMs, batch: options.prune.batch },
+      pool,
+      metrics,
+      logger,
+    );
+    this.republisher = new OutboxRepublisher(
+      { table: options.table, headerColumns: options.headerColumns, batch: options.limits.maxBatchRecords },
+      pool,
+      publisher,
+      metrics,
+    );
   }
 
   get streaming(): boolean {
@@ -51,9 +73,11 @@ export class WalSource implements OutboxSource {
 
   async session(): Promise<void> {
     this.interrupted = false;
-    const { slotState, checkpoint } = await this.checkSlot();
-    // Interrupted while checking the slot (the leader lock lost, say): there is no stream to end yet.
-    if (this.interrupted) return;
+    this.pruner.reset();
+    const prepared = await this.prepareSlot();
+    // Interrupted while checking or recovering the slot (the leader lock lost, say): there is no stream to end yet.
+    if (!prepared || this.interrupted) return;
+    const { slotState, checkpoint } = prepared;
     const stream = new ReplicationStream({
       url: this.options.databaseUrl,
       slot: this.options.slot,
@@ -120,6 +144,7 @@ export class WalSource implements OutboxSource {
 
   tick(): void {
     this.pipeline?.tick();
+    if (this.pipeline) this.pruner.tick(this.pipeline.checkpointedLsn);
     void this.heartbeat();
     void this.slot.retainedWalBytes().then(
       (bytes) => {
@@ -153,37 +178,73 @@ export class WalSource implements OutboxSource {
   }
 
   /**
-   * The slot must exist and must not be ahead of the relay's checkpoint: the
-   * relay writes its checkpoint before confirming a position, so a slot ahead
-   * of it was recreated (or read by someone else), and events in between may
-   * never have reached Kafka. On the very first start the relay adopts the
-   * slot (the command side creates it before its first write).
+   * The slot and the checkpoint to stream from. A healthy slot at or behind the
+   * checkpoint streams as it is; on the very first start (no checkpoint) the
+   * relay adopts the slot the command side created before its first write. A
+   * slot that is missing, invalidated, or ahead of the checkpoint (recreated,
+   * or read by another consumer) lost the events committed since the
+   * checkpoint: the relay replaces it if need be, then republishes every
+   * retained outbox row before the new slot streams, and only then saves a
+   * checkpoint for the new slot. A crash in between leaves the old checkpoint,
+   * so the next session finds the slot ahead of it and republishes again.
+   * Undefined when interrupted on the way.
    */
-  private async checkSlot(): Promise<{ slotState: SlotState; checkpoint: RelayCheckpoint }> {
+  private async prepareSlot(): Promise<{ slotState: SlotState; checkpoint: RelayCheckpoint } | undefined> {
     const stored = await this.checkpoints.load();
-    const slotState = await this.slot.ensure({ createSlot: stored === undefined });
-    const slot = this.options.slot;
-    const forget = `DELETE FROM relay_checkpoints WHERE slot_name = '${slot}'`;
-    if (!slotState) {
-      throw new SlotError(
-        'slot_missing',
-        `replication slot ${slot} is gone, but the relay has a checkpoint at ${formatLsn(stored!.confirmedLsn)}: ` +
-          `events committed since may be missing from Kafka. Reconcile them, then let the relay start afresh with: ${forget}`,
+    let state = await this.slot.ensure({ createSlot: false });
+    let reason: LossReason | undefined;
+    if (state?.lost) {
+      reason = 'invalidated';
+      this.logger.warn({ slot: this.options.slot }, 'the replication slot was invalidated (its WAL removed); dropping it');
+      await this.slot.drop();
+      state = undefined;
+    }
+    if (!state) {
+      reason ??= 'missing';
+      state = await this.slot.ensure({ createSlot: true });
+      if (!state) {
+        throw new SlotError('slot_missing', `replication slot ${this.options.slot} vanished right after it was created`, {
+          retriable: true,
+        });
+      }
+    } else if (stored && state.confirmedFlushLsn > stored.confirmedLsn) {
+      reason = 'recreated';
+    } else if (stored) {
+      return { slotState: state, checkpoint: stored };
+    }
+    // A first start that found a slot: the writers created it before their first write.
+    if (!reason) return this.startAt(state);
+    // A first start that found no slot is no loss, but the table may hold rows that never reached Kafka.
+    const recovering = stored !== undefined || reason === 'invalidated';
+    if (recovering) {
+      this.metrics.slotRecoveries.inc({ reason });
+      this.logger.warn(
+        {
+          slot: this.options.slot,
+          reason,
+          checkpoint: stored && formatLsn(stored.confirmedLsn),
+          newSlotAt: formatLsn(state.confirmedFlushLsn),
+        },
+        'the replication slot was lost: events committed since the checkpoint are not in its stream; republishing the retained outbox before streaming',
       );
     }
-    if (stored && slotState.confirmedFlushLsn > stored.confirmedLsn) {
-      throw new SlotError(
-        'slot_recreated',
-        `replication slot ${slot} is at ${formatLsn(slotState.confirmedFlushLsn)}, ahead of the relay's checkpoint ${formatLsn(stored.confirmedLsn)}: ` +
-          `it was recreated or read by another consumer, and events in between may be missing from Kafka. Reconcile them, then run: ${forget}`,
+    const started = Date.now();
+    const republished = await this.republisher.republish(() => this.interrupted);
+    if (republished === undefined) return undefined;
+    if (recovering || republished > 0) {
+      this.logger.warn(
+        { slot: this.options.slot, reason, republished, ms: Date.now() - started },
+        'republished the retained outbox rows; streaming from the new slot',
       );
     }
-    if (!stored) {
-      const first = { ...BEFORE_ANY_RECORD, confirmedLsn: slotState.confirmedFlushLsn };
-      await this.checkpoints.save(first);
-      return { slotState, checkpoint: first };
-    }
-    return { slotState, checkpoint: stored };
+    return this.startAt(state);
+  }
+
+  /** A checkpoint at the slot's start, saved: from now on the slot is the relay's. */
+  private async startAt(slotState: SlotState): Promise<{ slotState: SlotState; checkpoint: RelayCheckpoint }> {
+    const checkpoint = { ...BEFORE_ANY_RECORD, confirmedLsn: slotState.confirmedFlushLsn };
+    await this.checkpoints.save(checkpoint);
+    return { slotState, checkpoint };
   }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE "outbox" ADD COLUMN "xact_id" bigint DEFAULT (pg_current_xact_id()::text)::bigint NOT NULL;
