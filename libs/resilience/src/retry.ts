@@ -20,14 +20,22 @@ export interface RetryOptions {
 }
 
 /**
+ * The capped exponential delay before retry n (1-based): min(maxMs, baseMs × 2^(n−1)).
+ * Without jitter, for a single waiter that nothing else retries in step with
+ * (an idle poll, a client library's own reconnects); the ceiling of fullJitterDelay.
+ */
+export function exponentialDelay(retry: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, retry - 1));
+}
+
+/**
  * Exponential backoff with full jitter (AWS's "Exponential Backoff And
  * Jitter"): the pause before retry n (1-based) is uniform in
  * [0, min(maxMs, baseMs × 2^(n−1))]. Spreading retries over the whole range
  * keeps clients that failed together from retrying together.
  */
 export function fullJitterDelay(retry: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
+  return Math.floor(random() * exponentialDelay(retry, baseMs, maxMs));
 }
 
 /**

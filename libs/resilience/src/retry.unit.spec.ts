@@ -1,9 +1,19 @@
 import { SluiceError } from '@sluice/core';
 import { Deadline } from './deadline';
-import { fullJitterDelay, retry } from './retry';
+import { exponentialDelay, fullJitterDelay, retry } from './retry';
 
 const transient = () => new SluiceError('timeout', 'no answer', { retriable: true });
 const permanent = () => new SluiceError('declined', 'refused', { retriable: false });
+
+describe('exponentialDelay', () => {
+  it('doubles from baseMs with each retry, capped at maxMs', () => {
+    expect([1, 2, 3, 4, 5].map((n) => exponentialDelay(n, 100, 1_000))).toEqual([100, 200, 400, 800, 1_000]);
+  });
+
+  it('stays at the cap however many retries (no overflow to Infinity or NaN)', () => {
+    expect(exponentialDelay(5_000, 100, 1_000)).toBe(1_000);
+  });
+});
 
 describe('fullJitterDelay', () => {
   it('is uniform between 0 and the doubling ceiling, capped at maxMs', () => {

@@ -1,3 +1,5 @@
+import { exponentialDelay } from '@sluice/resilience';
+
 /**
  * The wait of a polling loop between rounds that found nothing. Work that
  * arrives in this process wakes the loop at once (wake()); polling is for what
@@ -31,7 +33,7 @@ export class PollWait {
 
   /** How long the next empty round would wait, before dueInMs. */
   get nextWaitMs(): number {
-    return Math.max(this.pollMs, Math.min(this.idleMaxMs, this.pollMs * 2 ** Math.min(this.emptyRounds, 30)));
+    return Math.max(this.pollMs, exponentialDelay(this.emptyRounds + 1, this.pollMs, this.idleMaxMs));
   }
 
   /** Waits after a round that found nothing; resolves early on wake(). */

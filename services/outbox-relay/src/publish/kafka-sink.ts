@@ -1,6 +1,7 @@
 import type { Producer as PlatformaticProducer, MessageToProduce } from '@platformatic/kafka';
 import type { Producer, TopicMessages } from 'kafkajs';
 import { platformaticSecurity, PLAINTEXT, PRODUCER_RETRY, type KafkaSecurity } from '@sluice/messaging';
+import { exponentialDelay } from '@sluice/resilience';
 import type { OutboxRecord } from './outbox-record';
 
 /** Which Kafka client sends the relay's records (RELAY_KAFKA_CLIENT). */
@@ -153,7 +154,7 @@ export function createPlatformaticSink(
     autocreateTopics: false,
     retries: true,
     retryDelay: (_client, _operation, attempt) =>
-      Math.min(PRODUCER_RETRY.maxMs, PRODUCER_RETRY.initialMs * 2 ** Math.min(attempt, 5)),
+      exponentialDelay(Math.min(attempt, 5) + 1, PRODUCER_RETRY.initialMs, PRODUCER_RETRY.maxMs),
   });
   return new PlatformaticSink(producer);
 }
