@@ -1,7 +1,7 @@
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { errorMessage, isRetriable } from '@sluice/core';
-import { failureCode, RecordError, type Handler, type Subscriber } from '@sluice/messaging';
+import { failureCode, RecordError, withRecordContext, type Handler, type Subscriber } from '@sluice/messaging';
 import { RuntimeContext } from './runtime-context';
 
 export interface RuntimeTransportOptions {
@@ -62,7 +62,10 @@ export class RuntimeTransport extends Server implements CustomTransportStrategy 
       const handler = this.getHandlerByPattern(record.topic);
       if (!handler) throw new Error(`no @EventPattern handler for topic ${record.topic}`);
       try {
-        const result: unknown = await handler(message.event ?? record.value, new RuntimeContext([record, ctx]));
+        // In the record's trace context: what the handler writes (outbox rows, log lines) joins its trace.
+        const result: unknown = await withRecordContext(record, () =>
+          handler(message.event ?? record.value, new RuntimeContext([record, ctx])),
+        );
         if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
       } catch (err) {
         // Pinned on its record: the dead-letter middleware parks this one, not the batch.

@@ -26,7 +26,7 @@ describe('freshness histograms', () => {
     const registry = createMetricsRegistry('test', false);
     Freshness.for(registry).observe('published_to_applied', -0.5);
     const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'sluice_freshness_seconds');
-    const sum = metric?.values.find((v) => v.metricName === 'sluice_freshness_seconds_sum');
+    const sum = metric?.values.find((v) => (v as { metricName?: string }).metricName === 'sluice_freshness_seconds_sum');
     const first = metric?.values.find((v) => v.labels.le === 0.005);
     expect([sum?.value, first?.value]).toEqual([0, 1]);
   });

@@ -20,7 +20,7 @@ import {
   routeTopic,
 } from '@sluice/messaging';
 import { RuntimeTransport } from '@sluice/messaging-nest';
-import { Health, type Logger, type Registry } from '@sluice/observability';
+import { Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { BonusServiceModule } from './app.module';
 import type { BonusServiceConfig } from './config';
@@ -43,7 +43,12 @@ export interface BonusService {
  * producer-only NestJS Kafka client for the wallet commands, its '-client'
  * suffix switched off (postfixId '') so it joins no group.
  */
-export async function buildBonusService(config: BonusServiceConfig, logger: Logger, registry: Registry): Promise<BonusService> {
+export async function buildBonusService(
+  config: BonusServiceConfig,
+  logger: Logger,
+  registry: Registry,
+  tracer?: Tracer,
+): Promise<BonusService> {
   const health = new Health();
   const eventsTopic = routeTopic(config.OUTBOX_TOPIC_PATTERN, walletCatalog.aggregateType);
   const dlqTopic = config.BONUS_DLQ_TOPIC ?? deadLetterTopic(config.BONUS_GROUP_ID);
@@ -88,7 +93,12 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
     },
     registry,
   );
-  const app = await createHttpApp(BonusServiceModule.with({ bonus, eventsTopic }), { logger, registry, health });
+  const app = await createHttpApp(BonusServiceModule.with({ bonus, eventsTopic }), {
+    logger,
+    registry,
+    health,
+    ...(tracer && { tracer }),
+  });
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);
   const metrics = ConsumerMetrics.for(registry);
   const consumerLogger = logger.child({ component: 'welcome-bonus' });
@@ -120,6 +130,7 @@ export async function buildBonusService(config: BonusServiceConfig, logger: Logg
             { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
             'wallet event dead-lettered',
           ),
+        ...(tracer && { tracer }),
       }),
   });
   return {

@@ -1,17 +1,21 @@
 import 'reflect-metadata';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
 import { buildBonusService } from './app';
 import { bonusServiceConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(bonusServiceConfig);
   const logger = createLogger('bonus-service', config.LOG_LEVEL);
-  const service = await buildBonusService(config, logger, createMetricsRegistry('bonus-service'));
+  const tracing = createTracing('bonus-service', tracingSettingsOf(config));
+  const service = await buildBonusService(config, logger, createMetricsRegistry('bonus-service'), tracing.tracer);
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
-    steps: () => [{ name: 'bonus-service', run: () => service.close() }],
+    steps: () => [
+      { name: 'bonus-service', run: () => service.close() },
+      { name: 'tracing', run: () => tracing.shutdown() },
+    ],
   });
   await service.start();
   await service.app.listen(config.PORT, config.HOST);

@@ -3,6 +3,7 @@ import { EventPattern, Payload, type ClientKafka } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { Counter, type Registry } from 'prom-client';
 import { SluiceError } from '@sluice/core';
+import { activeTraceparent } from '@sluice/observability';
 import type { CommandSigner, DecodedEvent } from '@sluice/messaging';
 import { RethrowErrors } from '@sluice/messaging-nest';
 import type { WalletOpened } from '@sluice/schemas';
@@ -52,9 +53,15 @@ export class WelcomeBonus {
       currency: opened.currency,
       issuedBy: `bonus-service/${this.options.campaign}`,
     };
+    // The event's trace goes on with the command: the command API's handling joins it.
+    const traceparent = activeTraceparent();
     try {
       await lastValueFrom(
-        this.client.emit(this.options.commandsTopic, { key: opened.walletId, value: this.options.sign(command) }),
+        this.client.emit(this.options.commandsTopic, {
+          key: opened.walletId,
+          value: this.options.sign(command),
+          ...(traceparent !== undefined && { headers: { traceparent } }),
+        }),
       );
     } catch (cause) {
       // Kafka did not take the command: waited out (never dead-lettered), the event is not to blame.

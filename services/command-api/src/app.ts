@@ -174,7 +174,14 @@ export async function buildCommandApi(
     if (!config.COMMAND_ISSUERS_FILE)
       logger.warn('no COMMAND_ISSUERS_FILE: every internal command will be refused as from an unknown issuer');
     internal = { handler, topic: config.WALLET_COMMANDS_TOPIC };
-    transport = internalCommandsTransport(config, kafka, producer, logger.child({ component: 'internal-commands' }), registry);
+    transport = internalCommandsTransport(
+      config,
+      kafka,
+      producer,
+      logger.child({ component: 'internal-commands' }),
+      registry,
+      tracer,
+    );
   }
 
   const app = await createHttpApp(

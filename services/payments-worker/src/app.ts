@@ -17,7 +17,7 @@ import {
   readSigningKey,
   routeTopic,
 } from '@sluice/messaging';
-import { Health, type Logger } from '@sluice/observability';
+import { Health, type Logger, type Tracer } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { CommandDispatcher } from './commands/command-dispatcher';
 import type { PaymentsWorkerConfig } from './config';
@@ -47,6 +47,7 @@ export async function buildPaymentsWorker(
   config: PaymentsWorkerConfig,
   logger: Logger,
   registry: Registry,
+  tracer?: Tracer,
 ): Promise<PaymentsWorker> {
   const health = new Health();
   if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
@@ -162,6 +163,7 @@ export async function buildPaymentsWorker(
       onNewSagas: () => runner.poke(),
       lookUpFirst,
       onAssigned: () => (joined = true),
+      ...(tracer && { tracer }),
     },
     {
       topic: eventsTopic,

@@ -1,6 +1,6 @@
-import { loadConfig } from '@sluice/config';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
-import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
 import { PAYMENTS_MIGRATIONS, buildPaymentsWorker } from './app';
 import { paymentsMigrationConfig, paymentsWorkerConfig } from './config';
 
@@ -16,11 +16,15 @@ async function main(): Promise<void> {
   }
   const config = loadConfig(paymentsWorkerConfig);
   const logger = createLogger('payments-worker', config.LOG_LEVEL);
-  const worker = await buildPaymentsWorker(config, logger, createMetricsRegistry('payments-worker'));
+  const tracing = createTracing('payments-worker', tracingSettingsOf(config));
+  const worker = await buildPaymentsWorker(config, logger, createMetricsRegistry('payments-worker'), tracing.tracer);
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
-    steps: () => [{ name: 'payments-worker', run: () => worker.close() }],
+    steps: () => [
+      { name: 'payments-worker', run: () => worker.close() },
+      { name: 'tracing', run: () => tracing.shutdown() },
+    ],
   });
   await worker.start();
   logger.info({ port: config.PORT, psp: config.PSP_URL, commandsTopic: config.WALLET_COMMANDS_TOPIC }, 'payments-worker running');

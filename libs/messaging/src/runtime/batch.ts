@@ -1,4 +1,5 @@
 import type { BatchContext, ConsumedMessage, Handler, Middleware } from './ports';
+import { withRecordContext } from './trace';
 
 /**
  * Bounds what one handler call gets: a fetched batch is cut into chunks of at
@@ -18,9 +19,9 @@ export function batch(options: { maxMessages: number }): Middleware {
   };
 }
 
-/** A handler of one record at a time, in order, as a batch handler. */
+/** A handler of one record at a time, in order, as a batch handler; each runs in its record's trace context. */
 export function eachMessage<C extends BatchContext>(handle: (message: ConsumedMessage, ctx: C) => Promise<void>): Handler<C> {
   return async (messages, ctx) => {
-    for (const message of messages) await handle(message, ctx);
+    for (const message of messages) await withRecordContext(message.record, () => handle(message, ctx));
   };
 }

@@ -10,5 +10,6 @@ export * from './inbox-dedupe';
 export * from './pg-inbox';
 export * from './metrics';
 export * from './pipeline';
+export * from './trace';
 export * from './kafka-adapter';
 export * from './dead-letter-topics';

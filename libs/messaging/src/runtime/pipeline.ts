@@ -1,3 +1,4 @@
+import type { Tracer } from '@sluice/observability';
 import type { AvroEventCodec } from '../avro-codec';
 import { batch } from './batch';
 import { deadLetter } from './dead-letter';
@@ -6,6 +7,7 @@ import { filterByType } from './filter-by-type';
 import { measure, type ConsumerMetrics } from './metrics';
 import type { AssignmentHooks, Handler, InboundRecord, Middleware, Publisher, Subscriber } from './ports';
 import { defaultRetryClass, retry, type RetryClass } from './retry';
+import { traced } from './trace';
 
 export interface ConsumerPipelineOptions {
   group: string;
@@ -20,6 +22,8 @@ export interface ConsumerPipelineOptions {
   maxBatch?: number;
   onParked?: (record: InboundRecord, code: string, reason: string) => void;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** A consumer span per record of a recorded trace (see traced); unset, none. */
+  tracer?: Tracer;
 }
 
 /** Applies middleware outermost first: compose(a, b)(h) is a(b(h)). */
@@ -29,7 +33,7 @@ export function compose(...middleware: Middleware[]): Middleware {
 
 /**
  * The runtime around a service's handler, outermost first: metrics, chunks
- * of maxBatch, filter by type, dead letters, retry, decode. So a record the
+ * of maxBatch, filter by type, dead letters, retry, decode, trace. So a record the
  * consumer does not use is dropped before decoding; a registry outage is
  * retried for as long as it lasts; a record that cannot decode, or that the
  * handler refuses for good or keeps failing, is parked with its reason and
@@ -71,6 +75,8 @@ export function consumerPipeline(handler: Handler, options: ConsumerPipelineOpti
     }),
   );
   if (options.codec) stages.push(decode(options.codec));
+  // Innermost: each attempt at a batch is a span of its own, and a record parked undecoded has none.
+  if (options.tracer) stages.push(traced({ tracer: options.tracer, group }));
   return compose(...stages)(handler);
 }
 

@@ -15,7 +15,7 @@ import {
 } from '@sluice/messaging';
 import { ConfigError } from '@sluice/config';
 import { RuntimeTransport } from '@sluice/messaging-nest';
-import type { Logger } from '@sluice/observability';
+import type { Logger, Tracer } from '@sluice/observability';
 import { inboxOutlastsCommands, type CommandApiConfig } from '../config';
 
 /**
@@ -32,6 +32,7 @@ export function internalCommandsTransport(
   producer: Producer,
   logger: Logger,
   registry: Registry,
+  tracer?: Tracer,
 ): RuntimeTransport {
   const metrics = ConsumerMetrics.for(registry);
   const group = config.WALLET_COMMANDS_GROUP_ID;
@@ -59,6 +60,7 @@ export function internalCommandsTransport(
         onParked: (record, code, reason) =>
           logger.warn({ code, reason, topic: record.topic, offset: record.offset }, 'internal command dead-lettered'),
         onRetry: (err, attempt) => logger.warn({ err, attempt }, 'internal command failed; retrying'),
+        ...(tracer && { tracer }),
       }),
   });
 }

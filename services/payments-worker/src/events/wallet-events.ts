@@ -13,7 +13,7 @@ import {
   type Handler,
   type Publisher,
 } from '@sluice/messaging';
-import type { Logger } from '@sluice/observability';
+import type { Logger, Tracer } from '@sluice/observability';
 import type { WalletEvent } from '@sluice/schemas';
 import { idempotencyKeyOf } from '../saga/saga';
 import type { NewSaga, SagaStore } from '../saga/saga-store';
@@ -101,6 +101,8 @@ export interface WalletEventsDeps {
   publisher: Publisher;
   logger: Logger;
   registry: Registry;
+  /** A consumer span per event of a recorded trace; unset, none. */
+  tracer?: Tracer;
   onNewSagas: () => void;
   /** Whether a withdrawal requested then is old enough to be looked up at the provider before it is sent. */
   lookUpFirst?: (requestedAt: Date) => boolean;
@@ -146,6 +148,7 @@ export function walletEventsConsumer(deps: WalletEventsDeps, options: WalletEven
           { topic: record.topic, partition: record.partition, offset: record.offset, code, reason },
           'wallet event dead-lettered',
         ),
+      ...(deps.tracer && { tracer: deps.tracer }),
     },
   );
   return bindConsumer(subscriber, handler, { onAssigned: () => deps.onAssigned?.() });
