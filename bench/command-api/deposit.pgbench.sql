@@ -1,11 +1,11 @@
 -- The SQL of one accepted deposit, statement for statement as the command API sends it for a
 -- batch of one (services/command-api/src/commands/wallet-store.ts and libs/outbox): claim the key
 -- and load the wallet; write wallet + deposit + stored response + outbox row in one statement
--- (with the claim's release, should the version check fail); delete the outbox row and commit.
+-- (with the claim's release, should the version check fail); commit. The outbox row stays for the
+-- relay, which prunes it once published (docs/relay-failover.md).
 -- Under load the API sends the same statements for several deposits at once (group commit), so
--- this is its most expensive way to run a deposit. The API sends BEGIN with SET LOCAL, and the
--- DELETE with COMMIT, as one simple query each; pgbench -M prepared cannot send compound
--- statements, so it sends them apart.
+-- this is its most expensive way to run a deposit. The API sends BEGIN with SET LOCAL as one
+-- simple query; pgbench -M prepared cannot send compound statements, so it sends them apart.
 --   pgbench -M prepared -D wallets=N -f deposit.pgbench.sql
 \set w random(1, :wallets)
 \set amount random(1, 1000)
@@ -39,5 +39,4 @@ WITH w_0 AS (UPDATE wallets SET balance = :balance::bigint + :amount::bigint, he
     WHERE EXISTS (SELECT 1 FROM w_0)),
   x_0 AS (DELETE FROM idempotency_keys WHERE client_id = 'pgbench' AND key = :k::text AND NOT EXISTS (SELECT 1 FROM w_0))
   SELECT 0 AS n FROM w_0;
-DELETE FROM outbox WHERE id IN (('00000000-0000-7000-9000-' || lpad(to_hex(:e::bigint), 12, '0'))::uuid);
 COMMIT;

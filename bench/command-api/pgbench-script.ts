@@ -2,7 +2,7 @@
  * deposit.pgbench.sql with its statements grouped into pipelines the way the
  * command API's pipelined pool sends them: BEGIN and SET LOCAL together, the
  * claim-and-load alone (pgbench cannot \gset inside a pipeline; the API sends
- * BEGIN with it), then the save, the outbox delete and COMMIT together.
+ * BEGIN with it), then the save and COMMIT together.
  */
 export function pipelinedScript(script: string): string {
   const lines = script.split('\n');
