@@ -54,7 +54,7 @@ export const commandApiSettings = z.object({
    * rest of the pool serves reads), and commands sharing one transaction, at most. Commands
    * admitted while every command transaction is busy go together in the next. Unset, the
    * transactions are min(2, DB_POOL_MAX): on a small machine fewer, fuller batches cost less
-   * CPU per command than many small ones (see the README's throughput figures).
+   * CPU per command than many small ones (see docs/benchmarks.md, "Measured").
    */
   COMMAND_GROUP_TRANSACTIONS: z.coerce.number().int().min(1).max(200).optional(),
   COMMAND_GROUP_MAX: env.int(16, 1, 1_000),
