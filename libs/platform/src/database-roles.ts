@@ -16,7 +16,8 @@ export const SERVICE_ROLES = {
   'command-api': {
     name: 'sluice_command_api',
     tables: {
-      // The outbox is written and, in WAL mode, deleted in the same transaction; never updated.
+      // The outbox is written, never updated; the relay prunes it. DELETE stays for writers of the
+      // previous release (they deleted the row in the inserting transaction) during a rolling upgrade.
       // The audit log is appended to and read, never changed: no UPDATE or DELETE (a trigger refuses them too).
       SELECT: [...COMMAND_TABLES, 'outbox', 'audit_log'],
       INSERT: [...COMMAND_TABLES, 'outbox', 'audit_log'],
