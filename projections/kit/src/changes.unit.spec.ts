@@ -39,3 +39,36 @@ describe('change notifications', () => {
     expect(decodeChange('garbage')).toBeUndefined();
   });
 });
+
+describe('change notifications with their origin', () => {
+  const keys = [{ key: '01970000-0000-7000-8000-000000000001', version: 3 }];
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+  it('given an origin, when encoded and decoded, then the applied and commit times and the traces come back', () => {
+    const origin = { appliedAtMs: 1_700_000_000_250, committedAtMs: 1_700_000_000_100, traceparents: [traceparent] };
+    const [payload] = encodeChanges('wallet', 2, keys, origin);
+    expect(decodeChange(payload!)).toEqual({ kind: 'changed', projection: 'wallet', version: 2, keys, origin });
+  });
+
+  it('given an origin, then a reader of the plain format still reads the keys (the origin follows the fourth field)', () => {
+    const [payload] = encodeChanges('wallet', 2, keys, { appliedAtMs: 1, traceparents: [traceparent] });
+    const [kind, projection, version, body] = payload!.split('|');
+    expect([kind, projection, version, body]).toEqual(['c1', 'wallet', '2', `${keys[0]!.key}@3`]);
+  });
+
+  it('given many keys and traces, then only the first payload carries the origin and every payload stays under 8000 bytes', () => {
+    const many = Array.from({ length: 2_000 }, (_, i) => ({
+      key: `01970000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+      version: 1,
+    }));
+    const origin = { appliedAtMs: 2, committedAtMs: 1, traceparents: Array.from({ length: 20 }, () => traceparent) };
+    const payloads = encodeChanges('transactions', 1, many, origin);
+    for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThan(8_000);
+    const decoded = payloads.map((p) => decodeChange(p));
+    expect(decoded.map((m) => (m?.kind === 'changed' ? m.origin?.traceparents.length : -1))).toEqual([
+      8,
+      ...payloads.slice(1).map(() => undefined),
+    ]);
+    expect(decoded.flatMap((m) => (m?.kind === 'changed' ? m.keys : []))).toEqual(many);
+  });
+});

@@ -1,4 +1,4 @@
-import { loadConfig } from '@sluice/config';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics } from '@sluice/db';
 import {
   AvroEventCodec,
@@ -11,7 +11,15 @@ import {
   registryHeaders,
   routeTopic,
 } from '@sluice/messaging';
-import { createLogger, createMetricsRegistry, Health, installShutdown, startOpsServer } from '@sluice/observability';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createTracing,
+  Freshness,
+  Health,
+  installShutdown,
+  startOpsServer,
+} from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { projectorConfig } from './config';
 import { DeadLetterPublisher, deadLetterTopic } from './engine/dead-letters';
@@ -87,6 +95,7 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`registry answered ${res.status}`);
   });
 
+  const tracing = createTracing('projector', tracingSettingsOf(config));
   const targets = new LiveTargets(projections);
   const metrics = new ProjectorMetrics(registry);
   const engine = new ProjectorEngine({
@@ -118,6 +127,8 @@ async function main(): Promise<void> {
     synchronousCommit: config.PROJECTOR_SYNCHRONOUS_COMMIT,
     groupMaxRecords: config.PROJECTOR_GROUP_MAX_RECORDS,
     stallTimeoutMs: config.PROJECTOR_STALL_MS,
+    tracer: tracing.tracer,
+    freshness: Freshness.for(registry),
   });
   const admin = kafka.admin();
   await admin.connect();
@@ -149,6 +160,7 @@ async function main(): Promise<void> {
       { name: 'kafka admin', run: () => admin.disconnect() },
       { name: 'ops', run: () => ops.close() },
       { name: 'postgres', run: () => pool.end() },
+      { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });
   await engine.start();

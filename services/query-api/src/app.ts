@@ -4,7 +4,7 @@ import { authSettingsOf, TokenVerifier } from '@sluice/auth';
 import { createPool, registerPoolMetrics } from '@sluice/db';
 import { createHttpApp } from '@sluice/http';
 import { routeTopic } from '@sluice/messaging';
-import { Health, type Logger, type Registry } from '@sluice/observability';
+import { Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
 import { QueryApiModule } from './app.module';
 import type { QueryApiConfig } from './config';
@@ -23,7 +23,12 @@ export interface QueryApi {
 }
 
 /** Wires the query API: database pool, change feed, read-model readers and HTTP, ready to listen. */
-export async function buildQueryApi(config: QueryApiConfig, logger: Logger, registry: Registry): Promise<QueryApi> {
+export async function buildQueryApi(
+  config: QueryApiConfig,
+  logger: Logger,
+  registry: Registry,
+  tracer?: Tracer,
+): Promise<QueryApi> {
   const health = new Health();
   // Read before anything starts: a missing key-set file fails start-up, not the first request.
   const auth = authSettingsOf(config);
@@ -48,6 +53,7 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
     maxWaitMs: config.QUERY_MIN_VERSION_WAIT_MS,
     maxWaiters: config.QUERY_MAX_WAITERS,
     freshnessRefreshMs: config.QUERY_FRESHNESS_REFRESH_MS,
+    ...(tracer && { tracer }),
   });
   await readModel.start();
   const withdrawals = new WithdrawalReader(readModel);
@@ -64,6 +70,8 @@ export async function buildQueryApi(config: QueryApiConfig, logger: Logger, regi
       logger,
       registry,
       health,
+      ...(tracer && { tracer }),
+      accessLog: config.HTTP_ACCESS_LOG,
       frontDoor: { requestBudgetMs: 400, auth: { verifier, realm: auth.realm } },
       connections: {
         maxConnections: config.HTTP_MAX_CONNECTIONS,

@@ -1,17 +1,21 @@
 import 'reflect-metadata';
-import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, installShutdown } from '@sluice/observability';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
 import { buildQueryApi } from './app';
 import { queryApiConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(queryApiConfig);
   const logger = createLogger('query-api', config.LOG_LEVEL);
-  const api = await buildQueryApi(config, logger, createMetricsRegistry('query-api'));
+  const tracing = createTracing('query-api', tracingSettingsOf(config));
+  const api = await buildQueryApi(config, logger, createMetricsRegistry('query-api'), tracing.tracer);
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
-    steps: () => [{ name: 'query-api', run: () => api.close() }],
+    steps: () => [
+      { name: 'query-api', run: () => api.close() },
+      { name: 'tracing', run: () => tracing.shutdown() },
+    ],
   });
   await api.app.listen(config.PORT, config.HOST);
   logger.info({ port: config.PORT, host: config.HOST }, 'query-api listening');

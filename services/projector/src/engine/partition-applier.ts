@@ -1,5 +1,6 @@
 import { withPreparedStatements, withTransaction, type Pool } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
+import { originOf } from './applied-trace';
 import {
   advanceCheckpoints,
   lockCheckpoints,
@@ -183,7 +184,11 @@ export class PartitionApplier {
             });
           }
           if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-            notifications.push(...encodeChanges(target.projection, target.version, step.changes));
+            const origin = originOf(
+              slices.flatMap((sl) => sl.fresh),
+              Date.now(),
+            );
+            notifications.push(...encodeChanges(target.projection, target.version, step.changes, origin));
           }
         }
         await advanceCheckpoints(client, topic, advances);
@@ -286,7 +291,7 @@ export class PartitionApplier {
         parks.push(...applied.parks);
         letters.push(...applied.letters);
         if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-          notifications.push(...encodeChanges(target.projection, target.version, step.changes));
+          notifications.push(...encodeChanges(target.projection, target.version, step.changes, originOf(fresh, Date.now())));
         }
         if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
         reports.push({

@@ -9,7 +9,8 @@ import {
   type InboundRecord,
   type PartitionControl,
 } from '@sluice/messaging';
-import type { Logger } from '@sluice/observability';
+import type { Freshness, Logger, Tracer } from '@sluice/observability';
+import { AppliedTrace } from './applied-trace';
 import { loadPositions } from '../store/checkpoints';
 import { BatchReporter } from './batch-report';
 import { BatchRunner, type RetryPolicy } from './batch-runner';
@@ -69,6 +70,10 @@ export interface ProjectorEngineOptions {
   groupMaxRecords?: number;
   /** Liveness fails when a partition with records waiting commits nothing for this long. */
   stallTimeoutMs?: number;
+  /** Live only: an apply span per record of a recorded trace, once its batch committed; unset, none. */
+  tracer?: Tracer;
+  /** Live only: commit → applied and published → applied per record. */
+  freshness?: Freshness;
   /** Called once when the targets resolve to nothing (a rebuild's version went live or was abandoned). */
   onTargetsGone?: () => void;
   clock?: () => number;
@@ -100,6 +105,7 @@ export class ProjectorEngine {
   private readonly progress: PartitionProgress;
   private readonly runner: BatchRunner;
   private readonly reporter: BatchReporter;
+  private readonly appliedTrace: AppliedTrace;
   private readonly tuning: ConsumerTuning;
   private readonly logger: Logger;
   private readonly clock: () => number;
@@ -139,6 +145,12 @@ export class ProjectorEngine {
           });
     this.runner = new BatchRunner(grouped, options.retry ?? DEFAULT_RETRY, options.metrics, this.logger);
     this.reporter = new BatchReporter(options.topic, options.metrics, this.progress, this.logger, this.clock);
+    this.appliedTrace = new AppliedTrace({
+      topic: options.topic,
+      groupId: options.groupId,
+      ...(options.tracer && { tracer: options.tracer }),
+      ...(options.freshness && { freshness: options.freshness }),
+    });
   }
 
   get groupId(): string {
@@ -325,6 +337,7 @@ export class ProjectorEngine {
         }
         return ctx.release();
       case 'committed':
+        this.appliedTrace.applied(records, started, this.clock());
         break;
     }
     const { seekTo } = result.outcome;

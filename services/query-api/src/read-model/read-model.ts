@@ -1,10 +1,11 @@
 import type { Pool } from 'pg';
-import type { Logger, Registry } from '@sluice/observability';
+import { Freshness as FreshnessHistogram, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { ChangeFeed } from './change-feed';
 import { Freshness } from './freshness';
 import { ReadMetrics, type Resource } from './metrics';
 import { TtlCache } from './ttl-cache';
 import { VersionWaits } from './version-waits';
+import { visibilityObserver } from './visibility';
 
 export interface ReadModelOptions {
   pool: Pool;
@@ -18,6 +19,8 @@ export interface ReadModelOptions {
   maxWaitMs: number;
   maxWaiters: number;
   freshnessRefreshMs: number;
+  /** A `visible` span per change of a recorded trace; unset, none. */
+  tracer?: Tracer;
 }
 
 /**
@@ -44,6 +47,12 @@ export class ReadModel {
       if (m.kind === 'switched') this.freshness.invalidate();
     });
     this.feed.onReset(() => this.metrics.notifications.inc({ kind: 'reset' }));
+    this.feed.subscribe(
+      visibilityObserver({
+        freshness: FreshnessHistogram.for(options.registry),
+        ...(options.tracer && { tracer: options.tracer }),
+      }),
+    );
   }
 
   get pool(): Pool {
