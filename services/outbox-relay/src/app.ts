@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { applyMigrations, createPool, registerPoolMetrics } from '@sluice/db';
 import { createIdempotentProducer, createKafka, kafkaSecurityFrom, type KafkaSecurity } from '@sluice/messaging';
-import { Health, type Logger, type Registry } from '@sluice/observability';
+import { Freshness, Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { CheckpointStore } from './checkpoint/checkpoint-store';
 import type { RelayConfig } from './config';
 import { LeaderLock } from './leader';
@@ -100,6 +100,7 @@ export async function buildRelay(
   logger: Logger,
   registry: Registry,
   seams: RelaySeams = {},
+  tracer?: Tracer,
 ): Promise<RelayApp> {
   const metrics = createRelayMetrics(registry);
   metrics.recordsLimit.set(config.RELAY_MAX_RECORDS_IN_FLIGHT);
@@ -132,7 +133,11 @@ export async function buildRelay(
     metrics,
     logger,
   );
-  const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics, () => leader.held);
+  const publisher = new RecordPublisher(sink, new TopicRouter(admin, config.OUTBOX_TOPIC_PATTERN), metrics, () => leader.held, {
+    ...(tracer && { tracer }),
+    freshness: Freshness.for(registry),
+    publishedAtHeader: config.RELAY_PUBLISHED_AT_HEADER,
+  });
   const source = createSource(config, pool, publisher, metrics, logger);
   const relay = new Relay(
     source,

@@ -16,6 +16,11 @@ export const relayConfig = z
     RELAY_KAFKA_CLIENT: z.enum(['platformatic', 'kafkajs']).default('platformatic'),
     /** Outbox columns copied into Kafka headers when present (Debezium's additional placement). */
     RELAY_HEADER_COLUMNS: env.list('traceparent'),
+    /**
+     * Stamp each record with the time the relay sent it (header sluice-published-ms), from which the
+     * projector measures published → applied. Off, the relay's headers are exactly Debezium's.
+     */
+    RELAY_PUBLISHED_AT_HEADER: env.bool(true),
     RELAY_MAX_RECORDS_IN_FLIGHT: env.int(20_000, 1),
     RELAY_MAX_BYTES_IN_FLIGHT: env.int(32 * 1024 * 1024, 1024),
     RELAY_MAX_BATCH_RECORDS: env.int(2_000, 1),

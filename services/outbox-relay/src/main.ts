@@ -1,6 +1,6 @@
-import { loadConfig } from '@sluice/config';
+import { loadConfig, tracingSettingsOf } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
-import { createLogger, createMetricsRegistry, installShutdown, startOpsServer } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown, startOpsServer } from '@sluice/observability';
 import { RELAY_MIGRATIONS, buildRelay } from './app';
 import { relayConfig } from './config';
 
@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('outbox-relay', config.LOG_LEVEL);
   const registry = createMetricsRegistry('outbox-relay');
-  const app = await buildRelay(config, logger, registry);
+  const tracing = createTracing('outbox-relay', tracingSettingsOf(config));
+  const app = await buildRelay(config, logger, registry, {}, tracing.tracer);
   const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health: app.health, registry, logger });
   const shutdown = installShutdown({
     logger,
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     steps: () => [
       { name: 'relay', run: () => app.close() },
       { name: 'ops', run: () => ops.close() },
+      { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });
   app.run().then(

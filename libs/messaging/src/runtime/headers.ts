@@ -31,6 +31,12 @@ export function deadLetterTopic(groupId: string): string {
   return `${groupId}.dlq`;
 }
 
+/**
+ * Stamped by the outbox relay on each record: when it sent it (Unix ms, decimal). Consumers
+ * measure published → applied from it; records Debezium (or a relay with it off) wrote lack it.
+ */
+export const PUBLISHED_AT_HEADER = 'sluice-published-ms';
+
 export function headerText(record: Pick<InboundRecord, 'headers'>, name: string): string | undefined {
   return record.headers[name]?.[0]?.toString('utf8');
 }

@@ -8,11 +8,9 @@ import {
   type SpanContext,
   type Tracer,
 } from '@sluice/observability';
+import { PUBLISHED_AT_HEADER } from '@sluice/messaging';
 import { MAX_ORIGIN_TRACES, type ChangeOrigin } from '@sluice/projection-kit';
 import type { BatchRecord, RawRecord } from './records';
-
-/** The header the relay stamps with the time Kafka acknowledged the record (Unix ms). */
-export const PUBLISHED_AT_HEADER = 'sluice-published-ms';
 
 function header(raw: RawRecord, name: string): string | undefined {
   return raw.headers[name]?.[0]?.toString('latin1');

@@ -1,6 +1,7 @@
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { createMetricsRegistry, createTracing, Freshness } from '@sluice/observability';
-import { AppliedTrace, originOf, PUBLISHED_AT_HEADER } from './applied-trace';
+import { PUBLISHED_AT_HEADER } from '@sluice/messaging';
+import { AppliedTrace, originOf } from './applied-trace';
 import type { BatchRecord } from './records';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
