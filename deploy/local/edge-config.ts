@@ -9,7 +9,7 @@ import { localServices } from './services';
  *   node dist/deploy/local/edge-config.js <edge dir> <error log>
  *     → <edge dir>/nginx.conf, and <edge dir>/mtail/edge.mtail, the program that counts the lines
  *       nginx writes to <edge dir>/refusals.log (one per refusal the edge answers itself)
- * The same renderer makes the Kubernetes manifest's (deploy/k8s/render-edge.ts).
+ * The same renderer makes the Kubernetes manifest's (deploy/k8s/edge-manifest.ts).
  */
 export const localEdgeEnv = z.object({
   EDGE_LISTEN: z.string().default('127.0.0.1:8080'),
