@@ -19,6 +19,7 @@ export const hoursToMs = (hours: number): number => hours * HOUR_MS;
  * beside these (docs/data-lifecycle.md).
  */
 export const purgeEnv = {
+  /** Delete rows past their retention window; off, the service's purged tables grow for ever (a warning at start-up says so). */
   PURGE_ENABLED: z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default('true')
