@@ -8,12 +8,12 @@ LOCAL := deploy/local
 # Everything make starts is local development; a Sluice process defaults to production's rules.
 export SLUICE_ENV ?= development
 
-.PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int rules-test check schemas migrations clean
+.PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int rules-test check schemas schemas-release migrations clean
 
 help:
 	@echo "make up        start the whole platform and run a demo (make down stops it)"
 	@echo "make test      run unit, integration and end-to-end tests against real services"
-	@echo "make check     type-check, lint and format check"
+	@echo "make check     type-check, lint, format check and the schema evolution gate"
 	@echo "make rules-test  promtool tests of the alerting rules in deploy/prometheus"
 	@echo "make status    what is running"
 	@echo "make token SUB=alice SCOPE=\"wallets:open wallets:read withdrawals:request\"   an access token of the local dev issuer"
@@ -91,10 +91,16 @@ test-int: infra-up
 rules-test:
 	$(LOCAL)/prometheus.sh test
 
-check: install
+check: build
 	npm run typecheck
 	npm run lint
 	npm run format:check
+	node dist/schemas/scripts/compatibility.js check .
+
+# Records every changed or new event schema as its next released version in schemas/released
+# (the schema gate of make check compares the current schemas with every released one).
+schemas-release: build
+	node dist/schemas/scripts/compatibility.js release .
 
 # Regenerates schemas/src/generated.ts from schemas/avro/**/*.avsc.
 schemas: build

@@ -1,4 +1,5 @@
 export * from './generated';
+export { checkCompatibility, readProblems, type Incompatibility } from './compatibility';
 import { walletSchemas, type WalletEvent } from './generated';
 
 /** An Avro record schema as it stands in an .avsc file. */
