@@ -15,6 +15,8 @@ export function repoRoot(): string {
 }
 
 const ROOT = repoRoot();
+/** The build the services run from: dist/, or SLUICE_DIST_DIR (a build of one's own beside the shared one). */
+const DIST = process.env.SLUICE_DIST_DIR ?? join(ROOT, 'dist');
 
 /** A free TCP port on loopback, so tests never collide with a running `make up`. */
 export async function freePort(): Promise<number> {
@@ -40,11 +42,11 @@ export interface ServiceProcess {
 }
 
 /**
- * Runs a built service (dist/services/<name>/src/main.js) as its own process,
+ * Runs a built service (dist/services/<name>/src/main.js, or under SLUICE_DIST_DIR) as its own process,
  * as the supervisor or Kubernetes would, with its log under .run/logs/tests/.
  */
 export function startService(name: string, env: Record<string, string>, port: number): ServiceProcess {
-  const entry = join(ROOT, 'dist/services', name, 'src/main.js');
+  const entry = join(DIST, 'services', name, 'src/main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`make build\` (make test builds first)`);
   const logDir = join(ROOT, '.run/logs/tests');
   mkdirSync(logDir, { recursive: true });
