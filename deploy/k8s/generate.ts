@@ -31,8 +31,9 @@ import { renderEdgeYaml } from './edge-manifest';
  * kustomize reads nothing outside its root, hence files rather than references.
  *   npx tsx deploy/k8s/generate.ts     (then prettier); a unit test fails when they disagree.
  */
-export const K8S_DIR = __dirname;
-const REPO = join(__dirname, '../..');
+/** deploy/k8s in the source tree, also when run from the build (dist/deploy/k8s holds copies). */
+export const K8S_DIR = __dirname.replace(/([/\\])dist([/\\]deploy[/\\]k8s)$/, '$2');
+const REPO = join(K8S_DIR, '../..');
 const KAFKA_CLUSTER = 'sluice';
 /** Every partition on three brokers; a write is acknowledged once two have it (acks=all). */
 const REPLICAS = 3;
