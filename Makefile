@@ -50,6 +50,7 @@ migrate: infra-up
 	$(LOCAL)/platform.sh migrate
 
 up: infra-up topics
+	$(LOCAL)/zipkin.sh start
 	$(LOCAL)/platform.sh up
 	$(LOCAL)/edge.sh start
 	$(LOCAL)/prometheus.sh start
@@ -59,6 +60,7 @@ down:
 	$(LOCAL)/prometheus.sh stop
 	$(LOCAL)/edge.sh stop
 	$(LOCAL)/platform.sh down
+	$(LOCAL)/zipkin.sh stop
 	$(MAKE) --no-print-directory infra-down
 
 demo:
@@ -76,6 +78,7 @@ status:
 	-$(LOCAL)/platform.sh status
 	-$(LOCAL)/edge.sh status
 	-$(LOCAL)/prometheus.sh status
+	-$(LOCAL)/zipkin.sh status
 
 # The rules' tests take seconds and need no service: they run first, so a broken rule fails fast.
 test: rules-test infra-up

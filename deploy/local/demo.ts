@@ -83,6 +83,9 @@ async function main(): Promise<void> {
   console.log('  kafka         127.0.0.1:9092 (SASL_SSL; settings per principal in .run/credentials/kafka-<principal>.env)');
   console.log('  registry      http://127.0.0.1:8085/apis/ccompat/v7 (basic auth; users and client URLs in .run/registry/auth/)');
   console.log('  prometheus    http://127.0.0.1:9090 (every service scraped, the alert rules of deploy/prometheus loaded)');
+  console.log(
+    "  zipkin        http://127.0.0.1:9411/zipkin/ (every span; a response's x-trace-id finds its trace, docs/tracing.md)",
+  );
   console.log('tokens: make token SUB=<subject> SCOPE="wallets:open wallets:read withdrawals:request"');
   console.log('logs: .run/logs/    stop: make down');
 }

@@ -23,6 +23,12 @@ if [ "$REGISTRY_AUTH" = basic ]; then
   export SCHEMA_REGISTRY_URL_FILE="$RUN_DIR/registry/auth/sluice-services.url" SCHEMA_AUTO_REGISTER=false
 fi
 
+# Every span goes to the local Zipkin (zipkin.sh, which make up starts first), every trace recorded:
+# the local platform is where one follows a request (docs/tracing.md). TRACING_EXPORTER=none turns it off.
+export TRACING_EXPORTER="${TRACING_EXPORTER:-zipkin}"
+export TRACING_ENDPOINT="${TRACING_ENDPOINT:-http://${ZIPKIN_LISTEN:-127.0.0.1:9411}/api/v2/spans}"
+export TRACING_SAMPLE_RATIO="${TRACING_SAMPLE_RATIO:-1}"
+
 migrate() {
   [ -f "$CLI" ] || die "$CLI is missing; run make build"
   [ -s "$DATABASE_SSL_CA_FILE" ] || die "$DATABASE_SSL_CA_FILE is missing; run deploy/local/postgres.sh start"
