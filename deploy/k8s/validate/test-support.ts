@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ensureDevCommandKeys } from '../dev-command-keys';
+import { DEV_COMMAND_KEYS_DIR, ensureDevCommandKeys } from '../dev-command-keys';
 
 /** deploy/k8s itself. */
 export const K8S_DIR = join(__dirname, '..');
@@ -13,7 +13,8 @@ export const K8S_DIR = join(__dirname, '..');
  */
 export function copyOfK8s(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-k8s-'));
-  cpSync(K8S_DIR, dir, { recursive: true, filter: (src) => !src.includes('command-keys') });
+  const keys = join(K8S_DIR, DEV_COMMAND_KEYS_DIR);
+  cpSync(K8S_DIR, dir, { recursive: true, filter: (src) => !src.startsWith(keys) });
   ensureDevCommandKeys(dir);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
