@@ -134,6 +134,43 @@ describe('withTransaction', () => {
       expect(await servesNext(piped)).toBe(1);
     });
 
+    it('a callback still running after its transaction timed out fails without an unhandled rejection (regression: the command API exited with "Client was closed and is not queryable")', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        let lateError: unknown;
+        const late = new Promise<void>((resolve) => {
+          const outcome = withTransaction(
+            piped,
+            async (client) => {
+              await client.query("INSERT INTO notes VALUES (60, 'before the deadline')");
+              // A busy event loop: the deadline passes, the client is released and ended under the callback.
+              await new Promise((r) => setTimeout(r, 300));
+              const last = client.query("INSERT INTO notes VALUES (61, 'after the deadline')");
+              try {
+                commitBehind(client, last);
+              } catch (err) {
+                lateError = err;
+                resolve();
+                throw err;
+              }
+              await last;
+            },
+            { timeoutMs: 100 },
+          );
+          outcome.catch(() => undefined);
+        });
+        await late;
+        expect(String(lateError)).toMatch(/commitBehind needs a client inside withTransaction/);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(unhandled).toEqual([]);
+        expect((await pool.query('SELECT 1 FROM notes WHERE id IN (60, 61)')).rowCount).toBe(0);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('without commitBehind the transaction commits after the callback, as in any pool', async () => {
       await withTransaction(piped, async (client) => {
         await client.query("INSERT INTO notes VALUES (50, 'committed after the callback')");

@@ -177,9 +177,16 @@ export function deferUntilCommit(client: PoolClient, sql: string): void {
  * nothing the callback still has to decide could undo the transaction; a
  * callback that throws afterwards still gets its error to its caller, though
  * the commit may have happened. In other pools it does nothing, and
- * withTransaction commits after the callback as usual.
+ * withTransaction commits after the callback as usual. Pass the statements sent
+ * since the last await as `sent`: a callback still running after its
+ * transaction timed out gets an error here, and they would otherwise reject
+ * unobserved.
  */
-export function commitBehind(client: PoolClient): void {
+export function commitBehind(client: PoolClient, ...sent: Promise<unknown>[]): void {
+  // The statements sent just before, awaited by the caller after this returns: handled now, so that
+  // when this throws (the transaction timed out and its client is gone) their failure is not an
+  // unhandled rejection, which would end the process.
+  for (const statement of sent) void settled(statement);
   const tx = openTransaction(client, 'commitBehind');
   if (!tx.pipelined) return;
   tx.commit = settled(client.query(commitStatement(tx)));

@@ -338,7 +338,7 @@ export class WalletCommands {
     // COMMIT goes out right behind the save, in its round trip: nothing after it can undo the batch.
     // The outbox rows stay until the relay has published them (it prunes them).
     const saved = saveWallets(client, writes, released);
-    commitBehind(client);
+    commitBehind(client, saved);
     const took = await saved;
     took.forEach((ok, w) => {
       const { index, response } = written[w]!;
