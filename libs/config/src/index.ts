@@ -117,9 +117,11 @@ export const env = {
  * TRACING_SAMPLE_RATIO.
  */
 export const tracingEnv = {
+  /** Where spans go: none (no span recorded; a caller's traceparent still passes on), zipkin, or otlp (a collector, as in production). */
   TRACING_EXPORTER: z.enum(['none', 'zipkin', 'otlp']).default('none'),
   /** Zipkin's http://host:9411/api/v2/spans or the collector's http://host:4318/v1/traces; unset, the local default of each. */
   TRACING_ENDPOINT: z.string().url().optional(),
+  /** Share of new traces recorded (parent-based: a caller's traceparent keeps the caller's decision). */
   TRACING_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
 };
 
