@@ -94,7 +94,13 @@ export function kafkaTopics(pattern: string): Doc[] {
   }));
 }
 
-const OPERATION = { READ: 'Read', WRITE: 'Write', CREATE: 'Create', DESCRIBE: 'Describe' } as const;
+const OPERATION = {
+  READ: 'Read',
+  WRITE: 'Write',
+  CREATE: 'Create',
+  DESCRIBE: 'Describe',
+  DESCRIBE_CONFIGS: 'DescribeConfigs',
+} as const;
 
 interface Acl {
   resource: { type: 'topic' | 'group'; name: string; patternType: 'literal' | 'prefix' };

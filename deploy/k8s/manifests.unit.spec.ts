@@ -197,7 +197,7 @@ describe('Kafka on Kubernetes (Strimzi)', () => {
         return (acls ?? []).flatMap((a) =>
           a.operations.map(
             (op) =>
-              `User:${o.metadata.name} ${op.toUpperCase()} ${a.resource.type} ${a.resource.name}${a.resource.patternType === 'prefix' ? '*' : ''}`,
+              `User:${o.metadata.name} ${op.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()} ${a.resource.type} ${a.resource.name}${a.resource.patternType === 'prefix' ? '*' : ''}`,
           ),
         );
       });

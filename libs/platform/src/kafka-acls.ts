@@ -76,7 +76,7 @@ export function platformKafkaNames(outboxTopicPattern: string, c: z.infer<z.ZodO
   };
 }
 
-type Operation = 'READ' | 'WRITE' | 'CREATE' | 'DESCRIBE';
+type Operation = 'READ' | 'WRITE' | 'CREATE' | 'DESCRIBE' | 'DESCRIBE_CONFIGS';
 
 /** One grant: principal may do operation on the topic or group named (or every name starting with it, when prefixed). */
 export interface Grant {
@@ -114,7 +114,8 @@ export function aclPlan(n: PlatformKafkaNames): Grant[] {
   return [
     { principal: relay, resource: 'topic', name: n.eventTopicPrefix, prefixed: true, operation: 'WRITE' },
 
-    ...topic(commandApi, n.commandTopic, 'READ', 'CREATE'),
+    // DESCRIBE_CONFIGS: at start-up it reads the topic's retention.ms, which its inbox window must outlast.
+    ...topic(commandApi, n.commandTopic, 'READ', 'CREATE', 'DESCRIBE_CONFIGS'),
     ...topic(commandApi, n.commandDlqTopic, 'WRITE', 'CREATE'),
     group(commandApi, n.commandApiGroup),
 
@@ -143,6 +144,7 @@ const OPERATIONS: Record<Operation, AclOperationTypes> = {
   WRITE: AclOperationTypes.WRITE,
   CREATE: AclOperationTypes.CREATE,
   DESCRIBE: AclOperationTypes.DESCRIBE,
+  DESCRIBE_CONFIGS: AclOperationTypes.DESCRIBE_CONFIGS,
 };
 
 export function toAclEntry(g: Grant): AclEntry {

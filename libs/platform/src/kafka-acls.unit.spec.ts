@@ -22,6 +22,8 @@ describe('aclPlan', () => {
 
   it('lets the command API alone read the command topic, in its own group, and write its dead-letter topic', () => {
     expect(who('topic', 'sluice.wallet.commands', 'READ')).toEqual(['User:sluice-command-api']);
+    // Its start-up check reads the topic's retention.ms (the inbox window must outlast it).
+    expect(who('topic', 'sluice.wallet.commands', 'DESCRIBE_CONFIGS')).toEqual(['User:sluice-command-api']);
     expect(who('group', 'sluice-command-api', 'READ')).toEqual(['User:sluice-command-api']);
     expect(who('topic', 'sluice.wallet.commands.dlq', 'WRITE')).toEqual(['User:sluice-command-api']);
   });
