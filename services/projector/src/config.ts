@@ -26,6 +26,8 @@ export const projectorCommonEnv = {
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 10),
   KAFKA_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
   KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, 100),
+  /** Read-model snapshots kept per projection (docs/snapshots.md); taking one drops the older ones. */
+  PROJECTOR_SNAPSHOT_KEEP: env.int(3, 1, 100),
 };
 
 export const projectorConfig = z
@@ -75,6 +77,11 @@ export const projectorConfig = z
     ...purgeEnv,
     /** A parked record resolved (redriven or discarded) is kept this long after its resolution, for the record of what happened. */
     PARKED_RETENTION_HOURS: retentionHours(30 * 24),
+    /**
+     * How often each live projection's read model is snapshotted, so a rebuild replays only what came
+     * after the newest snapshot (docs/snapshots.md); 0 = never. Keep it well under the topic's retention.
+     */
+    PROJECTOR_SNAPSHOT_INTERVAL_MS: env.int(6 * 3_600_000, 0),
   })
   .refine(...purgeTimeoutsOrdered)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {

@@ -30,6 +30,8 @@ import { LiveTargets } from './engine/targets';
 import { startProjectorPurge } from './lifecycle';
 import { PROJECTOR_MIGRATIONS } from './migrations';
 import { projectionNamed } from './projections';
+import { SnapshotMetrics } from './snapshots/metrics';
+import { SnapshotScheduler } from './snapshots/scheduler';
 import { ensurePositions } from './store/checkpoints';
 import { registerRegistryMetrics } from './store/registry-metrics';
 import { ensureLiveVersion } from './store/versions';
@@ -146,6 +148,18 @@ async function main(): Promise<void> {
   health.addReadinessCheck('consumer', async () => engine.assertConsuming());
   const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health, registry, logger });
   const purge = startProjectorPurge(config, logger, registry);
+  const snapshots =
+    config.PROJECTOR_SNAPSHOT_INTERVAL_MS > 0
+      ? new SnapshotScheduler({
+          pool,
+          projections,
+          topic,
+          intervalMs: config.PROJECTOR_SNAPSHOT_INTERVAL_MS,
+          keep: config.PROJECTOR_SNAPSHOT_KEEP,
+          metrics: new SnapshotMetrics(registry),
+          logger,
+        })
+      : undefined;
 
   installShutdown({
     logger,
@@ -155,6 +169,7 @@ async function main(): Promise<void> {
       { name: 'readiness', run: async () => health.startDraining() },
       { name: 'lag monitor', run: () => lag.stop() },
       { name: 'retention purge', run: async () => purge?.stop() },
+      { name: 'snapshots', run: async () => snapshots?.stop() },
       { name: 'consumer', run: () => engine.stop() },
       { name: 'dead-letter producer', run: () => producer.disconnect() },
       { name: 'kafka admin', run: () => admin.disconnect() },
@@ -165,6 +180,7 @@ async function main(): Promise<void> {
   });
   await engine.start();
   lag.start();
+  snapshots?.start();
   logger.info(
     { topic, groupId: config.PROJECTOR_GROUP_ID, projections: projections.map((p) => p.name), dlqTopic, port: ops.port },
     'projector started',

@@ -42,7 +42,7 @@ export const projectionVersions = pgTable(
     schemaName: varchar('schema_name', { length: 63 }).notNull(),
     /** building | live | retired | replay | abandoned */
     state: varchar('state', { length: 16 }).notNull(),
-    /** earliest | timestamp | adopted | range */
+    /** earliest | timestamp | adopted | range | snapshot */
     origin: varchar('origin', { length: 16 }).notNull(),
     /** For origin timestamp or range: where it started. */
     startedFrom: timestamp('started_from', { withTimezone: true, mode: 'date' }),

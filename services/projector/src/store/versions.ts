@@ -13,7 +13,7 @@ import {
 import { lockExclusive, setupLock } from './locks';
 
 export type VersionState = 'building' | 'live' | 'retired' | 'replay' | 'abandoned';
-export type VersionOrigin = 'earliest' | 'timestamp' | 'adopted' | 'range';
+export type VersionOrigin = 'earliest' | 'timestamp' | 'adopted' | 'range' | 'snapshot';
 
 export interface ProjectionVersion {
   projection: string;

@@ -77,7 +77,7 @@ function printRebuild(ctx: ToolContext, name: string, r: RebuildResult): number 
 export async function projectionRebuild(
   ctx: ToolContext,
   name: string,
-  options: { from?: Date; noSwitch?: boolean; fresh?: boolean; signal?: AbortSignal },
+  options: { from?: Date; noSwitch?: boolean; fresh?: boolean; snapshot?: boolean; signal?: AbortSignal },
 ): Promise<number> {
   const def = projectionNamed(name);
   return printRebuild(ctx, name, await rebuild(ctx, def, options));

@@ -14,14 +14,19 @@ import {
 import { toolsConfig } from './config';
 import { openToolContext, type ToolContext } from './context';
 import { dlqInspect, dlqList, dlqRedrive } from './dlq';
+import { projectionSnapshot, projectionSnapshotDrop, projectionSnapshots } from './snapshot';
 
 export const USAGE = `usage: sluice projection <command> | sluice dlq <command>
 
 projection list                                  every projection, its live version, lag, dead letters and other versions
 projection versions <name>                       the versions of one projection
-projection rebuild <name> [--from <time>] [--no-switch] [--fresh]
-                                                 build a new version from the earliest offset (or a time) beside the live
-                                                 one, with a progress bar; switch to it atomically once caught up
+projection rebuild <name> [--from <time>] [--no-switch] [--fresh] [--no-snapshot]
+                                                 build a new version beside the live one from the newest snapshot of the
+                                                 same fold (else the earliest offset, or a time), with a progress bar;
+                                                 switch to it atomically once caught up
+projection snapshot <name> [--version <n>]       copy the live version's read model with its offsets; keeps the newest N
+projection snapshots [<name>]                    the snapshots, newest first
+projection snapshot-drop <id>                    drop one snapshot
 projection switch <name> <version> [--force]     make a caught-up version live (after --no-switch)
 projection rollback <name> [--to <version>]      catch the previous version up and make it live again
 projection abandon <name> <version>              stop a building version (a running rebuild stops too)
@@ -50,9 +55,18 @@ async function run(ctx: ToolContext, argv: string[], signal: AbortSignal): Promi
           ...(from !== undefined && { from: time(from) }),
           noSwitch: flags.has('no-switch'),
           fresh: flags.has('fresh'),
+          snapshot: !flags.has('no-snapshot'),
           signal,
         });
       }
+      case 'snapshot': {
+        const version = stringFlag(flags, 'version');
+        return projectionSnapshot(ctx, required(a, 'name'), version === undefined ? undefined : intArg(version, '--version'));
+      }
+      case 'snapshots':
+        return projectionSnapshots(ctx, a);
+      case 'snapshot-drop':
+        return projectionSnapshotDrop(ctx, intArg(a, 'id'));
       case 'switch':
         return projectionSwitch(ctx, required(a, 'name'), intArg(b, 'version'), flags.has('force'));
       case 'rollback': {

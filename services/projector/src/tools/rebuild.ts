@@ -12,6 +12,7 @@ import {
 import type { ToolContext } from './context';
 import { pinnedEngine } from './pinned-engine';
 import { ProgressPrinter, RateMeter, renderProgress } from './progress-bar';
+import { seedFromSnapshot } from './snapshot';
 import { switchLive } from './switch';
 
 export interface RebuildOptions {
@@ -19,6 +20,8 @@ export interface RebuildOptions {
   from?: Date;
   /** Build and catch up, but leave the switch to `sluice projection switch`. */
   noSwitch?: boolean;
+  /** Start from the newest compatible snapshot when there is one (default true); false replays from the earliest offset. */
+  snapshot?: boolean;
   /** Abandon a building version left by an interrupted rebuild instead of resuming it. */
   fresh?: boolean;
   /** Catch up this existing version (rollback) instead of building a new one. */
@@ -145,6 +148,10 @@ async function prepareVersion(ctx: ToolContext, def: ProjectionDefinition, optio
       ctx.print(`resuming ${def.name} v${b.version} from its checkpoints`);
       return b;
     }
+  }
+  if (!options.from && options.snapshot !== false) {
+    const seeded = await seedFromSnapshot(ctx, def);
+    if (seeded) return seeded;
   }
   const v = await createVersion(pool, def, {
     state: 'building',
