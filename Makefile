@@ -8,6 +8,17 @@ LOCAL := deploy/local
 # Everything make starts is local development; a Sluice process defaults to production's rules.
 export SLUICE_ENV ?= development
 
+# Every recipe runs node, npm and npx of the Node.js release in .node-version: when the machine's node
+# is of another line, deploy/local/node.sh installs that release from the npm registry (once, into
+# ~/.cache/sluice/node) and prints its bin directory, which goes first on PATH.
+NODE_BIN := $(shell $(LOCAL)/node.sh bin)
+ifneq ($(.SHELLSTATUS),0)
+$(error no Node.js of .node-version's line to run on; deploy/local/node.sh says why above)
+endif
+export PATH := $(if $(NODE_BIN),$(NODE_BIN):)$(PATH)
+# node_modules belongs to one Node.js major (native addons, the engines npm checked): npm ci again on a new one.
+NODE_MAJOR := $(shell PATH='$(PATH)' node -p 'process.versions.node.split(".")[0]')
+
 .PHONY: help install build up down infra-up infra-down topics migrate demo status token test test-unit test-int rules-test check schemas schemas-release migrations clean
 
 help:
@@ -18,12 +29,12 @@ help:
 	@echo "make status    what is running"
 	@echo "make token SUB=alice SCOPE=\"wallets:open wallets:read withdrawals:request\"   an access token of the local dev issuer"
 
-# npm ci when package-lock.json changed since the last install.
-node_modules/.sluice-installed: package-lock.json
+# npm ci when package-lock.json changed since the last install, or the Node.js major did.
+node_modules/.sluice-installed-node$(NODE_MAJOR): package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-install: node_modules/.sluice-installed
+install: node_modules/.sluice-installed-node$(NODE_MAJOR)
 
 build: install
 	npm run build
@@ -72,6 +83,7 @@ token:
 	@node dist/services/cli/src/main.js token --sub "$(SUB)" --scope "$(SCOPE)"
 
 status:
+	-$(LOCAL)/node.sh status
 	-$(LOCAL)/postgres.sh status
 	-$(LOCAL)/kafka.sh status
 	-$(LOCAL)/registry.sh status

@@ -95,3 +95,31 @@ spawn() {
   nohup setsid "$@" >>"$logfile" 2>&1 < /dev/null &
   echo $! > "$PID_DIR/$name.pid"
 }
+
+# The Node.js release of .node-version (deploy/local/node.sh installs it when the node on PATH does
+# not fit). A node fits when it is of the same major, at that release or later: one ABI for the
+# native addons npm ci installed, and the fixes the pin was chosen for.
+NODE_PIN=$(tr -d '[:space:]v' < "$ROOT/.node-version")
+node_arch() {
+  case "$(uname -m)" in
+    x86_64 | amd64) echo x64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) die "no Node.js build on the npm registry for $(uname -m); put Node.js $NODE_PIN on PATH" ;;
+  esac
+}
+node_home() { echo "${SLUICE_NODE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/node}/v$NODE_PIN-linux-$(node_arch)"; }
+# node_fits NODE: true when NODE runs and is of the pin's line, not older than the pin.
+node_fits() {
+  local v
+  v=$("$1" -v 2>/dev/null) || return 1
+  v=${v#v}
+  [ "${v%%.*}" = "${NODE_PIN%%.*}" ] && [ "$(printf '%s\n%s\n' "$NODE_PIN" "$v" | sort -V | head -n 1)" = "$NODE_PIN" ]
+}
+# A script run by hand (not through make) runs its node on the pinned release too, once installed.
+NODE_ON_PATH_FITS=""
+if node_fits node; then
+  NODE_ON_PATH_FITS=1
+elif [ -x "$(node_home)/bin/node" ]; then
+  PATH="$(node_home)/bin:$PATH"
+  export PATH
+fi
