@@ -1,6 +1,8 @@
 # One image for every Sluice service; the Deployment's args pick the entry point.
 #   docker build -t sluice .   (deploy/k8s/base refers to it as `sluice`)
-FROM node:20-bookworm-slim AS build
+# The Node.js release of .node-version, which make and CI run on (deploy/node-version.unit.spec.ts keeps them equal).
+ARG NODE_VERSION=24.22.3
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # patch-package applies patches/ on install (postinstall).
@@ -9,7 +11,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

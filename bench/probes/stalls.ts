@@ -1,6 +1,6 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
 /**
  * Loaded into a service under a bench (node -r), records what holds its event
@@ -49,7 +49,8 @@ if (dir) {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       if (e.duration <= GC_MIN_MS) continue;
-      const kind = (e.detail as { kind?: number } | undefined)?.kind ?? 0;
+      // Node's types declare `detail` on marks and measures only; a gc entry carries { kind, flags } there.
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
       write({
         kind: 'gc',
         at: Math.round(performance.timeOrigin + e.startTime),
