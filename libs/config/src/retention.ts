@@ -44,20 +44,3 @@ export const purgeTimeoutsOrdered = [
     c.PURGE_LOCK_TIMEOUT_MS < c.PURGE_STATEMENT_TIMEOUT_MS,
   { message: 'PURGE_LOCK_TIMEOUT_MS must be shorter than PURGE_STATEMENT_TIMEOUT_MS' },
 ] as const;
-
-/** The Purger's settings from a parsed configuration. */
-export function purgeSettingsOf(c: PurgeConfig): {
-  intervalMs: number;
-  batchRows: number;
-  batchPauseMs: number;
-  lockTimeoutMs: number;
-  statementTimeoutMs: number;
-} {
-  return {
-    intervalMs: c.PURGE_INTERVAL_MS,
-    batchRows: c.PURGE_BATCH_ROWS,
-    batchPauseMs: c.PURGE_BATCH_PAUSE_MS,
-    lockTimeoutMs: c.PURGE_LOCK_TIMEOUT_MS,
-    statementTimeoutMs: c.PURGE_STATEMENT_TIMEOUT_MS,
-  };
-}

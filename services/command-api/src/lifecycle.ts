@@ -1,5 +1,5 @@
-import { hoursToMs, purgeSettingsOf } from '@sluice/config';
-import { startRetentionPurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
+import { hoursToMs } from '@sluice/config';
+import { startServicePurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
 import type { Logger, Registry } from '@sluice/observability';
 import type { CommandApiConfig } from './config';
 
@@ -12,18 +12,13 @@ export function commandApiPurges(config: CommandApiConfig): PurgeSpec[] {
   ];
 }
 
-/** Starts the command API's retention purge, unless PURGE_ENABLED is off. */
-export function startCommandApiPurge(config: CommandApiConfig, logger: Logger, registry: Registry): RetentionPurge | undefined {
-  if (!config.PURGE_ENABLED) {
-    logger.warn('PURGE_ENABLED is off: idempotency keys and inbox rows are kept for ever');
-    return undefined;
-  }
-  return startRetentionPurge({
-    url: config.DATABASE_URL,
-    applicationName: 'sluice-command-api-purge',
+/** Starts the retention purge, unless PURGE_ENABLED is off. */
+export const startCommandApiPurge = (config: CommandApiConfig, logger: Logger, registry: Registry): RetentionPurge | undefined =>
+  startServicePurge({
+    service: 'command-api',
+    config,
     specs: commandApiPurges(config),
-    settings: purgeSettingsOf(config),
+    kept: 'idempotency keys and inbox rows',
     registry,
-    logger: logger.child({ component: 'retention-purge' }),
+    logger,
   });
-}

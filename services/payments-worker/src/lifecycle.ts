@@ -1,5 +1,5 @@
-import { hoursToMs, purgeSettingsOf } from '@sluice/config';
-import { startRetentionPurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
+import { hoursToMs } from '@sluice/config';
+import { startServicePurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import type { Registry } from 'prom-client';
 import type { PaymentsWorkerConfig } from './config';
@@ -28,18 +28,17 @@ export function paymentsPurges(config: PaymentsWorkerConfig): PurgeSpec[] {
   ];
 }
 
-/** Starts the worker's retention purge, unless PURGE_ENABLED is off. */
-export function startPaymentsPurge(config: PaymentsWorkerConfig, logger: Logger, registry: Registry): RetentionPurge | undefined {
-  if (!config.PURGE_ENABLED) {
-    logger.warn('PURGE_ENABLED is off: finished sagas and processed webhooks are kept for ever');
-    return undefined;
-  }
-  return startRetentionPurge({
-    url: config.DATABASE_URL,
-    applicationName: 'sluice-payments-worker-purge',
+/** Starts the retention purge, unless PURGE_ENABLED is off. */
+export const startPaymentsPurge = (
+  config: PaymentsWorkerConfig,
+  logger: Logger,
+  registry: Registry,
+): RetentionPurge | undefined =>
+  startServicePurge({
+    service: 'payments-worker',
+    config,
     specs: paymentsPurges(config),
-    settings: purgeSettingsOf(config),
+    kept: 'finished sagas and processed webhooks',
     registry,
-    logger: logger.child({ component: 'retention-purge' }),
+    logger,
   });
-}

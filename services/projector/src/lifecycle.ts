@@ -1,5 +1,5 @@
-import { hoursToMs, purgeSettingsOf } from '@sluice/config';
-import { startRetentionPurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
+import { hoursToMs } from '@sluice/config';
+import { startServicePurge, type PurgeSpec, type RetentionPurge } from '@sluice/db';
 import type { Logger } from '@sluice/observability';
 import type { Registry } from 'prom-client';
 import type { ProjectorConfig } from './config';
@@ -20,18 +20,13 @@ export function projectorPurges(config: Pick<ProjectorConfig, 'PARKED_RETENTION_
   ];
 }
 
-/** Starts the projector's retention purge, unless PURGE_ENABLED is off. */
-export function startProjectorPurge(config: ProjectorConfig, logger: Logger, registry: Registry): RetentionPurge | undefined {
-  if (!config.PURGE_ENABLED) {
-    logger.warn('PURGE_ENABLED is off: resolved parked records are kept for ever');
-    return undefined;
-  }
-  return startRetentionPurge({
-    url: config.DATABASE_URL,
-    applicationName: 'sluice-projector-purge',
+/** Starts the retention purge, unless PURGE_ENABLED is off. */
+export const startProjectorPurge = (config: ProjectorConfig, logger: Logger, registry: Registry): RetentionPurge | undefined =>
+  startServicePurge({
+    service: 'projector',
+    config,
     specs: projectorPurges(config),
-    settings: purgeSettingsOf(config),
+    kept: 'resolved parked records',
     registry,
-    logger: logger.child({ component: 'retention-purge' }),
+    logger,
   });
-}

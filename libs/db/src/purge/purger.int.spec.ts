@@ -211,7 +211,10 @@ describe('Purger', () => {
     const left = await count();
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThan(5_000);
-    const { rows } = await pool.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory'");
+    // This database's advisory locks only: other tests' and services' locks live in theirs.
+    const { rows } = await pool.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
     expect(rows[0]!.n).toBe('0');
   });
 });

@@ -179,12 +179,54 @@ export interface RetentionPurge {
   stop(): Promise<void>;
 }
 
+/** The purge settings of a service's configuration (libs/config's purgeEnv, with the service's DATABASE_URL). */
+export interface PurgeServiceConfig {
+  DATABASE_URL: string;
+  PURGE_ENABLED: boolean;
+  PURGE_INTERVAL_MS: number;
+  PURGE_BATCH_ROWS: number;
+  PURGE_BATCH_PAUSE_MS: number;
+  PURGE_LOCK_TIMEOUT_MS: number;
+  PURGE_STATEMENT_TIMEOUT_MS: number;
+}
+
 /**
- * A service's retention purge on its own one-connection pool, started, with
- * a log line when it starts, for each run that deleted rows or failed, and
- * when it stops.
+ * A service's retention purge as its composition root starts it: on its own
+ * one-connection pool, with a log line when it starts, for each run that
+ * deleted rows or failed, and when it stops. None, with a warning naming what
+ * is then kept for ever, when PURGE_ENABLED is off.
  */
-export function startRetentionPurge(options: {
+export function startServicePurge(options: {
+  service: string;
+  config: PurgeServiceConfig;
+  specs: readonly PurgeSpec[];
+  /** What stays for ever without the purge, for the warning ("idempotency keys and inbox rows"). */
+  kept: string;
+  registry: Registry;
+  logger: PurgeLog & { child(bindings: object): PurgeLog };
+}): RetentionPurge | undefined {
+  const { config } = options;
+  if (!config.PURGE_ENABLED) {
+    options.logger.warn({}, `PURGE_ENABLED is off: ${options.kept} are kept for ever`);
+    return undefined;
+  }
+  return startRetentionPurge({
+    url: config.DATABASE_URL,
+    applicationName: `sluice-${options.service}-purge`,
+    specs: options.specs,
+    settings: {
+      intervalMs: config.PURGE_INTERVAL_MS,
+      batchRows: config.PURGE_BATCH_ROWS,
+      batchPauseMs: config.PURGE_BATCH_PAUSE_MS,
+      lockTimeoutMs: config.PURGE_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: config.PURGE_STATEMENT_TIMEOUT_MS,
+    },
+    registry: options.registry,
+    logger: options.logger.child({ component: 'retention-purge' }),
+  });
+}
+
+function startRetentionPurge(options: {
   url: string;
   applicationName: string;
   specs: readonly PurgeSpec[];
