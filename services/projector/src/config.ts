@@ -80,8 +80,10 @@ export const projectorConfig = z
     /**
      * How often each live projection's read model is snapshotted, so a rebuild replays only what came
      * after the newest snapshot (docs/snapshots.md); 0 = never. Keep it well under the topic's retention.
+     * Needs a database role that may create schemas, which the projector's own role may not: off by
+     * default, where `sluice projection snapshot` on a schedule does the job.
      */
-    PROJECTOR_SNAPSHOT_INTERVAL_MS: env.int(6 * 3_600_000, 0),
+    PROJECTOR_SNAPSHOT_INTERVAL_MS: env.int(0, 0),
   })
   .refine(...purgeTimeoutsOrdered)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {

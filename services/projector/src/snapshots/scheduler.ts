@@ -39,7 +39,8 @@ export class SnapshotScheduler {
         if (!this.abort.signal.aborted) this.timer = setTimeout(loop, every);
       });
     };
-    this.timer = setTimeout(loop, 0);
+    // Not at start-up: a projector that just started is usually catching up, and the catalog says what is due anyway.
+    this.timer = setTimeout(loop, every);
   }
 
   async stop(): Promise<void> {
