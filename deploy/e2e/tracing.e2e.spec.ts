@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
@@ -32,6 +33,7 @@ const logger = createLogger('e2e', 'warn');
 let db: TestDatabase;
 let zipkinUrl: string;
 let scriptEnv: NodeJS.ProcessEnv;
+let runDir: string;
 const services: Record<string, ServiceProcess> = {};
 let AUTH: Record<string, string>;
 
@@ -47,7 +49,14 @@ interface ZipkinSpan {
 beforeAll(async () => {
   const port = await freePort();
   zipkinUrl = `http://127.0.0.1:${port}`;
-  scriptEnv = { ...process.env, SLUICE_RUN_DIR: join(ROOT, '.run/tests', `zipkin-${port}`), ZIPKIN_LISTEN: `127.0.0.1:${port}` };
+  runDir = join(ROOT, '.run/tests', `zipkin-${port}`);
+  // The jar is shared with make up's (.run/zipkin); the pid file and log are this run's.
+  scriptEnv = {
+    ...process.env,
+    SLUICE_RUN_DIR: runDir,
+    ZIPKIN_LISTEN: `127.0.0.1:${port}`,
+    ZIPKIN_JAR_DIR: join(ROOT, '.run/zipkin'),
+  };
   await run(SCRIPT, ['start'], { env: scriptEnv, encoding: 'utf8' });
 
   AUTH = await testIssuer().bearer('tracing-user');
@@ -83,6 +92,7 @@ afterAll(async () => {
   await Promise.all(Object.values(services).map((s) => s.kill('SIGTERM')));
   await db?.drop();
   if (scriptEnv) await run(SCRIPT, ['stop'], { env: scriptEnv, encoding: 'utf8' });
+  if (runDir) rmSync(runDir, { recursive: true, force: true });
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string>): Promise<Response> {

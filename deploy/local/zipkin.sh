@@ -6,6 +6,7 @@
 # from Maven Central into .run/zipkin (cached in ~/.m2 after the first time) and prints its path;
 # `start` runs it with Java 17+ on ZIPKIN_LISTEN (127.0.0.1:9411), in-memory storage holding at most
 # ZIPKIN_MAX_SPANS (500000) spans, its log in .run/logs/zipkin.log. Spans are gone when it stops.
+# ZIPKIN_JAR_DIR (.run/zipkin) is where the jar is kept: tests with run directories of their own share one.
 COMPONENT=zipkin
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +15,7 @@ LISTEN=${ZIPKIN_LISTEN:-127.0.0.1:9411}
 HOST=${LISTEN%:*}
 PORT=${LISTEN##*:}
 MAX_SPANS=${ZIPKIN_MAX_SPANS:-500000}
-HOME_DIR="$RUN_DIR/zipkin"
+HOME_DIR="${ZIPKIN_JAR_DIR:-$RUN_DIR/zipkin}"
 JAR="$HOME_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 LOG="$LOG_DIR/zipkin.log"
 URL="http://$LISTEN"
