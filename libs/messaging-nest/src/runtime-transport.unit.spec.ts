@@ -1,16 +1,17 @@
 import { throwError } from 'rxjs';
 import { SluiceError } from '@sluice/core';
 import { RecordError, type BatchContext, type Handler, type InboundRecord, type Subscriber } from '@sluice/messaging';
+import { activeTraceparent, ensureTraceContext } from '@sluice/observability';
 import { type RuntimeContext } from './runtime-context';
 import { RuntimeTransport } from './runtime-transport';
 
-const record = (offset: string): InboundRecord => ({
+const record = (offset: string, headers: Record<string, Buffer[]> = {}): InboundRecord => ({
   topic: 'events',
   partition: 0,
   offset,
   key: null,
   value: Buffer.from(`v${offset}`),
-  headers: {},
+  headers,
   timestamp: null,
 });
 const ctx = {} as BatchContext;
@@ -33,9 +34,9 @@ function listening(onEvent: (data: unknown, context: RuntimeContext) => unknown)
   transport.addHandler('events', async (data: unknown, context: RuntimeContext) => onEvent(data, context), true);
   transport.listen(() => undefined);
   return {
-    run: (offsets: string[]) =>
+    run: (offsets: string[], headers: Record<string, Buffer[]> = {}) =>
       handler!(
-        offsets.map((o) => ({ record: record(o) })),
+        offsets.map((o) => ({ record: record(o, headers) })),
         ctx,
       ),
     topics: () => topics,
@@ -49,6 +50,16 @@ describe('RuntimeTransport', () => {
     await t.run(['1', '2']);
     expect(t.topics()).toEqual(['events']);
     expect(seen).toEqual(['v1@1', 'v2@2']);
+  });
+
+  it("runs each handler in its record's trace context, so what it writes carries the record's traceparent", async () => {
+    ensureTraceContext();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const seen: (string | undefined)[] = [];
+    const t = listening(() => seen.push(activeTraceparent()));
+    await t.run(['1'], { traceparent: [Buffer.from(traceparent)] });
+    await t.run(['2']);
+    expect(seen).toEqual([traceparent, undefined]);
   });
 
   it('pins a handler error on its record, keeping its code and retriable flag', async () => {
