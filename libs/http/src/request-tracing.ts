@@ -30,11 +30,11 @@ export function requestIdOf(req: IncomingMessage): string {
 
 /**
  * A server span per request, continuing the caller's W3C traceparent (or starting a trace),
- * active for the whole of the request's handling: the handler's own spans, log lines and the
- * outbox rows it writes carry its context. Fastify reads the body from the request's stream
- * events, which run in the socket's async context, so the raw request and response are bound to
- * the span's context too. Every answer says its trace (x-trace-id, when the trace is recorded or
- * came from the caller) and its request id (x-request-id).
+ * active for the whole of the request's handling: the rest of the hooks and the handler run
+ * from the hook's done() inside the span's context (Fastify carries the async context across
+ * reading the body), so the handler's own spans, log lines and the outbox rows it writes carry it.
+ * Every answer says its trace (x-trace-id, when the trace is recorded or came from the caller) and
+ * its request id (x-request-id).
  */
 export function installRequestTracing(fastify: FastifyInstance, options: RequestTracingOptions): void {
   const { tracer, logger, quiet } = options;
@@ -61,10 +61,7 @@ export function installRequestTracing(fastify: FastifyInstance, options: Request
     const sc = span.spanContext();
     if (sc.traceId !== '00000000000000000000000000000000') void reply.header('x-trace-id', sc.traceId);
     spans.set(request, span);
-    const ctx = trace.setSpan(parent, span);
-    context.bind(ctx, request.raw);
-    context.bind(ctx, reply.raw);
-    context.with(ctx, done);
+    context.with(trace.setSpan(parent, span), done);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const span = spans.get(request);
