@@ -38,19 +38,23 @@ describe('a committed batch (projector)', () => {
   it('makes an apply span per record of a recorded trace, from the batch start to its commit', () => {
     const exporter = new InMemorySpanExporter();
     const tracing = createTracing('projector', { exporter: 'none', sampleRatio: 1 }, exporter);
+    // Epoch milliseconds, as the engine's clock gives (smaller numbers would read as performance.now()).
+    const started = 1_700_000_000_010;
     new AppliedTrace({ topic: 't', groupId: 'g', tracer: tracing.tracer }).applied(
-      [record(1, 10_000, { traceparent: SAMPLED }), record(2, 10_000, { traceparent: UNSAMPLED }), record(3, 10_000)],
-      10_010,
-      10_030,
+      [
+        record(1, started - 10, { traceparent: SAMPLED }),
+        record(2, started - 10, { traceparent: UNSAMPLED }),
+        record(3, started - 10),
+      ],
+      started,
+      started + 20,
     );
     const spans = exporter.getFinishedSpans();
     expect(spans.map((s) => [s.name, s.parentSpanContext?.spanId, s.attributes['messaging.kafka.offset']])).toEqual([
       ['apply t', 'b7ad6b7169203331', '1'],
     ]);
-    expect([spans[0]!.startTime, spans[0]!.endTime]).toEqual([
-      [10, 10_000_000],
-      [10, 30_000_000],
-    ]);
+    const ms = ([sec, nanos]: [number, number]) => sec * 1000 + nanos / 1e6;
+    expect([ms(spans[0]!.startTime), ms(spans[0]!.endTime)]).toEqual([started, started + 20]);
   });
 
   it('tells readers where its changes came from: the oldest commit and the recorded traces', () => {
