@@ -12,7 +12,8 @@ import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
 import { AdmissionController, IngressLimiter, LagShedder, slotLagProbe } from '@sluice/resilience';
 import { walletCatalog } from '@sluice/schemas';
 import { CommandApiModule } from './app.module';
-import { isDatabaseCongestion, WalletCommands } from './commands/wallet-commands';
+import { isDatabaseCongestion } from './commands/command-problems';
+import { WalletCommands } from './commands/wallet-commands';
 import type { CommandApiConfig } from './config';
 import { INBOX_MIGRATIONS } from './internal/inbox';
 import {

@@ -5,7 +5,8 @@ import { metricValue, testIssuer, uniqueName } from '@sluice/testing';
 import { decide } from '@sluice/wallet-domain';
 import type { CommandApi } from '../app';
 import { startTestCommandApi, WalChanges, type TestCommandApi } from '../test-support/command-api-fixture';
-import { loadWallets, saveWallets } from './wallet-store';
+import { saveWallets } from './wallet-save';
+import { loadWallets } from './wallet-store';
 
 /*
  * Group commit against the real PostgreSQL and schema registry: one command

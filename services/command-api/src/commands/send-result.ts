@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { CommandResult } from './wallet-commands';
+import type { CommandResult } from './command-transaction';
 
 export function sendCommandResult(reply: FastifyReply, result: CommandResult): void {
   void reply

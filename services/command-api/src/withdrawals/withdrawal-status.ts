@@ -5,7 +5,7 @@ import { withTransaction } from '@sluice/db';
 import { SingleFlight, type AdmissionController, type Deadline } from '@sluice/resilience';
 import type { Registry } from 'prom-client';
 import { wallets, withdrawals } from '../db/schema';
-import { toProblem } from '../commands/wallet-commands';
+import { toProblem } from '../commands/command-problems';
 
 export interface WithdrawalStatus {
   withdrawalId: string;

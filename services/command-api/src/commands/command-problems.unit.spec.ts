@@ -2,8 +2,8 @@ import { TransactionTimeout } from '@sluice/db';
 import { ProblemError } from '@sluice/http';
 import { ResilienceError } from '@sluice/resilience';
 import { WalletError } from '@sluice/wallet-domain';
-import { isDatabaseCongestion, toProblem } from './wallet-commands';
-import { VersionConflict } from './wallet-store';
+import { isDatabaseCongestion, toProblem } from './command-problems';
+import { VersionConflict } from './wallet-save';
 
 const WALLET = '0190a000-0000-7000-8000-000000000001';
 
