@@ -1,8 +1,10 @@
 /**
  * Generates TypeScript from the Avro schemas in schemas/avro/<aggregate>/*.avsc:
  * one interface and one schema constant per record, and per aggregate folder a
- * discriminated union of its events keyed by `type`. The .avsc files are the
- * source of truth; a unit test fails when the generated file is stale.
+ * discriminated union of its events keyed by `type`. A folder named
+ * `<aggregate>-commands` holds commands instead: its union is flat (`type` beside
+ * the fields), the shape a command has when it is signed and handled. The .avsc
+ * files are the source of truth; a unit test fails when the generated file is stale.
  */
 type AvroType = string | AvroType[] | { type: string | AvroType; [key: string]: unknown };
 
@@ -61,6 +63,13 @@ function pascal(s: string): string {
     .join('');
 }
 
+function camel(s: string): string {
+  const p = pascal(s);
+  return p[0]!.toLowerCase() + p.slice(1);
+}
+
+const COMMANDS = /^(.+)-commands$/;
+
 export function generate(files: SchemaFile[]): string {
   const sorted = [...files].sort((a, b) =>
     a.aggregateType === b.aggregateType
@@ -92,13 +101,21 @@ export function generate(files: SchemaFile[]): string {
     out.push(`export const ${schema.name}FullName = ${JSON.stringify(fullName)};`, '');
   }
   for (const [aggregate, list] of byAggregate) {
-    const union = `${pascal(aggregate)}Event`;
-    out.push(`/** Every event of the "${aggregate}" aggregate type, discriminated by \`type\`. */`);
-    out.push(`export type ${union} =`);
-    for (const f of list) out.push(`  | { type: ${JSON.stringify(f.schema.name)}; data: ${f.schema.name} }`);
+    const commands = COMMANDS.exec(aggregate);
+    if (commands) {
+      const union = `${pascal(commands[1]!)}CommandMessage`;
+      out.push(`/** Every command of the "${aggregate}" topic, discriminated by \`type\` (the record's name). */`);
+      out.push(`export type ${union} =`);
+      for (const f of list) out.push(`  | ({ type: ${JSON.stringify(f.schema.name)} } & ${f.schema.name})`);
+    } else {
+      const union = `${pascal(aggregate)}Event`;
+      out.push(`/** Every event of the "${aggregate}" aggregate type, discriminated by \`type\`. */`);
+      out.push(`export type ${union} =`);
+      for (const f of list) out.push(`  | { type: ${JSON.stringify(f.schema.name)}; data: ${f.schema.name} }`);
+    }
     out[out.length - 1] += ';';
     out.push('');
-    out.push(`export const ${aggregate}Schemas = {`);
+    out.push(`export const ${camel(aggregate)}Schemas = {`);
     for (const f of list) out.push(`  ${f.schema.name}: ${f.schema.name}Schema,`);
     out.push('} as const;', '');
   }

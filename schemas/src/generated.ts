@@ -135,6 +135,71 @@ export interface WithdrawalSubmitted {
 export const WithdrawalSubmittedSchema = {"type":"record","name":"WithdrawalSubmitted","namespace":"dev.sluice.wallet","doc":"The payout of a withdrawal was sent to the payment provider.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"provider","type":"string","doc":"Which payment provider executes the payout"},{"name":"providerReference","type":["null","string"],"doc":"The provider's id for the payout, once it gave one","default":null},{"name":"version","type":"int","doc":"The wallet's version after this event"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}}]} as const;
 export const WithdrawalSubmittedFullName = "dev.sluice.wallet.WithdrawalSubmitted";
 
+/** The provider paid a withdrawal out: its held amount leaves the wallet. */
+export interface CompleteWithdrawal {
+  /** The sender keeps it across its own retries; the wallet's inbox applies each id once */
+  commandId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** The provider's id for the payout */
+  providerReference?: null | string;
+  /** Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail */
+  issuedBy?: null | string;
+}
+
+export const CompleteWithdrawalSchema = {"type":"record","name":"CompleteWithdrawal","namespace":"dev.sluice.wallet.commands","doc":"The provider paid a withdrawal out: its held amount leaves the wallet.","fields":[{"name":"commandId","type":{"type":"string","logicalType":"uuid"},"doc":"The sender keeps it across its own retries; the wallet's inbox applies each id once"},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"providerReference","type":["null","string"],"default":null,"doc":"The provider's id for the payout"},{"name":"issuedBy","type":["null","string"],"default":null,"doc":"Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail"}]} as const;
+export const CompleteWithdrawalFullName = "dev.sluice.wallet.commands.CompleteWithdrawal";
+
+/** Credit a wallet. The deposit's id is the command id: one command, one deposit. */
+export interface DepositFunds {
+  /** The sender keeps it across its own retries; the wallet's inbox applies each id once */
+  commandId: string;
+  walletId: string;
+  /** Minor units of currency, > 0 */
+  amount: number;
+  /** ISO 4217 alphabetic code */
+  currency: string;
+  /** Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail */
+  issuedBy?: null | string;
+}
+
+export const DepositFundsSchema = {"type":"record","name":"DepositFunds","namespace":"dev.sluice.wallet.commands","doc":"Credit a wallet. The deposit's id is the command id: one command, one deposit.","fields":[{"name":"commandId","type":{"type":"string","logicalType":"uuid"},"doc":"The sender keeps it across its own retries; the wallet's inbox applies each id once"},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"amount","type":"long","doc":"Minor units of currency, > 0"},{"name":"currency","type":"string","doc":"ISO 4217 alphabetic code"},{"name":"issuedBy","type":["null","string"],"default":null,"doc":"Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail"}]} as const;
+export const DepositFundsFullName = "dev.sluice.wallet.commands.DepositFunds";
+
+/** A withdrawal's payout failed for good: its hold is released. */
+export interface FailWithdrawal {
+  /** The sender keeps it across its own retries; the wallet's inbox applies each id once */
+  commandId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** A short code of why the payout failed */
+  reason: string;
+  /** The provider's words, at most 2,000 characters */
+  detail: string;
+  /** Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail */
+  issuedBy?: null | string;
+}
+
+export const FailWithdrawalSchema = {"type":"record","name":"FailWithdrawal","namespace":"dev.sluice.wallet.commands","doc":"A withdrawal's payout failed for good: its hold is released.","fields":[{"name":"commandId","type":{"type":"string","logicalType":"uuid"},"doc":"The sender keeps it across its own retries; the wallet's inbox applies each id once"},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"reason","type":"string","doc":"A short code of why the payout failed"},{"name":"detail","type":"string","doc":"The provider's words, at most 2,000 characters"},{"name":"issuedBy","type":["null","string"],"default":null,"doc":"Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail"}]} as const;
+export const FailWithdrawalFullName = "dev.sluice.wallet.commands.FailWithdrawal";
+
+/** The payout provider accepted a withdrawal's payout. */
+export interface MarkWithdrawalSubmitted {
+  /** The sender keeps it across its own retries; the wallet's inbox applies each id once */
+  commandId: string;
+  walletId: string;
+  withdrawalId: string;
+  /** The payout provider's name */
+  provider: string;
+  /** The provider's id for the payout */
+  providerReference?: null | string;
+  /** Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail */
+  issuedBy?: null | string;
+}
+
+export const MarkWithdrawalSubmittedSchema = {"type":"record","name":"MarkWithdrawalSubmitted","namespace":"dev.sluice.wallet.commands","doc":"The payout provider accepted a withdrawal's payout.","fields":[{"name":"commandId","type":{"type":"string","logicalType":"uuid"},"doc":"The sender keeps it across its own retries; the wallet's inbox applies each id once"},{"name":"walletId","type":{"type":"string","logicalType":"uuid"}},{"name":"withdrawalId","type":{"type":"string","logicalType":"uuid"}},{"name":"provider","type":"string","doc":"The payout provider's name"},{"name":"providerReference","type":["null","string"],"default":null,"doc":"The provider's id for the payout"},{"name":"issuedBy","type":["null","string"],"default":null,"doc":"Who asked for the command inside the issuing service (a campaign, a saga), for the audit trail"}]} as const;
+export const MarkWithdrawalSubmittedFullName = "dev.sluice.wallet.commands.MarkWithdrawalSubmitted";
+
 /** Every event of the "wallet" aggregate type, discriminated by `type`. */
 export type WalletEvent =
   | { type: "FundsDeposited"; data: FundsDeposited }
@@ -153,4 +218,18 @@ export const walletSchemas = {
   WithdrawalFailed: WithdrawalFailedSchema,
   WithdrawalRequested: WithdrawalRequestedSchema,
   WithdrawalSubmitted: WithdrawalSubmittedSchema,
+} as const;
+
+/** Every command of the "wallet-commands" topic, discriminated by `type` (the record's name). */
+export type WalletCommandMessage =
+  | ({ type: "CompleteWithdrawal" } & CompleteWithdrawal)
+  | ({ type: "DepositFunds" } & DepositFunds)
+  | ({ type: "FailWithdrawal" } & FailWithdrawal)
+  | ({ type: "MarkWithdrawalSubmitted" } & MarkWithdrawalSubmitted);
+
+export const walletCommandsSchemas = {
+  CompleteWithdrawal: CompleteWithdrawalSchema,
+  DepositFunds: DepositFundsSchema,
+  FailWithdrawal: FailWithdrawalSchema,
+  MarkWithdrawalSubmitted: MarkWithdrawalSubmittedSchema,
 } as const;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import { generate } from './codegen';
-import { allCatalogs, fullName } from './index';
+import { allCatalogs, fullName, walletCommandsCatalog } from './index';
 import { loadSchemaFiles } from './load';
 
 const root = join(__dirname, '..');
@@ -14,7 +14,7 @@ describe('schemas', () => {
   });
 
   it('every schema is valid Avro and named after its record', () => {
-    for (const catalog of allCatalogs) {
+    for (const catalog of [...allCatalogs, walletCommandsCatalog]) {
       for (const [type, schema] of Object.entries(catalog.schemas)) {
         expect(schema.name).toBe(type);
         expect(() => avro.Type.forSchema(schema as avro.Schema)).not.toThrow();

@@ -1,6 +1,6 @@
 export * from './generated';
 export { checkCompatibility, readProblems, type Incompatibility } from './compatibility';
-import { walletSchemas, type WalletEvent } from './generated';
+import { walletCommandsSchemas, walletSchemas, type WalletEvent } from './generated';
 
 /** An Avro record schema as it stands in an .avsc file. */
 export interface RecordSchema {
@@ -27,3 +27,11 @@ export function fullName(schema: RecordSchema): string {
 
 /** Every aggregate type's events; one topic each. */
 export const allCatalogs: readonly EventCatalog[] = [walletCatalog];
+
+/**
+ * The wallet's internal commands (the command topic, sent by the payments
+ * worker and the bonus service, handled by the command API). Not an outbox
+ * aggregate: the topic is the services' configuration (WALLET_COMMANDS_TOPIC),
+ * not routed by aggregate type, so it is kept out of allCatalogs.
+ */
+export const walletCommandsCatalog: EventCatalog = { aggregateType: 'wallet-commands', schemas: walletCommandsSchemas };

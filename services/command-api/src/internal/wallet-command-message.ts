@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UUID_PATTERN } from '@sluice/core';
+import type { WalletCommandMessage as WireCommand } from '@sluice/schemas';
 import type { WalletCommand } from '@sluice/wallet-domain';
 
 const uuid = z
@@ -11,13 +12,14 @@ const currency = z.string().regex(/^[A-Z]{3}$/);
 const label = z.string().min(1).max(255);
 
 /**
- * An internal command as it travels on the wallet command topic: JSON, keyed
+ * An internal command as it travels on the wallet command topic (Avro, or JSON
+ * written before the topic had a schema), keyed
  * by walletId (one wallet's commands stay in order on one partition), with a
  * commandId the sender keeps across its own retries. The inbox dedupes by it.
  */
 export const WalletCommandMessage = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('DepositFunds'), commandId: uuid, walletId: uuid, amount, currency, issuedBy: label.optional() })
+    .object({ type: z.literal('DepositFunds'), commandId: uuid, walletId: uuid, amount, currency, issuedBy: label.nullish() })
     .strict(),
   z
     .object({
@@ -27,7 +29,7 @@ export const WalletCommandMessage = z.discriminatedUnion('type', [
       withdrawalId: uuid,
       provider: label,
       providerReference: label.nullable().default(null),
-      issuedBy: label.optional(),
+      issuedBy: label.nullish(),
     })
     .strict(),
   z
@@ -37,7 +39,7 @@ export const WalletCommandMessage = z.discriminatedUnion('type', [
       walletId: uuid,
       withdrawalId: uuid,
       providerReference: label.nullable().default(null),
-      issuedBy: label.optional(),
+      issuedBy: label.nullish(),
     })
     .strict(),
   z
@@ -48,12 +50,18 @@ export const WalletCommandMessage = z.discriminatedUnion('type', [
       withdrawalId: uuid,
       reason: label,
       detail: z.string().max(2_000),
-      issuedBy: label.optional(),
+      issuedBy: label.nullish(),
     })
     .strict(),
 ]);
 
 export type WalletCommandMessage = z.input<typeof WalletCommandMessage>;
+
+// The topic's contract is schemas/avro/wallet-commands; this parser adds the rules Avro cannot say
+// (UUIDs, positive amounts, lengths). It must accept exactly the contract's shape, or fail to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameShape: Same<WalletCommandMessage, WireCommand> = true;
+void sameShape;
 export type ParsedWalletCommandMessage = z.output<typeof WalletCommandMessage>;
 
 /** The domain command a message carries. A deposit's id is its command id: one command, one deposit. */

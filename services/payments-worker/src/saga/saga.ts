@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fullJitterDelay } from '@sluice/resilience';
+import type { WalletCommandMessage } from '@sluice/schemas';
 import {
   classifyFailure,
   classifyRefusal,
@@ -67,34 +68,12 @@ export type Outcome =
   /** A look-up found no payout for a withdrawal whose payout may have been sent or was accepted before. */
   | { readonly kind: 'not_found' };
 
-/** A wallet command as it travels on the command topic (see the command API's wallet-command-message). */
-export type WalletCommand =
-  | {
-      type: 'MarkWithdrawalSubmitted';
-      commandId: string;
-      walletId: string;
-      withdrawalId: string;
-      provider: string;
-      providerReference: string | null;
-      issuedBy: string;
-    }
-  | {
-      type: 'CompleteWithdrawal';
-      commandId: string;
-      walletId: string;
-      withdrawalId: string;
-      providerReference: string | null;
-      issuedBy: string;
-    }
-  | {
-      type: 'FailWithdrawal';
-      commandId: string;
-      walletId: string;
-      withdrawalId: string;
-      reason: string;
-      detail: string;
-      issuedBy: string;
-    };
+/**
+ * A wallet command the saga sends: the command topic's contract
+ * (schemas/avro/wallet-commands, one declaration for sender and receiver); the
+ * saga never deposits.
+ */
+export type WalletCommand = Exclude<WalletCommandMessage, { type: 'DepositFunds' }>;
 
 export interface SagaTimings {
   now: number;
