@@ -1,27 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import type { Pool } from 'pg';
 import {
   KafkaSubscriber,
-  type AvroEventCodec,
   type BatchContext,
   type ConsumedMessage,
   type InboundRecord,
   type PartitionControl,
 } from '@sluice/messaging';
-import type { Freshness, Logger, Tracer } from '@sluice/observability';
-import { AppliedTrace } from './applied-trace';
+import type { Logger } from '@sluice/observability';
 import { loadPositions } from '../store/checkpoints';
-import { BatchReporter } from './batch-report';
-import { BatchRunner, type RetryPolicy } from './batch-runner';
-import type { DeadLetterPublisher } from './dead-letters';
+import { BatchPipeline, type BatchPipelineOptions } from './batch-pipeline';
 import { backoffMs } from './failures';
-import type { ProjectorMetrics } from './metrics';
-import { BatchGrouper } from './batch-grouper';
-import { PartitionApplier } from './partition-applier';
 import { PartitionProgress } from './progress';
-import { decodeRecords, type BatchRecord, type RawRecord } from './records';
-import type { TargetResolver } from './targets';
+import type { RawRecord } from './records';
 
 export interface ConsumerTuning {
   sessionTimeoutMs: number;
@@ -43,43 +34,14 @@ export interface ConsumerTuning {
   partitionsConsumedConcurrently: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxAttempts: 5,
-  record: { baseMs: 100, maxMs: 5_000 },
-  systemic: { baseMs: 200, maxMs: 30_000 },
-};
-
-export interface ProjectorEngineOptions {
+export interface ProjectorEngineOptions extends BatchPipelineOptions {
   kafka: Kafka;
-  pool: Pool;
-  codec: AvroEventCodec;
-  /** Which projection versions the batches write: the live ones, or one pinned version (rebuild, replay). */
-  targets: TargetResolver;
-  topic: string;
-  groupId: string;
   logger: Logger;
-  metrics: ProjectorMetrics;
   consumer?: Partial<ConsumerTuning>;
-  retry?: RetryPolicy;
-  /** Live only. */
-  deadLetters?: DeadLetterPublisher;
-  /** Live only: NOTIFY readers of the keys each batch changed. */
-  notify?: boolean;
-  synchronousCommit?: boolean;
-  /** Batches of fewer records than this, of partitions consumed concurrently, share one transaction (BatchGrouper); 0 = never. */
-  groupMaxRecords?: number;
   /** Liveness fails when a partition with records waiting commits nothing for this long. */
   stallTimeoutMs?: number;
-  /** Live only: an apply span per record of a recorded trace, once its batch committed; unset, none. */
-  tracer?: Tracer;
-  /** Live only: commit → applied and published → applied per record. */
-  freshness?: Freshness;
-  /** Called once when the targets resolve to nothing (a rebuild's version went live or was abandoned). */
-  onTargetsGone?: () => void;
   clock?: () => number;
 }
-
-const DEFAULT_GROUP_MAX_RECORDS = 256;
 
 const DEFAULT_TUNING: ConsumerTuning = {
   sessionTimeoutMs: 30_000,
@@ -94,18 +56,18 @@ const DEFAULT_TUNING: ConsumerTuning = {
 
 /**
  * Consumes one topic in a consumer group and keeps projection versions from
- * it. The database checkpoints are the positions that count: on assignment
- * each partition is paused, sought to the lowest stored checkpoint of its
- * versions and resumed; every batch is applied with its checkpoints in one
- * transaction (PartitionApplier) and retried until it commits (BatchRunner);
- * Kafka's committed offset is written afterwards only as a hint for tools
- * that read consumer-group lag, and never for a partition no longer owned.
+ * it: the Kafka side (group membership, assignment, fetch, offsets) is here,
+ * what becomes of a batch is BatchPipeline's. The database checkpoints are
+ * the positions that count: on assignment each partition is paused, sought
+ * to the lowest stored checkpoint of its versions and resumed; every batch
+ * is applied with its checkpoints in one transaction and retried until it
+ * commits; Kafka's committed offset is written afterwards only as a hint for
+ * tools that read consumer-group lag, and never for a partition no longer
+ * owned.
  */
 export class ProjectorEngine {
   private readonly progress: PartitionProgress;
-  private readonly runner: BatchRunner;
-  private readonly reporter: BatchReporter;
-  private readonly appliedTrace: AppliedTrace;
+  private readonly pipeline: BatchPipeline;
   private readonly tuning: ConsumerTuning;
   private readonly logger: Logger;
   private readonly clock: () => number;
@@ -117,7 +79,6 @@ export class ProjectorEngine {
   private joined = false;
   private joins = 0;
   private abort = new AbortController();
-  private targetsGone = false;
   private projectionNames: string[] = [];
 
   constructor(private readonly options: ProjectorEngineOptions) {
@@ -125,32 +86,7 @@ export class ProjectorEngine {
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger.child({ component: 'projector', topic: options.topic, mode: options.targets.mode });
     this.progress = new PartitionProgress(options.stallTimeoutMs ?? 120_000, this.clock);
-    const applier = new PartitionApplier({
-      pool: options.pool,
-      topic: options.topic,
-      groupId: options.groupId,
-      resolver: options.targets,
-      ...(options.deadLetters && { deadLetters: options.deadLetters }),
-      notify: options.notify ?? false,
-      synchronousCommit: options.synchronousCommit ?? true,
-      onSavepointRetry: () => options.metrics.savepointRetries.inc(),
-    });
-    const groupMaxRecords = options.groupMaxRecords ?? DEFAULT_GROUP_MAX_RECORDS;
-    const grouped =
-      groupMaxRecords === 0
-        ? applier
-        : new BatchGrouper(applier, groupMaxRecords, {
-            grouped: (size) => options.metrics.transactionPartitions.observe(size),
-            fellBack: (size) => options.metrics.groupFallbacks.inc(size),
-          });
-    this.runner = new BatchRunner(grouped, options.retry ?? DEFAULT_RETRY, options.metrics, this.logger);
-    this.reporter = new BatchReporter(options.topic, options.metrics, this.progress, this.logger, this.clock);
-    this.appliedTrace = new AppliedTrace({
-      topic: options.topic,
-      groupId: options.groupId,
-      ...(options.tracer && { tracer: options.tracer }),
-      ...(options.freshness && { freshness: options.freshness }),
-    });
+    this.pipeline = new BatchPipeline(options, this.progress, this.logger, this.clock);
   }
 
   get groupId(): string {
@@ -297,72 +233,25 @@ export class ProjectorEngine {
   }
 
   /**
-   * One partition's batch. Returning commits Kafka's offset past it (only a
-   * hint for lag tools: the database checkpoints count); a batch dropped,
-   * abandoned or sought elsewhere is released instead, and fetched again.
+   * One partition's batch, handed to the pipeline. Returning commits Kafka's
+   * offset past it (only a hint for lag tools: the database checkpoints
+   * count); a batch dropped, abandoned or sought elsewhere is released
+   * instead, and fetched again.
    */
   private async onBatch(messages: readonly ConsumedMessage[], ctx: BatchContext): Promise<void> {
-    const { topic } = this.options;
     const { partition } = ctx;
-    const first = messages[0];
     const owned = () => this.owned.has(partition) && ctx.owned();
     // A seek is pending (a resume or rebalance overtook this fetch): the batch is dropped, it is fetched again.
-    if (!first || !owned() || this.targetsGone) return ctx.release();
-    const started = this.clock();
-    const highWatermark = BigInt(ctx.highWatermark);
-    this.progress.observeLag(partition, highWatermark - BigInt(first.record.offset));
-    const records = await this.decode(
+    if (messages.length === 0 || !owned()) return ctx.release();
+    const verdict = await this.pipeline.handle(
+      partition,
       messages.map((m) => rawOf(m.record)),
-      ctx,
+      BigInt(ctx.highWatermark),
+      { signal: this.abort.signal, stillOwned: owned, heartbeat: () => ctx.heartbeat() },
     );
-    if (!records) return ctx.release();
-    const result = await this.runner.run(partition, records, highWatermark, {
-      signal: this.abort.signal,
-      stillOwned: owned,
-      heartbeat: () => ctx.heartbeat(),
-      committed: (outcome) => this.reporter.report(partition, outcome, records.length, started),
-    });
-    switch (result.kind) {
-      case 'abandoned':
-        this.logger.info(
-          { partition, reason: result.reason, firstOffset: first.record.offset },
-          'batch abandoned; it is fetched again',
-        );
-        return ctx.release();
-      case 'stop':
-        if (!this.targetsGone) {
-          this.targetsGone = true;
-          this.logger.info('nothing left to write for this engine');
-          this.options.onTargetsGone?.();
-        }
-        return ctx.release();
-      case 'committed':
-        this.appliedTrace.applied(records, started, this.clock());
-        break;
-    }
-    const { seekTo } = result.outcome;
-    if (seekTo !== undefined) {
-      if (owned()) this.control?.seek(topic, partition, String(seekTo));
-      ctx.release();
-    }
-  }
-
-  /** Decodes a batch; while the registry cannot be reached it waits and tries again (the records are not to blame). */
-  private async decode(raws: readonly RawRecord[], ctx: BatchContext): Promise<BatchRecord[] | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await decodeRecords(this.options.codec, raws);
-      } catch (err) {
-        const delay = backoffMs(attempt, (this.options.retry ?? DEFAULT_RETRY).systemic);
-        this.logger.error({ err, attempt, retryInMs: delay }, 'decoding the batch failed; retrying');
-        try {
-          await sleep(delay, undefined, { signal: this.abort.signal });
-          await ctx.heartbeat();
-        } catch {
-          return undefined;
-        }
-      }
-    }
+    if (verdict.kind === 'commit') return;
+    if (verdict.kind === 'seek' && owned()) this.control?.seek(this.options.topic, partition, String(verdict.offset));
+    return ctx.release();
   }
 }
 
