@@ -1,5 +1,6 @@
 import { withPreparedStatements, withTransaction, type Pool } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
+import { leftovers } from './applied-leftovers';
 import { originOf } from './applied-trace';
 import {
   advanceCheckpoints,
@@ -168,7 +169,7 @@ export class PartitionApplier {
           for (const { i, fresh, below } of slices) {
             const { partition, opts } = batches[i]!;
             const records = step.records.slice(at, (at += fresh.length));
-            const applied = this.applied(target, partition, fresh, records, opts.highWatermark);
+            const applied = leftovers(this.where(partition), target, fresh, records, opts.highWatermark);
             advances.push(applied.advance);
             parks.push(...applied.parks);
             letters[i]!.push(...applied.letters);
@@ -286,7 +287,7 @@ export class PartitionApplier {
           savepoints,
         });
         if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
-        const applied = this.applied(target, partition, fresh, step.records, opts.highWatermark);
+        const applied = leftovers(this.where(partition), target, fresh, step.records, opts.highWatermark);
         advances.push(applied.advance);
         parks.push(...applied.parks);
         letters.push(...applied.letters);
@@ -314,64 +315,8 @@ export class PartitionApplier {
     return { partition, outcome: { reports, stop: false, seekTo, deadLetters: letters.length }, notifications, letters };
   }
 
-  /** What a target's applied records leave behind on a partition: its checkpoint's advance, parked records, dead letters. */
-  private applied(
-    target: Target,
-    partition: number,
-    fresh: readonly BatchRecord[],
-    records: readonly StepRecord[],
-    highWatermark: bigint,
-  ): { advance: CheckpointAdvance; parks: ParkedInsert[]; letters: DeadLetter[] } {
-    const lastFresh = fresh.at(-1)!;
-    const next = lastFresh.raw.offset + 1n;
-    const advance = {
-      projection: target.projection,
-      version: target.version,
-      partition,
-      nextOffset: next,
-      lagRecords: Number(highWatermark > next ? highWatermark - next : 0n),
-      lastRecordAt: lastFresh.raw.timestamp,
-    };
-    const parks: ParkedInsert[] = [];
-    const letters: DeadLetter[] = [];
-    for (const r of records) {
-      const park = this.parkOf(target, partition, r);
-      if (!park) continue;
-      parks.push(park);
-      if (park.state === 'dead')
-        letters.push({
-          raw: r.record.raw,
-          topic: this.options.topic,
-          partition,
-          projection: target.projection,
-          version: target.version,
-          code: park.code,
-          reason: park.reason,
-          attempts: park.attempts,
-        });
-    }
-    return { advance, parks, letters };
-  }
-
-  private parkOf(target: Target, partition: number, r: StepRecord): ParkedInsert | undefined {
-    const { verdict } = r;
-    if (verdict.kind !== 'dead' && verdict.kind !== 'held') return undefined;
-    const key = r.record.key;
-    return {
-      projection: target.projection,
-      version: target.version,
-      consumerGroup: this.options.groupId,
-      topic: this.options.topic,
-      partition,
-      raw: r.record.raw,
-      key,
-      eventType: r.eventType,
-      aggregateVersion: r.aggregateVersion,
-      state: verdict.kind,
-      code: verdict.kind === 'dead' ? verdict.code : 'held',
-      reason: verdict.kind === 'dead' ? verdict.detail : `held behind a dead record of key ${key ?? '(none)'}`,
-      attempts: verdict.kind === 'dead' ? verdict.attempts : 0,
-    };
+  private where(partition: number): { topic: string; groupId: string; partition: number } {
+    return { topic: this.options.topic, groupId: this.options.groupId, partition };
   }
 }
 
