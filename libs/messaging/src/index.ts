@@ -8,3 +8,4 @@ export * from './kafka-security';
 export * from './runtime';
 export * from './command-signing';
 export * from './command-sender-config';
+export * from './command-wire';

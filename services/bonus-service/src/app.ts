@@ -5,7 +5,7 @@ import { createHttpApp } from '@sluice/http';
 import {
   consumerSettingsFrom,
   AvroEventCodec,
-  commandSigner,
+  connectCommandEncoder,
   ConsumerMetrics,
   consumerPipeline,
   createIdempotentProducer,
@@ -21,7 +21,7 @@ import {
 } from '@sluice/messaging';
 import { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
-import { walletCatalog } from '@sluice/schemas';
+import { walletCatalog, walletCommandsCatalog } from '@sluice/schemas';
 import { BonusServiceModule } from './app.module';
 import type { BonusServiceConfig } from './config';
 import { WelcomeBonus } from './welcome-bonus.kafka';
@@ -86,10 +86,14 @@ export async function buildBonusService(
       commandsTopic: config.WALLET_COMMANDS_TOPIC,
       campaign: config.WELCOME_BONUS_CAMPAIGN,
       amount: config.WELCOME_BONUS_AMOUNT,
-      sign: commandSigner(
-        config.COMMAND_ISSUER,
-        config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
-      ),
+      encode: await connectCommandEncoder({
+        registryUrl: config.SCHEMA_REGISTRY_URL,
+        catalog: walletCommandsCatalog,
+        topic: config.WALLET_COMMANDS_TOPIC,
+        issuer: config.COMMAND_ISSUER,
+        key: config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
+        register: config.SCHEMA_AUTO_REGISTER,
+      }),
     },
     registry,
   );

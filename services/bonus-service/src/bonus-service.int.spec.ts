@@ -5,7 +5,7 @@ import { uuidv7 } from '@sluice/core';
 import { createPool } from '@sluice/db';
 import { AvroEventCodec, createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
-import { walletCatalog, type WalletEvent } from '@sluice/schemas';
+import { walletCatalog, walletCommandsCatalog, type WalletEvent } from '@sluice/schemas';
 import {
   commandSigningEnv,
   consumeRecords,
@@ -126,19 +126,22 @@ describe('bonus service → wallet commands (both over the NestJS Kafka transpor
     }
 
     const commands = await consumeRecords(kafka, commandsTopic, 2);
-    const sent = commands.map((r) => JSON.parse(r.message.value!.toString()) as Record<string, unknown>);
+    // Avro under the command topic's registered schema, issuer and signature in headers.
+    const reader = AvroEventCodec.connect(testEnv.registryUrl, [walletCommandsCatalog], commandsTopic);
+    const sent = await Promise.all(commands.map(async (r) => ({ ...(await reader.decode(r.message.value!)) })));
     expect(commands.every((r) => r.message.key?.toString() === walletId)).toBe(true);
+    expect(commands.map((r) => r.message.headers?.['sluice-issuer']?.toString())).toEqual(['bonus-service', 'bonus-service']);
     expect(sent).toEqual([
       {
         type: 'DepositFunds',
-        commandId: grantCommandId('welcome-2026', walletId),
-        walletId,
-        amount: 500,
-        currency: 'EUR',
-        issuedBy: 'bonus-service/welcome-2026',
-        v: 2,
-        issuer: 'bonus-service',
-        signature: expect.any(String),
+        schemaId: expect.any(Number),
+        data: {
+          commandId: grantCommandId('welcome-2026', walletId),
+          walletId,
+          amount: 500,
+          currency: 'EUR',
+          issuedBy: 'bonus-service/welcome-2026',
+        },
       },
       sent[0],
     ]);

@@ -17,6 +17,11 @@ export const bonusServiceConfig = z
     /** Used exactly as given: Nest's '-server' / '-client' suffixes are switched off. */
     BONUS_GROUP_ID: kafkaName.default('sluice-bonus-service'),
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
+    /**
+     * Register the wallet command schemas at start-up (local development). Off (the production
+     * default), only their ids are looked up; the release step `sluice schemas register` registers them.
+     */
+    SCHEMA_AUTO_REGISTER: env.bool(true),
     /** A new group starts at the topic's end (wallets opened from now on) unless this is true. */
     BONUS_FROM_BEGINNING: env.bool(false),
     /** Wallet events that cannot be handled (undecodable); defaults to <BONUS_GROUP_ID>.dlq. */

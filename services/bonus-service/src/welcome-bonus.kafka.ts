@@ -4,17 +4,17 @@ import { lastValueFrom } from 'rxjs';
 import { Counter, type Registry } from 'prom-client';
 import { SluiceError } from '@sluice/core';
 import { activeTraceparent } from '@sluice/observability';
-import type { CommandSigner, DecodedEvent } from '@sluice/messaging';
+import type { CommandEncoder, DecodedEvent } from '@sluice/messaging';
 import { RethrowErrors } from '@sluice/messaging-nest';
-import type { WalletOpened } from '@sluice/schemas';
+import type { WalletCommandMessage, WalletOpened } from '@sluice/schemas';
 import { grantCommandId } from './grant-id';
 
 export interface WelcomeBonusOptions {
   commandsTopic: string;
   campaign: string;
   amount: number;
-  /** Signs each command as its issuer (see @sluice/messaging's command signing). */
-  sign: CommandSigner;
+  /** Encodes each command (Avro, the topic's schema) and signs it as its issuer (see @sluice/messaging's command-wire). */
+  encode: CommandEncoder;
 }
 
 /**
@@ -45,7 +45,7 @@ export class WelcomeBonus {
   async onWalletEvent(event: DecodedEvent): Promise<void> {
     if (event.type !== 'WalletOpened' || this.options.amount === 0) return;
     const opened = event.data as WalletOpened;
-    const command = {
+    const command: WalletCommandMessage = {
       type: 'DepositFunds',
       commandId: grantCommandId(this.options.campaign, opened.walletId),
       walletId: opened.walletId,
@@ -55,12 +55,13 @@ export class WelcomeBonus {
     };
     // The event's trace goes on with the command: the command API's handling joins it.
     const traceparent = activeTraceparent();
+    const { value, headers } = this.options.encode(command);
     try {
       await lastValueFrom(
         this.client.emit(this.options.commandsTopic, {
           key: opened.walletId,
-          value: this.options.sign(command),
-          ...(traceparent !== undefined && { headers: { traceparent } }),
+          value,
+          headers: { ...headers, ...(traceparent !== undefined && { traceparent }) },
         }),
       );
     } catch (cause) {

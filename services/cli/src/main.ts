@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { AvroEventCodec, createKafka, ensureTopics, kafkaSecurityEnv, kafkaSecurityFrom } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
-import { allCatalogs } from '@sluice/schemas';
+import { allCatalogs, walletCommandsCatalog } from '@sluice/schemas';
 import { DATABASE_USAGE, ensureDatabaseRoles, migrateAll } from './database';
 import { aclNamesEnv, aclPlan, applyAcls, describeGrant, platformKafkaNames } from '@sluice/platform';
 import { DLQ_TOPIC_USAGE, dlqTopicInspect, dlqTopicList, dlqTopicRedrive, dlqTopics } from './dlq-topics';
@@ -31,7 +31,7 @@ commands:
   acls list        print those grants
   probe kafka      exit 0 when the brokers in KAFKA_BROKERS answer a metadata request
 ${DATABASE_USAGE}
-  schemas register register every event schema under its subject (the release step; services in production only look them up)
+  schemas register register every event and command schema under its subject (the release step; services in production only look them up)
   invariants check check the money invariants of DATABASE_URL against the provider (sluice invariants check --help)
   projection …     list, rebuild, switch, roll back and replay read models (sluice projection --help)
   dlq …            list, inspect, re-drive and skip the projector's parked records (sluice dlq --help)
@@ -72,6 +72,9 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'schemas' && command === 'register') {
     const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, allCatalogs, config.OUTBOX_TOPIC_PATTERN);
     for (const [subject, id] of await codec.registerAll()) console.log(`registered ${subject}\tid ${id}`);
+    // The command topic is named by configuration, not routed by aggregate type.
+    const commands = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCommandsCatalog], config.WALLET_COMMANDS_TOPIC);
+    for (const [subject, id] of await commands.registerAll()) console.log(`registered ${subject}\tid ${id}`);
     return 0;
   }
   if (group === 'migrate') {

@@ -10,7 +10,7 @@ import type { RuntimeTransport } from '@sluice/messaging-nest';
 import { Health, type Logger, type Registry, type Tracer } from '@sluice/observability';
 import { OutboxSlot, OutboxWriter } from '@sluice/outbox';
 import { AdmissionController, IngressLimiter, LagShedder, slotLagProbe } from '@sluice/resilience';
-import { walletCatalog } from '@sluice/schemas';
+import { walletCatalog, walletCommandsCatalog } from '@sluice/schemas';
 import { CommandApiModule } from './app.module';
 import { isDatabaseCongestion } from './commands/command-problems';
 import { WalletCommands } from './commands/wallet-commands';
@@ -169,6 +169,8 @@ export async function buildCommandApi(
         consumer: config.WALLET_COMMANDS_GROUP_ID,
         attemptBudgetMs: config.WALLET_COMMANDS_BUDGET_MS,
         issuers: config.COMMAND_ISSUERS_FILE ? readIssuers(config.COMMAND_ISSUERS_FILE) : new Map(),
+        // Reads commands only: the writer's schema comes from the registry by the id in each value.
+        codec: AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCommandsCatalog], config.WALLET_COMMANDS_TOPIC),
       },
       registry,
     );

@@ -7,7 +7,7 @@ import { applyMigrations, createPool, ensureDatabase, registerPoolMetrics, type 
 import {
   consumerSettingsFrom,
   AvroEventCodec,
-  commandSigner,
+  connectCommandEncoder,
   createIdempotentProducer,
   createKafka,
   kafkaSecurityFrom,
@@ -18,7 +18,7 @@ import {
   routeTopic,
 } from '@sluice/messaging';
 import { Health, type Logger, type Tracer } from '@sluice/observability';
-import { walletCatalog } from '@sluice/schemas';
+import { walletCatalog, walletCommandsCatalog } from '@sluice/schemas';
 import { CommandDispatcher } from './commands/command-dispatcher';
 import type { PaymentsWorkerConfig } from './config';
 import { walletEventsConsumer } from './events/wallet-events';
@@ -113,11 +113,15 @@ export async function buildPaymentsWorker(
   const pollWait = () => new PollWait(config.PAYOUT_POLL_MS, config.PAYOUT_IDLE_POLL_MAX_MS);
   if (!config.COMMAND_SIGNING_KEY_FILE)
     logger.warn('no COMMAND_SIGNING_KEY_FILE: wallet commands go unsigned and will be refused');
-  const signer = commandSigner(
-    config.COMMAND_ISSUER,
-    config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
-  );
-  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry, signer);
+  const encoder = await connectCommandEncoder({
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+    catalog: walletCommandsCatalog,
+    topic: config.WALLET_COMMANDS_TOPIC,
+    issuer: config.COMMAND_ISSUER,
+    key: config.COMMAND_SIGNING_KEY_FILE ? readSigningKey(config.COMMAND_SIGNING_KEY_FILE) : undefined,
+    register: config.SCHEMA_AUTO_REGISTER,
+  });
+  const dispatcher = new CommandDispatcher(pool, producer, config.WALLET_COMMANDS_TOPIC, pollWait(), logger, registry, encoder);
   const runner = new SagaRunner(
     pool,
     store,

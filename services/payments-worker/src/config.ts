@@ -21,6 +21,11 @@ export const paymentsWorkerConfig = z
     /** Covers the command dispatcher's wait for Kafka inside its transaction. */
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 10),
     MIGRATE_ON_START: env.bool(true),
+    /**
+     * Register the wallet command schemas at start-up (local development). Off (the production
+     * default), only their ids are looked up; the release step `sluice schemas register` registers them.
+     */
+    SCHEMA_AUTO_REGISTER: env.bool(true),
     /** Consumer group on the wallet events; used exactly as given. */
     PAYMENTS_GROUP_ID: kafkaName.default('sluice-payments-worker'),
     /**

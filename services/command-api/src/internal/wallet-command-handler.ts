@@ -1,8 +1,16 @@
 import type { Pool } from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import { errorMessage, SluiceError } from '@sluice/core';
+import { errorMessage, isRetriable, SluiceError } from '@sluice/core';
 import { ProblemError } from '@sluice/http';
-import { COMMAND_REFUSALS, verifyCommand, type IssuerPolicy } from '@sluice/messaging';
+import {
+  COMMAND_REFUSALS,
+  commandWireFormat,
+  verifyCommand,
+  verifyFramedCommand,
+  type AvroEventCodec,
+  type IssuerPolicy,
+  type VerifiedFramedCommand,
+} from '@sluice/messaging';
 import { Deadline } from '@sluice/resilience';
 import type { WalletCommands } from '../commands/wallet-commands';
 import { recordRefusal, storedPayloadHash, type InboxClaim } from './inbox';
@@ -15,7 +23,12 @@ export interface WalletCommandHandlerOptions {
   attemptBudgetMs: number;
   /** Who may send which commands, with their public keys. */
   issuers: ReadonlyMap<string, IssuerPolicy>;
+  /** Decodes Avro commands (the wallet-commands catalog; writer schemas from the registry). */
+  codec: Pick<AvroEventCodec, 'decode'>;
 }
+
+/** A record's header as text; the first value when the header repeats. */
+export type HeaderReader = (name: string) => string | undefined;
 
 /** A command whose signature verified: who sent it (for the audit trail), what it says, and its payload's hash. */
 export interface VerifiedWalletCommand {
@@ -34,7 +47,9 @@ export interface VerifiedWalletCommand {
  *   counted by reason before anything else is read;
  * - a command id seen before with another payload: command_id_reused, not
  *   retriable (dead-lettered, counted); the first payload stays in effect;
- * - a malformed message: invalid_command, not retriable (dead-lettered);
+ * - a malformed message (neither Avro nor JSON, bytes that do not decode
+ *   with their schema, fields out of range): invalid_command, not retriable
+ *   (dead-lettered); the registry being unreachable is retriable;
  * - a command the wallet refuses (unknown wallet, insufficient funds, a
  *   withdrawal no longer pending): recorded in the inbox as refused, then
  *   thrown with the refusal's code, not retriable (dead-lettered; a
@@ -70,16 +85,15 @@ export class WalletCommandHandler {
     }
   }
 
-  /** Checks the signature, the issuer and its right to the type, then the message. Throws (not retriable) what it refuses. */
-  verify(value: Buffer | null): VerifiedWalletCommand {
-    let json: unknown;
-    try {
-      json = JSON.parse(value?.toString('utf8') ?? 'null');
-    } catch (err) {
-      this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
-      throw new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`);
-    }
-    const verified = verifyCommand(json, this.options.issuers);
+  /**
+   * Checks the signature, the issuer and its right to the type, then the message. Throws (not
+   * retriable) what it refuses. The value is Avro in the Confluent framing (magic byte 0, wire
+   * version 3, signed in headers) or JSON (wire version 2, signed inside; what senders wrote
+   * before the topic had a schema, still read so a rolling upgrade loses nothing).
+   */
+  async verify(value: Buffer | null, header: HeaderReader = () => undefined): Promise<VerifiedWalletCommand> {
+    const format = value ? commandWireFormat(value) : 'unknown';
+    const verified = format === 'avro' ? await this.verifyAvro(value!, header) : this.verifyJson(value, format);
     if (!verified.ok) {
       this.refusals?.inc({ reason: verified.refusal });
       throw new SluiceError(`command_${verified.refusal}`, `refused: ${verified.detail}`);
@@ -91,13 +105,39 @@ export class WalletCommandHandler {
         payloadHash: verified.payloadHash,
       };
     } catch (err) {
-      this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
-      throw new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`);
+      throw this.invalid(err);
     }
   }
 
-  async handle(value: Buffer | null): Promise<CommandOutcome> {
-    return this.execute(this.verify(value));
+  async handle(value: Buffer | null, header?: HeaderReader): Promise<CommandOutcome> {
+    return this.execute(await this.verify(value, header));
+  }
+
+  private async verifyAvro(value: Buffer, header: HeaderReader): Promise<VerifiedFramedCommand> {
+    try {
+      return await verifyFramedCommand(value, header, this.options.issuers, this.options.codec);
+    } catch (err) {
+      if (isRetriable(err)) throw err;
+      throw this.invalid(err);
+    }
+  }
+
+  private verifyJson(value: Buffer | null, format: 'json' | 'unknown'): VerifiedFramedCommand {
+    if (format === 'unknown') {
+      throw this.invalid(new Error('the value is neither Avro (magic byte 0) nor a JSON object'));
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(value!.toString('utf8'));
+    } catch (err) {
+      throw this.invalid(err);
+    }
+    return verifyCommand(json, this.options.issuers);
+  }
+
+  private invalid(err: unknown): SluiceError {
+    this.outcomes?.inc({ type: 'unknown', outcome: 'invalid' });
+    return new SluiceError('invalid_command', `not a wallet command: ${errorMessage(err)}`, { cause: err });
   }
 
   /** Runs a verified command once in effect; a reused id with another payload is refused. */

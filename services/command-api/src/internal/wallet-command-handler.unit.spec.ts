@@ -11,6 +11,7 @@ import {
   type InboundRecord,
   type OutboundMessage,
   signCommand,
+  frame,
 } from '@sluice/messaging';
 import { ResilienceError } from '@sluice/resilience';
 import type { WalletCommands } from '../commands/wallet-commands';
@@ -38,6 +39,12 @@ function setup(execute: () => Promise<unknown>) {
     consumer: 'g',
     attemptBudgetMs: 100,
     issuers,
+    // JSON commands and refused Avro ones never reach the decoder.
+    codec: {
+      decode: () => {
+        throw new Error('must not decode');
+      },
+    },
   });
   const run = consumerPipeline(
     eachMessage(async (m) => {
@@ -57,7 +64,7 @@ function setup(execute: () => Promise<unknown>) {
       deadLetters: { publisher: { publish: async (_t, ms) => void letters.push(...ms) }, topic: 'cmds.dlq' },
     },
   );
-  const record = (value: string): InboundRecord => ({
+  const record = (value: string | Buffer): InboundRecord => ({
     topic: 'cmds',
     partition: 0,
     offset: '7',
@@ -77,7 +84,12 @@ function setup(execute: () => Promise<unknown>) {
     release: () => undefined,
   };
   const header = (i: number, name: string) => letters[i]?.headers?.[name];
-  return { send: (value: string) => run([{ record: record(value) }], ctx), letters, header, heartbeats: () => heartbeats };
+  return {
+    send: (value: string | Buffer) => run([{ record: record(value) }], ctx),
+    letters,
+    header,
+    heartbeats: () => heartbeats,
+  };
 }
 
 describe('WalletCommandHandler on the consumer runtime', () => {
@@ -110,6 +122,7 @@ describe('WalletCommandHandler on the consumer runtime', () => {
 
   it.each([
     ['not JSON', '{"type":'],
+    ['neither Avro nor JSON', 'DepositFunds 5 EUR'],
     ['an unknown field', signed({ ...deposit, memo: 'x' })],
     ['a fractional amount', signed({ ...deposit, amount: 1.5 })],
   ])('given %s, the message is dead-lettered as invalid_command without touching the wallet', async (_label, value) => {
@@ -122,6 +135,7 @@ describe('WalletCommandHandler on the consumer runtime', () => {
 
   it.each([
     ['an unsigned command (wire version 1)', JSON.stringify(deposit), 'command_unsigned'],
+    ['an Avro command without issuer and signature headers', frame(1, Buffer.from([2, 4])), 'command_unsigned'],
     ['a type its issuer may not send', signed({ ...deposit, type: 'Steal' }), 'command_type_not_allowed'],
     [
       'a command signed by a key of no known issuer',

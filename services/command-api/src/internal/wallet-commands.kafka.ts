@@ -1,6 +1,7 @@
 import { Controller, Inject, UseFilters, type Type } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import { RethrowErrors } from '@sluice/messaging-nest';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { headerText } from '@sluice/messaging';
+import { RethrowErrors, RuntimeContext } from '@sluice/messaging-nest';
 import { WalletCommandHandler } from './wallet-command-handler';
 
 /**
@@ -17,8 +18,10 @@ export function walletCommandsConsumer(topic: string): Type<unknown> {
     constructor(@Inject(WalletCommandHandler) private readonly handler: WalletCommandHandler) {}
 
     @EventPattern(topic)
-    async handle(@Payload() value: Buffer | null): Promise<void> {
-      await this.handler.handle(value);
+    async handle(@Payload() value: Buffer | null, @Ctx() ctx: RuntimeContext): Promise<void> {
+      // Avro commands carry their issuer and signature in headers.
+      const record = ctx.getRecord();
+      await this.handler.handle(value, (name) => headerText(record, name));
     }
   }
   return WalletCommandsKafka;

@@ -1,6 +1,16 @@
 import type { Producer } from 'kafkajs';
 import { applyMigrations, createPool, type Pool, type PoolClient } from '@sluice/db';
-import { createIdempotentProducer, createKafka, ensureTopics } from '@sluice/messaging';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  AvroEventCodec,
+  connectCommandEncoder,
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  verifyFramedCommand,
+  type CommandEncoder,
+} from '@sluice/messaging';
+import { walletCommandsCatalog } from '@sluice/schemas';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
 import { consumeRecords, createTestDatabase, testEnv, uniqueName, type TestDatabase } from '@sluice/testing';
 import { PAYMENTS_MIGRATIONS } from '../app';
@@ -15,6 +25,8 @@ const topic = uniqueName('payments_commands');
 let db: TestDatabase;
 let pool: Pool;
 let producer: Producer;
+let encode: CommandEncoder;
+const key = generateKeyPairSync('ed25519');
 
 beforeAll(async () => {
   db = await createTestDatabase('dispatcher');
@@ -22,6 +34,14 @@ beforeAll(async () => {
   await applyMigrations(pool, PAYMENTS_MIGRATIONS);
   await ensureTopics(kafka, [{ topic, partitions: 3 }]);
   producer = createIdempotentProducer(kafka);
+  encode = await connectCommandEncoder({
+    registryUrl: testEnv.registryUrl,
+    catalog: walletCommandsCatalog,
+    topic,
+    issuer: 'payments-worker',
+    key: key.privateKey,
+    register: true,
+  });
   await producer.connect();
 });
 
@@ -66,14 +86,30 @@ describe('wallet command dispatcher', () => {
       new PollWait(50, 50),
       logger,
       createMetricsRegistry('t', false),
+      encode,
     );
     expect(await dispatcher.dispatchOnce()).toBe(1);
     expect((await pool.query('SELECT count(*)::int AS n FROM payment_commands')).rows[0]).toEqual({ n: 1 });
-    const after = new CommandDispatcher(pool, producer, topic, new PollWait(50, 50), logger, createMetricsRegistry('t2', false));
-    expect(await after.dispatchOnce()).toBe(1);
-    const sent = (await consumeRecords(kafka, topic, 2)).map(
-      (r) => (JSON.parse(r.message.value!.toString()) as WalletCommand).withdrawalId,
+    const after = new CommandDispatcher(
+      pool,
+      producer,
+      topic,
+      new PollWait(50, 50),
+      logger,
+      createMetricsRegistry('t2', false),
+      encode,
     );
+    expect(await after.dispatchOnce()).toBe(1);
+    const reader = AvroEventCodec.connect(testEnv.registryUrl, [walletCommandsCatalog], topic);
+    const issuers = new Map([['payments-worker', { publicKey: key.publicKey, commands: new Set(['CompleteWithdrawal']) }]]);
+    const sent: string[] = [];
+    for (const r of await consumeRecords(kafka, topic, 2)) {
+      const header = (name: string) => r.message.headers?.[name]?.toString();
+      const verified = await verifyFramedCommand(r.message.value!, header, issuers, reader);
+      if (!verified.ok) throw new Error(`the sent command does not verify: ${verified.detail}`);
+      expect(header('type')).toBe('CompleteWithdrawal');
+      sent.push(String(verified.payload.withdrawalId));
+    }
     expect(sent.sort()).toEqual(['01970000-0000-7000-8000-00000000000a', '01970000-0000-7000-8000-00000000000b']);
   });
 });

@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
 import { fullJitterDelay } from '@sluice/resilience';
-import type { CommandSigner } from '@sluice/messaging';
+import type { CommandEncoder, CommandPayload } from '@sluice/messaging';
 import type { Logger } from '@sluice/observability';
 import type { PollWait } from '../poll-wait';
 
@@ -16,8 +16,8 @@ import type { PollWait } from '../poll-wait';
  * in its transaction), so replicas never reorder a wallet's commands. Rows
  * are deleted in the transaction that sent them, after Kafka acknowledged
  * them (acks=all); a crash in between sends them again, and the wallet's
- * inbox applies each command id once. Commands are signed as they leave
- * (the key never reaches the table).
+ * inbox applies each command id once. Commands are encoded (Avro, the
+ * topic's schema) and signed as they leave (the key never reaches the table).
  */
 export class CommandDispatcher {
   private stopped = false;
@@ -31,7 +31,7 @@ export class CommandDispatcher {
     private readonly poll: PollWait,
     private readonly logger: Logger,
     registry: Registry,
-    private readonly sign: CommandSigner = (c) => JSON.stringify(c),
+    private readonly encode: CommandEncoder,
   ) {
     this.sent = new Counter({
       name: 'sluice_payments_commands_sent_total',
@@ -102,11 +102,10 @@ export class CommandDispatcher {
       await this.producer.send({
         topic: this.topic,
         acks: -1,
-        messages: rows.map((r) => ({
-          key: r.wallet_id,
-          value: this.sign(JSON.parse(r.body) as Parameters<CommandSigner>[0]),
-          headers: { type: r.type },
-        })),
+        messages: rows.map((r) => {
+          const { value, headers } = this.encode(JSON.parse(r.body) as CommandPayload);
+          return { key: r.wallet_id, value, headers: { ...headers, type: r.type } };
+        }),
       });
       // Exactly the rows sent: a row with a lower seq whose transaction committed after the SELECT was not sent.
       await client.query('DELETE FROM payment_commands WHERE seq = ANY($1::int8[])', [rows.map((r) => r.seq)]);
