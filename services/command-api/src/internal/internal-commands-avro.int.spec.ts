@@ -13,7 +13,7 @@ import {
   type EncodedCommand,
 } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry } from '@sluice/observability';
-import { walletCommandsCatalog, type WalletCommandMessage } from '@sluice/schemas';
+import { walletCommandsCatalog, type DepositFunds } from '@sluice/schemas';
 import {
   commandKeys,
   commandSigningEnv,
@@ -110,7 +110,7 @@ async function openWallet(): Promise<string> {
 const balance = async (walletId: string) =>
   Number((await api.pool.query<{ b: string }>('SELECT balance::text AS b FROM wallets WHERE id = $1', [walletId])).rows[0]!.b);
 
-const deposit = (walletId: string, amount: number, commandId = uuidv7()): WalletCommandMessage => ({
+const deposit = (walletId: string, amount: number, commandId = uuidv7()): { type: 'DepositFunds' } & DepositFunds => ({
   type: 'DepositFunds',
   commandId,
   walletId,
@@ -146,13 +146,14 @@ describe('wallet commands as Avro on the command topic', () => {
   it('still handles a JSON command already on the topic, and takes an Avro copy of it as a duplicate, not a reused id', async () => {
     const walletId = await openWallet();
     const old = deposit(walletId, 300);
-    await send(walletId, signCommand(old, 'bonus-service', bonusKey()));
+    await send(walletId, signCommand({ ...old }, 'bonus-service', bonusKey()));
     await send(walletId, encode(old));
     const marker = encode(deposit(walletId, 1));
     await send(walletId, marker);
     await waitFor('the JSON deposit and the marker', async () => (await balance(walletId)) === 301);
     // Nothing of this wallet was dead-lettered: a marker of a later refusal shows the topic was read past it.
-    await send(walletId, encode({ ...deposit(walletId, 5), currency: 'USD' }));
+    const usd = { ...deposit(walletId, 5), currency: 'USD' };
+    await send(walletId, encode(usd));
     expect((await letters(walletId, 1)).map((l) => l.code)).toEqual(['currency_mismatch']);
   });
 
