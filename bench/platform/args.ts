@@ -21,6 +21,14 @@ export interface PlatformBenchArgs {
   rounds: number;
   /** Leaves out the reference runs (pgbench and the command API alone). */
   references: boolean;
+  /** This build again with settings changed (applied to every service, over its own), round for round. */
+  variants: Variant[];
+}
+
+/** A named set of settings, e.g. `no-access-log:HTTP_ACCESS_LOG=false`. */
+export interface Variant {
+  name: string;
+  env: Record<string, string>;
 }
 
 const DEFAULTS: PlatformBenchArgs = {
@@ -36,11 +44,27 @@ const DEFAULTS: PlatformBenchArgs = {
   baseline: undefined,
   rounds: 1,
   references: true,
+  variants: [],
 };
 
 export const USAGE = `node dist/bench/platform/main.js [--rates 100,200,400,...] [--step-seconds 20] [--idle-seconds 10]
   [--warmup-seconds 5] [--wallets 200] [--connections 64] [--replicas 1] [--sample-partitions 3]
-  [--port-offset 10000] [--baseline <other checkout> [--rounds 1]] [--no-references]`;
+  [--port-offset 10000] [--baseline <other checkout> [--rounds 1]] [--no-references]
+  [--variant name:SETTING=value[,SETTING=value] ...]`;
+
+/** `name:K=V,K=V`: a variant's name and the settings it changes. */
+export function parseVariant(raw: string | undefined): Variant {
+  const m = /^([\w.-]+):(.+)$/.exec(raw ?? '');
+  if (!m) throw new RangeError(`--variant wants name:SETTING=value[,SETTING=value], got ${raw}`);
+  const env: Record<string, string> = {};
+  for (const pair of m[2]!.split(',')) {
+    const eq = pair.indexOf('=');
+    const key = pair.slice(0, eq).trim();
+    if (eq < 1 || !/^[A-Z][A-Z0-9_]*$/.test(key)) throw new RangeError(`--variant ${m[1]}: "${pair}" is not SETTING=value`);
+    env[key] = pair.slice(eq + 1);
+  }
+  return { name: m[1]!, env };
+}
 
 function positive(name: string, raw: string | undefined, { integer = true, min = 1 } = {}): number {
   const n = Number(raw);
@@ -50,7 +74,7 @@ function positive(name: string, raw: string | undefined, { integer = true, min =
 }
 
 export function parseArgs(argv: readonly string[]): PlatformBenchArgs {
-  const args: PlatformBenchArgs = { ...DEFAULTS, rates: [...DEFAULTS.rates] };
+  const args: PlatformBenchArgs = { ...DEFAULTS, rates: [...DEFAULTS.rates], variants: [] };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!;
     if (key === '--no-references') {
@@ -98,6 +122,13 @@ export function parseArgs(argv: readonly string[]): PlatformBenchArgs {
       case '--rounds':
         args.rounds = positive('rounds', value);
         break;
+      case '--variant': {
+        const variant = parseVariant(value);
+        if (variant.name === 'baseline' || args.variants.some((v) => v.name === variant.name))
+          throw new RangeError(`--variant ${variant.name}: the name is taken`);
+        args.variants.push(variant);
+        break;
+      }
       default:
         throw new RangeError(`unknown option ${key}\nusage: ${USAGE}`);
     }

@@ -33,4 +33,16 @@ describe('platform bench arguments', () => {
     expect(() => parseArgs(['--speed', '1'])).toThrow('unknown option --speed');
     expect(() => parseArgs(['--step-seconds'])).toThrow(RangeError);
   });
+
+  it('reads variants: this build again with settings changed', () => {
+    const a = parseArgs(['--variant', 'quiet:HTTP_ACCESS_LOG=false,TRACING_EXPORTER=none', '--variant', 'url:X_URL=a=b']);
+    expect(a.variants).toEqual([
+      { name: 'quiet', env: { HTTP_ACCESS_LOG: 'false', TRACING_EXPORTER: 'none' } },
+      { name: 'url', env: { X_URL: 'a=b' } },
+    ]);
+    expect(() => parseArgs(['--variant', 'nosettings'])).toThrow('name:SETTING=value');
+    expect(() => parseArgs(['--variant', 'bad:lower=1'])).toThrow('is not SETTING=value');
+    expect(() => parseArgs(['--variant', 'a:X=1', '--variant', 'a:Y=2'])).toThrow('taken');
+    expect(() => parseArgs(['--variant', 'baseline:X=1'])).toThrow('taken');
+  });
 });

@@ -24,7 +24,8 @@ export interface Running {
  * service's defaults), from the build in `root` (this checkout or a
  * baseline's), in its own namespace, with the services' logs in `logDir`:
  * each service as its own database role and Kafka principal, on what
- * releasePlatform made, with `env` (its settings for every service).
+ * releasePlatform made, with `env` (its settings for every service) and
+ * `overrides` over each service's own settings (a variant's).
  * Started in the supervisor's order, each waited for before the next.
  */
 export async function startPlatform(
@@ -34,6 +35,7 @@ export async function startPlatform(
   env: Record<string, string>,
   logDir: string,
   say: (line: string) => void,
+  overrides: Record<string, string> = {},
 ): Promise<Running[]> {
   mkdirSync(logDir, { recursive: true });
   const running: Running[] = [];
@@ -54,7 +56,7 @@ export async function startPlatform(
       const log = createWriteStream(join(logDir, `${proc.name}.log`), { flags: 'a' });
       const child = spawn(process.execPath, ['--enable-source-maps', entry], {
         cwd: root,
-        env: { ...process.env, ...env, ...proc.env },
+        env: { ...process.env, ...env, ...proc.env, ...overrides },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout.pipe(log);

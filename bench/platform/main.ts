@@ -7,7 +7,7 @@ import { parseArgs } from './args';
 import { capacity, median } from './capacity';
 import { runReferences } from './references';
 import { buildCapacity, chart, comparisonTable, cpuTable, markdownTable, stepsTable, type Table } from './report';
-import { runBuild, type BuildRound } from './run';
+import { runBuild, type BenchBuild, type BuildRound } from './run';
 
 /**
  * The whole platform under load, as `make up` runs it (libs/platform's
@@ -20,8 +20,10 @@ import { runBuild, type BuildRound } from './run';
  * every step below it passing, with API p99 <= 50 ms, commit→visible p99 <=
  * 250 ms and nothing but 201s; a step at half of it gives the CPU per deposit
  * the issue's second figure is made of. With --baseline, another checkout's
- * build runs the same steps in alternating rounds.
+ * build runs the same steps in alternating rounds; each --variant runs this
+ * build again with some settings changed, to price one feature by its switch.
  *   node dist/bench/platform/main.js --rates 100,200,400,800 --step-seconds 20 [--replicas 2] [--baseline ../old --rounds 3]
+ *     [--variant no-access-log:HTTP_ACCESS_LOG=false ...]
  * Progress goes to stderr; tables to stdout; JSON, Markdown and SVG to bench/results/platform.*.
  */
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -29,17 +31,19 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = resolve(__dirname, '../../..');
-  const builds = [{ name: 'this build', root }];
+  const self: BenchBuild = { name: 'this build', root };
+  const builds: BenchBuild[] = [self];
   if (args.baseline) builds.push({ name: 'baseline', root: resolve(args.baseline) });
+  for (const v of args.variants) builds.push({ name: v.name, root, env: v.env });
   const generatorEven = generatorFirst();
   const runs: BuildRound[] = [];
   const halfRates: number[] = [];
   for (let round = 1; round <= args.rounds; round++) {
-    // Rounds alternate which build goes first; both run the half step at this build's half capacity of the round.
+    // Rounds alternate the order of the builds; all run the half step at this build's half capacity of the round.
     const order = round % 2 === 1 ? builds : [...builds].reverse();
     let half: number | undefined;
     for (const build of order) {
-      const isThis = build.root === root;
+      const isThis = build === self;
       const run = await runBuild(
         args,
         build,
@@ -59,8 +63,8 @@ async function main(): Promise<void> {
       runs.push(run);
     }
   }
-  const mine = runs.filter((r) => r.root === root);
-  const theirs = runs.filter((r) => r.root !== root);
+  const mine = runs.filter((r) => r.build === self.name);
+  const others = builds.slice(1).map((b) => ({ name: b.name, runs: runs.filter((r) => r.build === b.name) }));
   const cap = buildCapacity(mine);
   const halfRate = Math.round(median(halfRates));
   generatorEven();
@@ -77,11 +81,14 @@ async function main(): Promise<void> {
   for (const run of runs)
     sections.push({ title: `${run.build}, round ${run.round}: steps (latency in ms)`, table: stepsTable(run) });
   sections.push({ title: 'this build: CPU per process (idle: ms per second; steps: ms per deposit)', table: cpuTable(mine) });
-  if (theirs.length > 0) {
-    sections.push({ title: 'baseline: CPU per process (idle: ms per second; steps: ms per deposit)', table: cpuTable(theirs) });
+  for (const other of others) {
     sections.push({
-      title: `this build against the baseline (${args.rounds} rounds, medians)`,
-      table: comparisonTable(mine, theirs),
+      title: `${other.name}: CPU per process (idle: ms per second; steps: ms per deposit)`,
+      table: cpuTable(other.runs),
+    });
+    sections.push({
+      title: `this build against ${other.name} (${args.rounds} rounds, medians)`,
+      table: comparisonTable(mine, other.runs, other.name),
     });
   }
   const summary: Table = {
@@ -116,10 +123,7 @@ async function main(): Promise<void> {
     ...sections.flatMap((s) => [`## ${s.title}`, '', markdownTable(s.table), '']),
   ].join('\n');
   writeFileSync(join(dir, 'platform.md'), md);
-  writeFileSync(
-    join(dir, 'platform.svg'),
-    chart([{ name: 'this build', runs: mine }, ...(theirs.length > 0 ? [{ name: 'baseline', runs: theirs }] : [])]),
-  );
+  writeFileSync(join(dir, 'platform.svg'), chart([{ name: self.name, runs: mine }, ...others]));
   console.log(`\nwrote ${file}, platform.md and platform.svg beside it`);
 }
 

@@ -107,7 +107,7 @@ export function buildCapacity(runs: readonly BuildRound[]): { rounds: number[]; 
 }
 
 /** This build against the baseline, rate by rate: medians over rounds and the ratio this / baseline. */
-export function comparisonTable(current: readonly BuildRound[], baseline: readonly BuildRound[]): Table {
+export function comparisonTable(current: readonly BuildRound[], baseline: readonly BuildRound[], name = 'baseline'): Table {
   const labels = [...new Set([...current, ...baseline].flatMap((r) => r.steps.map((s) => s.label)))].sort(
     (a, b) => Number(a) - Number(b),
   );
@@ -123,7 +123,7 @@ export function comparisonTable(current: readonly BuildRound[], baseline: readon
   const capA = buildCapacity(current).median;
   const capB = buildCapacity(baseline).median;
   return {
-    header: ['measure', 'this build', 'baseline', 'this / baseline'],
+    header: ['measure', 'this build', name, `this / ${name}`],
     rows: [
       ['capacity (deposits/s)', capA, capB, r3(capA / capB)],
       ['platform CPU ms/dep at half capacity', r3(halves(current)), r3(halves(baseline)), r3(halves(current) / halves(baseline))],

@@ -54,6 +54,13 @@ export interface StepResult {
   reasons: string[];
 }
 
+/** A build to run: a checkout's dist/, with settings over every service's own (a variant's). */
+export interface BenchBuild {
+  name: string;
+  root: string;
+  env?: Record<string, string>;
+}
+
 export interface BuildRound {
   build: string;
   root: string;
@@ -85,7 +92,7 @@ function hopFigures(hops: readonly HopTimes[]): StepResult['hops'] & { visible: 
  */
 export async function runBuild(
   args: PlatformBenchArgs,
-  build: { name: string; root: string },
+  build: BenchBuild,
   round: number,
   halfRate: (steps: readonly StepResult[]) => number | undefined,
   say: (line: string) => void,
@@ -106,7 +113,7 @@ export async function runBuild(
   try {
     say(`[${build.name}, round ${round}] starting the platform from ${build.root} (database ${db.name}, topics ${id}.*)`);
     const env = await releasePlatform(build.root, ns, PARTITIONS, `${logDir}/release.log`, say);
-    running = await startPlatform(build.root, ns, args.replicas, env, logDir, say);
+    running = await startPlatform(build.root, ns, args.replicas, env, logDir, say, build.env);
     const byService = (name: string) => running.filter((r) => r.proc.service.name === name);
     const commands = new RoundRobinTarget(byService('command-api').map((r) => new HttpTarget(r.url, args.connections)));
     const queries = new RoundRobinTarget(byService('query-api').map((r) => new HttpTarget(r.url, 32)));
