@@ -21,6 +21,10 @@ export interface PlatformBenchArgs {
   rounds: number;
   /** Leaves out the reference runs (pgbench and the command API alone). */
   references: boolean;
+  /** Produce/consume on a throwaway topic first, so no build pays for a cold broker JVM (0: none). */
+  brokerWarmupSeconds: number;
+  /** Each build starts once the machine is busy less than this (ms of CPU per second, all cores), or after 2 min. */
+  quietBelow: number;
   /** This build again with settings changed (applied to every service, over its own), round for round. */
   variants: Variant[];
 }
@@ -44,12 +48,15 @@ const DEFAULTS: PlatformBenchArgs = {
   baseline: undefined,
   rounds: 1,
   references: true,
+  brokerWarmupSeconds: 20,
+  quietBelow: 300,
   variants: [],
 };
 
 export const USAGE = `node dist/bench/platform/main.js [--rates 100,200,400,...] [--step-seconds 20] [--idle-seconds 10]
   [--warmup-seconds 5] [--wallets 200] [--connections 64] [--replicas 1] [--sample-partitions 3]
   [--port-offset 10000] [--baseline <other checkout> [--rounds 1]] [--no-references]
+  [--broker-warmup-seconds 20] [--quiet-below 300]
   [--variant name:SETTING=value[,SETTING=value] ...]`;
 
 /** `name:K=V,K=V`: a variant's name and the settings it changes. */
@@ -121,6 +128,12 @@ export function parseArgs(argv: readonly string[]): PlatformBenchArgs {
         break;
       case '--rounds':
         args.rounds = positive('rounds', value);
+        break;
+      case '--broker-warmup-seconds':
+        args.brokerWarmupSeconds = positive('broker-warmup-seconds', value, { min: 0 });
+        break;
+      case '--quiet-below':
+        args.quietBelow = positive('quiet-below', value, { integer: false, min: 1 });
         break;
       case '--variant': {
         const variant = parseVariant(value);

@@ -8,6 +8,7 @@ import { capacity, median } from './capacity';
 import { runReferences } from './references';
 import { buildCapacity, chart, comparisonTable, cpuTable, markdownTable, stepsTable, type Table } from './report';
 import { runBuild, type BenchBuild, type BuildRound } from './run';
+import { warmBroker } from './settle';
 
 /**
  * The whole platform under load, as `make up` runs it (libs/platform's
@@ -36,6 +37,10 @@ async function main(): Promise<void> {
   if (args.baseline) builds.push({ name: 'baseline', root: resolve(args.baseline) });
   for (const v of args.variants) builds.push({ name: v.name, root, env: v.env });
   const generatorEven = generatorFirst();
+  if (args.brokerWarmupSeconds > 0) {
+    say(`warming the broker for ${args.brokerWarmupSeconds} s (no build pays for a cold JVM)`);
+    await warmBroker(args.brokerWarmupSeconds, say);
+  }
   const runs: BuildRound[] = [];
   const halfRates: number[] = [];
   for (let round = 1; round <= args.rounds; round++) {
@@ -79,7 +84,10 @@ async function main(): Promise<void> {
 
   const sections: { title: string; table: Table }[] = [];
   for (const run of runs)
-    sections.push({ title: `${run.build}, round ${run.round}: steps (latency in ms)`, table: stepsTable(run) });
+    sections.push({
+      title: `${run.build}, round ${run.round}: steps (latency in ms; machine busy ${Math.round(run.machineBusyBefore)} ms/s before it started)`,
+      table: stepsTable(run),
+    });
   sections.push({ title: 'this build: CPU per process (idle: ms per second; steps: ms per deposit)', table: cpuTable(mine) });
   for (const other of others) {
     sections.push({

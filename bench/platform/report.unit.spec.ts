@@ -27,7 +27,15 @@ describe('platform bench CPU table', () => {
         platformCpuPerUnit: perDep,
         machineCpuPerUnit: perDep,
       }) as unknown as StepResult;
-    const round = (steps: StepResult[]) => ({ build: 'b', root: '/', round: 1, idle: s('idle', 0), steps, half: undefined });
+    const round = (steps: StepResult[]) => ({
+      build: 'b',
+      root: '/',
+      round: 1,
+      machineBusyBefore: 50,
+      idle: s('idle', 0),
+      steps,
+      half: undefined,
+    });
     const t = cpuTable([round([s('50', 2)]), round([s('50', 4), s('100', 1)])]);
     expect(t.header).toEqual(['process', 'idle ms/s', '50/s ms/dep', '100/s ms/dep']);
     expect(t.rows[0]).toEqual(['command-api', 0, 3, 1]);

@@ -21,6 +21,7 @@ import {
 import { startPlatform, stopPlatform, type Running } from './launch';
 import { releasePlatform } from './release';
 import { HopProbe, type HopTimes } from './probe';
+import { waitQuiet } from './settle';
 import { benchBearer } from '../auth';
 
 const PARTITIONS = 12;
@@ -65,6 +66,8 @@ export interface BuildRound {
   build: string;
   root: string;
   round: number;
+  /** The machine's busy CPU (ms/s) just before this build's platform started. */
+  machineBusyBefore: number;
   idle: StepResult;
   steps: StepResult[];
   half: StepResult | undefined;
@@ -97,6 +100,7 @@ export async function runBuild(
   halfRate: (steps: readonly StepResult[]) => number | undefined,
   say: (line: string) => void,
 ): Promise<BuildRound> {
+  const machineBusyBefore = await waitQuiet(args.quietBelow, 120, say);
   const id = `platbench_${Date.now().toString(36)}`;
   const db = await createTestDatabase('platbench');
   const ns: PlatformNamespace = { id, databaseUrl: db.url, portOffset: args.portOffset };
@@ -252,7 +256,7 @@ export async function runBuild(
     }
     const half = halfRate(steps);
     const halfStep = half ? await measure(`half ${half}`, half, args.stepSeconds) : undefined;
-    return { build: build.name, root: build.root, round, idle, steps, half: halfStep };
+    return { build: build.name, root: build.root, round, machineBusyBefore, idle, steps, half: halfStep };
   } finally {
     for (const t of targets) t.close();
     await probe?.stop().catch(() => undefined);
