@@ -11,6 +11,12 @@ export type { Logger };
  * redactString. Only what is logged is walked. A line written while a span is
  * active carries its trace_id and span_id (traceFields), so a log search and
  * the trace store meet on the same id.
+ *
+ * Lines go to stdout through one buffered writer per process (stdoutLines):
+ * a write syscall per 4 KiB or per 100 ms rather than per line. Written line
+ * by line, the access log alone was 8 % of the command API's CPU at 200
+ * deposits/s. On exit (process.exit, a fatal error) the buffer is flushed;
+ * a SIGKILL loses at most the last 100 ms of lines.
  */
 export function createLogger(service: string, level = 'info', destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -30,7 +36,7 @@ export function createLogger(service: string, level = 'info', destination?: pino
       msg: (msg: unknown) => (typeof msg === 'string' ? redactString(msg) : msg),
     },
   };
-  const logger = destination ? pino(options, destination) : pino(options);
+  const logger = pino(options, destination ?? stdoutLines());
   // pino formats a child's bindings without the bindings formatter; children inherit this child().
   const child = logger.child; // eslint-disable-line @typescript-eslint/unbound-method
   logger.child = function redactedChild(this: Logger, bindings, childOptions) {
@@ -52,4 +58,12 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
   const sc = trace.getActiveSpan()?.spanContext();
   if (!sc || sc.traceId === '00000000000000000000000000000000') return {};
   return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+let stdout: pino.DestinationStream | undefined;
+
+/** The process's buffered stdout writer, shared by every logger (pino flushes it on exit). */
+function stdoutLines(): pino.DestinationStream {
+  stdout ??= pino.destination({ dest: 1, sync: false, minLength: 4_096, periodicFlush: 100 });
+  return stdout;
 }
