@@ -2,3 +2,4 @@ export * from './projection';
 export * from './sql';
 export * from './changes';
 export * from './install';
+export * from './catalog';
