@@ -3,3 +3,4 @@ export * from './sql';
 export * from './changes';
 export * from './install';
 export * from './catalog';
+export * from './upcast';
