@@ -41,6 +41,38 @@ const INFRASTRUCTURE = [
   '@kafkajs/*',
 ];
 
+/**
+ * SQL naming a group's tables (FROM, JOIN, INTO, UPDATE, in a string or a template) is an error
+ * outside the group's owners. ESLint keeps the last setting of a rule a file matches, so the
+ * first config forbids every group everywhere and each owner's config then forbids the others.
+ */
+function tableOwners(groups) {
+  const left = ['**/*.spec.ts', '**/test-support/**', 'libs/testing/**', 'libs/platform/src/database-roles.ts'];
+  const forbid = (forbidden) => [
+    'error',
+    ...forbidden.flatMap(({ owners, tables, use }) => {
+      const sql = `/\\b(FROM|JOIN|INTO|UPDATE)\\s+("?public"?\\.)?"?(${tables.join('|')})\\b/i`;
+      const message = `${tables.join(', ')} belong to ${owners.join(' and ')}: read them through ${use}.`;
+      return [
+        { selector: `Literal[value=${sql}]`, message },
+        { selector: `TemplateElement[value.raw=${sql}]`, message },
+      ];
+    }),
+  ];
+  return [
+    {
+      files: ['services/**/*.ts', 'libs/**/*.ts', 'projections/**/*.ts', 'schemas/**/*.ts'],
+      ignores: left,
+      rules: { 'no-restricted-syntax': forbid(groups) },
+    },
+    ...groups.map((group) => ({
+      files: group.owners.map((o) => `${o}/*.ts`),
+      ignores: left,
+      rules: { 'no-restricted-syntax': forbid(groups.filter((g) => g !== group)) },
+    })),
+  ];
+}
+
 module.exports = tseslint.config(
   {
     ignores: [
@@ -128,6 +160,24 @@ module.exports = tseslint.config(
       ],
     },
   },
+  // A table's SQL lives in the package that owns it; others call that package's read functions
+  // (docs/architecture/contracts.md). Tests and their support, benchmarks and the role grants
+  // (which name every table) are left out.
+  ...tableOwners([
+    {
+      owners: ['services/projector/**', 'projections/kit/**'],
+      tables: ['projections', 'projection_versions', 'projection_checkpoints'],
+      use: 'the catalog functions of @sluice/projection-kit (projections/kit/src/catalog.ts)',
+    },
+    { owners: ['projections/wallet/**'], tables: ['wallet_balances'], use: "@sluice/projection-wallet's readers" },
+    { owners: ['projections/transactions/**'], tables: ['wallet_transactions'], use: "@sluice/projection-transactions' readers" },
+    { owners: ['projections/withdrawals/**'], tables: ['withdrawal_status'], use: "@sluice/projection-withdrawals' readers" },
+    {
+      owners: ['services/command-api/**', 'libs/wallet-store/**'],
+      tables: ['wallets', 'deposits', 'withdrawals'],
+      use: '@sluice/wallet-store',
+    },
+  ]),
   {
     // CLIs, benchmarks and local tooling talk to a terminal.
     files: ['services/cli/**/*.ts', 'bench/**/*.ts', 'deploy/**/*.ts', 'schemas/scripts/**/*.ts'],

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { appliedRecords, liveVersions as liveVersionsOf, newestVersion, versionKey } from '@sluice/projection-kit';
 import { javaKafkaProperties, testEnv, uniqueName } from '@sluice/testing';
 import type { BenchSetup } from './setup';
 
@@ -153,13 +154,8 @@ export async function timeUntilApplied(
       const refs = await versions().catch(() => []);
       let applied = 0;
       if (refs.length > 0) {
-        const { rows } = await pg.query<{ projection: string; version: number; n: string }>(
-          `SELECT c.projection, c.version, sum(c.next_offset) AS n FROM projection_checkpoints c
-           JOIN unnest($1::text[], $2::int4[]) AS r(projection, version) ON r.projection = c.projection AND r.version = c.version
-           GROUP BY c.projection, c.version`,
-          [refs.map((r) => r.projection), refs.map((r) => r.version)],
-        );
-        applied = rows.length === refs.length ? Math.min(...rows.map((r) => Number(r.n))) : 0;
+        const byVersion = await appliedRecords(pg, refs);
+        applied = byVersion.size === refs.length ? Math.min(...refs.map((r) => byVersion.get(versionKey(r))!)) : 0;
       }
       const now = performance.now();
       samples.push({ at: now, applied });
@@ -188,10 +184,8 @@ export async function liveVersions(url: string): Promise<{ projection: string; v
   const pg = new Client({ connectionString: url });
   await pg.connect();
   try {
-    const { rows } = await pg.query<{ projection: string; version: number }>(
-      'SELECT name AS projection, live_version AS version FROM projections WHERE live_version IS NOT NULL',
-    );
-    return rows.length === 3 ? rows : [];
+    const live = await liveVersionsOf(pg);
+    return live.length === 3 ? live : [];
   } finally {
     await pg.end();
   }
@@ -201,11 +195,8 @@ export async function buildingVersion(url: string, projection: string): Promise<
   const pg = new Client({ connectionString: url });
   await pg.connect();
   try {
-    const { rows } = await pg.query<{ version: number }>(
-      `SELECT version FROM projection_versions WHERE projection = $1 AND state IN ('building', 'live') ORDER BY version DESC LIMIT 1`,
-      [projection],
-    );
-    return rows[0] && rows[0].version > 1 ? [{ projection, version: rows[0].version }] : [];
+    const newest = await newestVersion(pg, projection, ['building', 'live']);
+    return newest && newest.version > 1 ? [{ projection, version: newest.version }] : [];
   } finally {
     await pg.end();
   }

@@ -1,4 +1,16 @@
 import type { Pool } from 'pg';
+import {
+  moneyTotals,
+  PENDING_STATUSES,
+  unaccountedHolds,
+  unsettledWithdrawals,
+  walletBalancesPage,
+  withdrawalsByIds,
+  withdrawalsInStatus,
+  withdrawalTotals,
+  type WalletBalance,
+  type WithdrawalStatus,
+} from '@sluice/wallet-store';
 
 export type ViolationCode =
   | 'money_not_conserved'
@@ -31,9 +43,17 @@ export interface InvariantOptions {
   payouts?: readonly ExecutedPayout[];
   /** Also require every withdrawal to be over: completed, or failed and compensated. */
   settled?: boolean;
-  /** Also compare the wallet read model (wallet_balances) with the command side, wallet by wallet. */
-  readModel?: boolean;
+  /**
+   * Also compare the wallet read model with the command side, wallet by wallet: its balances in
+   * wallet id order, a page at a time (the wallet projection's `walletBalancesPage`). Passed in
+   * rather than imported: the read model's tables belong to its projection, which a library may
+   * not depend on.
+   */
+  readModel?: ReadModelBalances;
 }
+
+/** The `limit` wallets after `afterWalletId` (from the first when undefined), in wallet id order. */
+export type ReadModelBalances = (db: Pool, afterWalletId: string | undefined, limit: number) => Promise<readonly WalletBalance[]>;
 
 export interface InvariantReport {
   ok: boolean;
@@ -77,22 +97,12 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
     if (violations.filter((x) => x.code === v.code).length < MAX_LISTED) violations.push(v);
   };
 
-  const { rows: money } = await pool.query<{ wallets: string; balances: string; held: string; deposited: string }>(
-    `SELECT (SELECT count(*) FROM wallets)::text AS wallets,
-            (SELECT COALESCE(sum(balance), 0) FROM wallets)::text AS balances,
-            (SELECT COALESCE(sum(held), 0) FROM wallets)::text AS held,
-            (SELECT COALESCE(sum(amount), 0) FROM deposits)::text AS deposited`,
-  );
-  const { rows: byStatus } = await pool.query<{ status: string; n: string; amount: string }>(
-    `SELECT status, count(*)::text AS n, COALESCE(sum(amount), 0)::text AS amount FROM withdrawals GROUP BY status`,
-  );
-  const status = (s: string) => byStatus.find((r) => r.status === s);
-  const count = (...s: string[]) => s.reduce((n, x) => n + Number(status(x)?.n ?? 0), 0);
-  const amount = (...s: string[]) => s.reduce((n, x) => n + Number(status(x)?.amount ?? 0), 0);
-  const m = money[0]!;
-  const deposited = Number(m.deposited);
-  const balances = Number(m.balances);
-  const held = Number(m.held);
+  const m = await moneyTotals(pool);
+  const byStatus = await withdrawalTotals(pool);
+  const status = (s: WithdrawalStatus) => byStatus.find((r) => r.status === s);
+  const count = (...s: readonly WithdrawalStatus[]) => s.reduce((n, x) => n + (status(x)?.count ?? 0), 0);
+  const amount = (...s: readonly WithdrawalStatus[]) => s.reduce((n, x) => n + (status(x)?.amount ?? 0), 0);
+  const { deposited, balances, held } = m;
   const completedAmount = amount('completed');
 
   if (deposited !== balances + completedAmount) {
@@ -101,37 +111,24 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
       detail: `deposited ${deposited} ≠ balances ${balances} + completed withdrawals ${completedAmount} (difference ${deposited - balances - completedAmount})`,
     });
   }
-  const { rows: holds } = await pool.query<{ id: string; held: string; pending: string }>(
-    `SELECT w.id, w.held::text, COALESCE(p.pending, 0)::text AS pending
-       FROM wallets w
-       LEFT JOIN (SELECT wallet_id, sum(amount) AS pending FROM withdrawals
-                   WHERE status IN ('requested', 'submitted') GROUP BY wallet_id) p ON p.wallet_id = w.id
-      WHERE w.held <> COALESCE(p.pending, 0) OR w.held > w.balance OR w.held < 0
-      LIMIT ${MAX_LISTED}`,
-  );
-  for (const h of holds) {
+  for (const h of await unaccountedHolds(pool, MAX_LISTED)) {
     add({
       code: 'hold_not_accounted',
-      id: h.id,
-      detail: `wallet ${h.id} holds ${h.held}; its pending withdrawals add up to ${h.pending}`,
+      id: h.walletId,
+      detail: `wallet ${h.walletId} holds ${h.held}; its pending withdrawals add up to ${h.pending}`,
     });
   }
   if (options.settled) {
-    const { rows: open } = await pool.query<{ id: string; status: string }>(
-      `SELECT id, status FROM withdrawals WHERE status NOT IN ('completed', 'compensated') LIMIT ${MAX_LISTED}`,
-    );
-    for (const w of open) add({ code: 'not_settled', id: w.id, detail: `withdrawal ${w.id} is ${w.status}` });
+    for (const w of await unsettledWithdrawals(pool, MAX_LISTED)) {
+      add({ code: 'not_settled', id: w.id, detail: `withdrawal ${w.id} is ${w.status}` });
+    }
   }
 
   let payouts: number | null = null;
   let paidOut: number | null = null;
   if (options.payouts) {
     const references = [...new Set(options.payouts.map((p) => p.reference))];
-    const { rows: known } = await pool.query<{ id: string; status: string; amount: string }>(
-      'SELECT id, status, amount::text FROM withdrawals WHERE id::text = ANY($1::text[])',
-      [references],
-    );
-    const withdrawals = new Map(known.map((w) => [w.id, w]));
+    const withdrawals = new Map((await withdrawalsByIds(pool, references)).map((w) => [w.id, w]));
     const mine = options.payouts.filter((p) => withdrawals.has(p.reference));
     payouts = mine.length;
     paidOut = mine.reduce((n, p) => n + p.amount, 0);
@@ -150,8 +147,7 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
         add({ code: 'paid_not_completed', id: ref, detail: `withdrawal ${ref} was paid out but is still ${w.status}` });
       }
     }
-    const { rows: completed } = await pool.query<{ id: string }>(`SELECT id FROM withdrawals WHERE status = 'completed'`);
-    for (const c of completed) {
+    for (const c of await withdrawalsInStatus(pool, 'completed')) {
       if (!perReference.has(c.id))
         add({ code: 'completed_without_payout', id: c.id, detail: `withdrawal ${c.id} is completed but was never paid out` });
     }
@@ -170,17 +166,12 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
   }
 
   if (options.readModel) {
-    const { rows: differ } = await pool.query<{ id: string; cmd: string; rm: string | null }>(
-      `SELECT w.id, w.balance || '/' || w.held AS cmd, r.balance || '/' || r.held AS rm
-         FROM wallets w LEFT JOIN wallet_balances r ON r.wallet_id = w.id
-        WHERE r.wallet_id IS NULL OR r.balance <> w.balance OR r.held <> w.held
-        LIMIT ${MAX_LISTED}`,
-    );
-    for (const d of differ) {
+    for (const d of await readModelMismatches(pool, options.readModel, MAX_LISTED)) {
+      const rm = d.readModel ? `${d.readModel.balance}/${d.readModel.held}` : 'missing';
       add({
         code: 'read_model_mismatch',
-        id: d.id,
-        detail: `wallet ${d.id}: command side ${d.cmd}, read model ${d.rm ?? 'missing'} (balance/held)`,
+        id: d.command.walletId,
+        detail: `wallet ${d.command.walletId}: command side ${d.command.balance}/${d.command.held}, read model ${rm} (balance/held)`,
       });
     }
   }
@@ -188,11 +179,11 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
   return {
     ok: violations.length === 0,
     totals: {
-      wallets: Number(m.wallets),
+      wallets: m.wallets,
       deposited,
       balances,
       held,
-      pendingWithdrawals: count('requested', 'submitted'),
+      pendingWithdrawals: count(...PENDING_STATUSES),
       completedWithdrawals: count('completed'),
       completedAmount,
       compensatedWithdrawals: count('compensated'),
@@ -201,6 +192,49 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
     },
     violations,
   };
+}
+
+const PAGE = 5_000;
+
+/**
+ * The command side's wallets whose read-model row is missing or differs in balance or held (at
+ * most `limit`): both sides walked in wallet id order, a page at a time, and merged.
+ */
+async function readModelMismatches(
+  pool: Pool,
+  readModel: ReadModelBalances,
+  limit: number,
+): Promise<{ command: WalletBalance; readModel: WalletBalance | undefined }[]> {
+  const found: { command: WalletBalance; readModel: WalletBalance | undefined }[] = [];
+  let rm: readonly WalletBalance[] = [];
+  let rmAt = 0;
+  let rmDone = false;
+  let rmAfter: string | undefined;
+  let after: string | undefined;
+  for (;;) {
+    const page = await walletBalancesPage(pool, after, PAGE);
+    for (const w of page) {
+      // Advance the read model to the first row at or past this wallet (both sides in uuid order).
+      for (;;) {
+        if (rmAt === rm.length && !rmDone) {
+          rm = await readModel(pool, rmAfter, PAGE);
+          rmAt = 0;
+          rmDone = rm.length < PAGE;
+          rmAfter = rm.at(-1)?.walletId ?? rmAfter;
+        }
+        const r = rm[rmAt];
+        if (!r || r.walletId >= w.walletId) break;
+        rmAt++;
+      }
+      const r = rm[rmAt]?.walletId === w.walletId ? rm[rmAt] : undefined;
+      if (!r || r.balance !== w.balance || r.held !== w.held) {
+        found.push({ command: w, readModel: r });
+        if (found.length >= limit) return found;
+      }
+    }
+    if (page.length < PAGE) return found;
+    after = page.at(-1)!.walletId;
+  }
 }
 
 /** Reads every executed payout from the provider's admin API (the PSP simulator's GET /admin/payouts). */

@@ -64,8 +64,11 @@ export interface ProjectionDefinition<E extends DecodedEventLike = DecodedEventL
   readonly description: string;
   /** The aggregate type whose topic it reads (the outbox routes aggregatetype to a topic). */
   readonly aggregateType: string;
-  /** The event types it folds; other events of the topic only move the version guard. */
-  readonly eventTypes: readonly E['type'][];
+  /**
+   * The event types it folds (its own, and older ones it upcasts into them: withUpcasters); other
+   * events of the topic only move the version guard.
+   */
+  readonly eventTypes: readonly string[];
   /** Its read-model tables; readers see the live version's through views of the same names in public. */
   readonly tables: readonly string[];
   /** drizzle-kit migrations written with unqualified table names; the engine applies them inside each version's schema. */

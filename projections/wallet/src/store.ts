@@ -111,3 +111,21 @@ export async function findWallet(db: Queryable, walletId: string): Promise<Walle
   const { rows } = await db.query<WalletRow>(`SELECT * FROM ${qualified('public', TABLE)} WHERE wallet_id = $1`, [walletId]);
   return rows[0] && toRecord(rows[0]);
 }
+
+/**
+ * Balances of the live version in wallet id order, the `limit` after
+ * `afterWalletId` (from the first when undefined): a keyset page, for walking
+ * every wallet (the invariant check compares them with the command side's).
+ */
+export async function walletBalancesPage(
+  db: Queryable,
+  afterWalletId: string | undefined,
+  limit: number,
+): Promise<{ walletId: string; balance: number; held: number }[]> {
+  const { rows } = await db.query<{ wallet_id: string; balance: string; held: string }>(
+    `SELECT wallet_id, balance::text, held::text FROM ${qualified('public', TABLE)}
+     WHERE $1::uuid IS NULL OR wallet_id > $1::uuid ORDER BY wallet_id LIMIT $2`,
+    [afterWalletId ?? null, limit],
+  );
+  return rows.map((r) => ({ walletId: r.wallet_id, balance: Number(r.balance), held: Number(r.held) }));
+}

@@ -1,6 +1,7 @@
 import { commonEnv, env, loadConfig, z } from '@sluice/config';
 import { createPool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts, type InvariantReport } from '@sluice/invariants';
+import { walletBalancesPage } from '@sluice/projection-wallet';
 
 const USAGE = `usage: sluice invariants check [--psp-url URL] [--no-psp] [--settled] [--read-model] [--json]
 
@@ -32,7 +33,7 @@ export async function runInvariants(argv: readonly string[]): Promise<number> {
       pool,
       ...(payouts && { payouts }),
       settled: flags.includes('--settled'),
-      readModel: flags.includes('--read-model'),
+      ...(flags.includes('--read-model') && { readModel: walletBalancesPage }),
     });
     if (flags.includes('--json')) console.log(JSON.stringify(report, null, 2));
     else print(report);

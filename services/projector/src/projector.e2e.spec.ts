@@ -5,6 +5,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { AvroEventCodec, createKafka, ensureTopics, partitionForKey, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
+import { liveCheckpoints } from '@sluice/projection-kit';
 import { foldWallets, simulateWalletHistories } from '@sluice/projection-wallet';
 import { foldTransaction } from '@sluice/projection-transactions';
 import { foldWithdrawals, type WithdrawalEvent } from '@sluice/projection-withdrawals';
@@ -103,11 +104,8 @@ async function caughtUp(timeoutMs = 45_000): Promise<void> {
     'every projection to reach the high watermarks',
     async () => {
       const high = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
-      const { rows } = await sql.query<{ projection: string; partition: number; next_offset: string }>(
-        `SELECT c.projection, c.partition, c.next_offset FROM projection_checkpoints c
-         JOIN projections p ON p.name = c.projection AND p.live_version = c.version`,
-      );
-      return rows.length === 3 * PARTITIONS && rows.every((r) => r.next_offset === high.get(r.partition));
+      const rows = await liveCheckpoints(sql, topic);
+      return rows.length === 3 * PARTITIONS && rows.every((r) => String(r.nextOffset) === high.get(r.partition));
     },
     { timeoutMs, intervalMs: 250 },
   );

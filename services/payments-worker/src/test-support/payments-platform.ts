@@ -5,6 +5,7 @@ import { createPool, type Pool } from '@sluice/db';
 import { checkInvariants, fetchExecutedPayouts, type InvariantReport } from '@sluice/invariants';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
+import { walletBalancesPage } from '@sluice/projection-wallet';
 import {
   createTestDatabase,
   freePort,
@@ -183,7 +184,7 @@ export class PaymentsPlatform {
     const strict = await checkInvariants({ pool: this.pool, payouts, settled: true });
     // The read model trails the command side by the pipeline's lag: give it time to agree.
     await waitFor('the read model to agree with the command side', async () => {
-      const r = await checkInvariants({ pool: this.pool, readModel: true });
+      const r = await checkInvariants({ pool: this.pool, readModel: walletBalancesPage });
       if (!r.ok) throw new Error(JSON.stringify(r.violations.slice(0, 3)));
       return true;
     });

@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
+import { listVersions, liveVersions } from '@sluice/projection-kit';
 import { countOpenParked } from './parked';
 
 /**
@@ -24,15 +25,12 @@ export function registerRegistryMetrics(pool: Pool, registry: Registry): void {
     registers,
     async collect() {
       await safely(async () => {
-        const { rows } = await pool.query<{ projection: string; version: number; applied: string; total: string }>(
-          `SELECT projection, version, progress_applied AS applied, progress_total AS total FROM projection_versions WHERE state = 'building'`,
-        );
+        const building = (await listVersions(pool)).filter((v) => v.state === 'building');
         this.reset();
-        for (const r of rows) {
-          const total = Number(r.total);
+        for (const { projection, version, progress } of building) {
           this.set(
-            { projection: r.projection, version: String(r.version) },
-            total > 0 ? Math.min(1, Number(r.applied) / total) : 0,
+            { projection, version: String(version) },
+            progress.total > 0 ? Math.min(1, progress.applied / progress.total) : 0,
           );
         }
       });
@@ -45,11 +43,10 @@ export function registerRegistryMetrics(pool: Pool, registry: Registry): void {
     registers,
     async collect() {
       await safely(async () => {
-        const { rows } = await pool.query<{ projection: string; version: number; rate: number }>(
-          `SELECT projection, version, progress_rate AS rate FROM projection_versions WHERE state = 'building'`,
-        );
+        const building = (await listVersions(pool)).filter((v) => v.state === 'building');
         this.reset();
-        for (const r of rows) this.set({ projection: r.projection, version: String(r.version) }, r.rate);
+        for (const { projection, version, progress } of building)
+          this.set({ projection, version: String(version) }, progress.rate);
       });
     },
   });
@@ -60,11 +57,9 @@ export function registerRegistryMetrics(pool: Pool, registry: Registry): void {
     registers,
     async collect() {
       await safely(async () => {
-        const { rows } = await pool.query<{ name: string; live_version: number | null }>(
-          'SELECT name, live_version FROM projections',
-        );
+        const live = await liveVersions(pool);
         this.reset();
-        for (const r of rows) if (r.live_version !== null) this.set({ projection: r.name }, r.live_version);
+        for (const { projection, version } of live) this.set({ projection }, version);
       });
     },
   });

@@ -1,98 +1,35 @@
 import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '@sluice/db';
 import {
+  getVersion,
   HEADS_TABLE,
+  liveVersion,
   migrateVersionSchema,
   publishViews,
   qualified,
   quoteIdent,
   VERSION_JOURNAL,
   type ProjectionDefinition,
+  type ProjectionVersion,
   type Queryable,
+  type VersionOrigin,
+  type VersionState,
 } from '@sluice/projection-kit';
 import { lockExclusive, setupLock } from './locks';
-
-export type VersionState = 'building' | 'live' | 'retired' | 'replay' | 'abandoned';
-export type VersionOrigin = 'earliest' | 'timestamp' | 'adopted' | 'range' | 'snapshot';
-
-export interface ProjectionVersion {
-  projection: string;
-  version: number;
-  schema: string;
-  state: VersionState;
-  origin: VersionOrigin;
-  startedFrom: Date | null;
-  createdAt: Date;
-  liveAt: Date | null;
-  retiredAt: Date | null;
-  progress: { applied: number; total: number; rate: number; at: Date | null };
-}
-
-interface VersionRow {
-  projection: string;
-  version: number;
-  schema_name: string;
-  state: VersionState;
-  origin: VersionOrigin;
-  started_from: Date | null;
-  created_at: Date;
-  live_at: Date | null;
-  retired_at: Date | null;
-  progress_applied: string;
-  progress_total: string;
-  progress_rate: number;
-  progress_at: Date | null;
-}
-
-function toVersion(r: VersionRow): ProjectionVersion {
-  return {
-    projection: r.projection,
-    version: r.version,
-    schema: r.schema_name,
-    state: r.state,
-    origin: r.origin,
-    startedFrom: r.started_from,
-    createdAt: r.created_at,
-    liveAt: r.live_at,
-    retiredAt: r.retired_at,
-    progress: {
-      applied: Number(r.progress_applied),
-      total: Number(r.progress_total),
-      rate: r.progress_rate,
-      at: r.progress_at,
-    },
-  };
-}
 
 export function versionSchema(projection: string, version: number): string {
   return `proj_${projection}_v${version}`;
 }
 
-export async function listVersions(db: Queryable, projection?: string): Promise<ProjectionVersion[]> {
-  const { rows } = await db.query<VersionRow>(
-    `SELECT * FROM projection_versions WHERE $1::text IS NULL OR projection = $1 ORDER BY projection, version`,
-    [projection ?? null],
-  );
-  return rows.map(toVersion);
-}
-
-export async function getVersion(db: Queryable, projection: string, version: number): Promise<ProjectionVersion | undefined> {
-  const { rows } = await db.query<VersionRow>('SELECT * FROM projection_versions WHERE projection = $1 AND version = $2', [
-    projection,
-    version,
-  ]);
-  return rows[0] && toVersion(rows[0]);
-}
-
-export async function liveVersion(db: Queryable, projection: string): Promise<ProjectionVersion | undefined> {
-  const { rows } = await db.query<VersionRow>(
-    `SELECT v.* FROM projections p JOIN projection_versions v ON v.projection = p.name AND v.version = p.live_version
-     WHERE p.name = $1`,
-    [projection],
-  );
-  return rows[0] && toVersion(rows[0]);
-}
-
+// The catalog's reads live in the projection kit, for readers outside the projector too.
+export {
+  getVersion,
+  listVersions,
+  liveVersion,
+  type ProjectionVersion,
+  type VersionOrigin,
+  type VersionState,
+} from '@sluice/projection-kit';
 export { publishViews };
 
 /**

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { applyMigrations, createPool } from '@sluice/db';
 import { AvroEventCodec, createKafka, ensureTopics, partitionForKey, routeTopic } from '@sluice/messaging';
 import { createLogger, createMetricsRegistry, type Logger, type Registry } from '@sluice/observability';
-import type { ProjectionDefinition } from '@sluice/projection-kit';
+import { checkpointsOf, liveVersion, type ProjectionDefinition } from '@sluice/projection-kit';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
 import { createTestDatabase, testEnv, uniqueName, waitFor, type TestDatabase } from '@sluice/testing';
 import { DeadLetterPublisher } from '../engine/dead-letters';
@@ -149,13 +149,8 @@ export class ProjectorHarness {
 
   /** The stored next offsets of a projection's live version (or `version`). */
   async checkpoints(projection: string, version?: number): Promise<Map<number, bigint>> {
-    const { rows } = await this.pool.query<{ partition: number; next_offset: string }>(
-      `SELECT c.partition, c.next_offset FROM projection_checkpoints c
-       WHERE c.projection = $1 AND c.topic = $2
-         AND c.version = COALESCE($3::int4, (SELECT live_version FROM projections WHERE name = $1))`,
-      [projection, this.topic, version ?? null],
-    );
-    return new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+    const v = version ?? (await liveVersion(this.pool, projection))?.version;
+    return v === undefined ? new Map() : checkpointsOf(this.pool, { projection, version: v }, this.topic);
   }
 
   /** Waits until every partition's checkpoint of each projection's live version has reached the high watermark. */

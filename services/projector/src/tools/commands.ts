@@ -1,4 +1,4 @@
-import { quoteIdent } from '@sluice/projection-kit';
+import { liveLag, quoteIdent } from '@sluice/projection-kit';
 import { projectionNamed, PROJECTIONS } from '../projections';
 import { countOpenParked } from '../store/parked';
 import { dropVersion, listVersions, setVersionState } from '../store/versions';
@@ -10,12 +10,7 @@ import { switchLive } from './switch';
 export async function projectionList(ctx: ToolContext): Promise<number> {
   const versions = await listVersions(ctx.pool);
   const parked = await countOpenParked(ctx.pool);
-  const { rows: lag } = await ctx.pool.query<{ projection: string; lag: string; behind_ms: string | null }>(
-    `SELECT c.projection, sum(c.lag_records) AS lag,
-       max(CASE WHEN c.lag_records > 0 THEN extract(epoch FROM now() - c.last_record_at) * 1000 END) AS behind_ms
-     FROM projection_checkpoints c JOIN projections p ON p.name = c.projection AND p.live_version = c.version
-     GROUP BY c.projection`,
-  );
+  const lag = await liveLag(ctx.pool);
   for (const def of PROJECTIONS) {
     const mine = versions.filter((v) => v.projection === def.name);
     const live = mine.find((v) => v.state === 'live');
@@ -23,7 +18,7 @@ export async function projectionList(ctx: ToolContext): Promise<number> {
     const dead = parked.filter((p) => p.projection === def.name && p.state === 'dead').reduce((n, p) => n + p.count, 0);
     ctx.print(`${def.name.padEnd(14)} ${def.description}`);
     ctx.print(
-      `${''.padEnd(14)} live ${live ? `v${live.version} (${live.schema})` : 'none'}; lag ${l ? `${l.lag} records` : 'unknown'}; dead letters ${dead}`,
+      `${''.padEnd(14)} live ${live ? `v${live.version} (${live.schema})` : 'none'}; lag ${l ? `${l.records} records` : 'unknown'}; dead letters ${dead}`,
     );
     for (const v of mine.filter((x) => x.state !== 'live')) {
       const progress =

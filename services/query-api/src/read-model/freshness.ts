@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import { partitionForKey } from '@sluice/messaging';
+import { liveCheckpoints } from '@sluice/projection-kit';
 
 export interface Lag {
   /** Records between the read model and the end of the key's partition, as of the projector's last batch. */
@@ -89,29 +90,14 @@ export class Freshness {
 
   private async load(): Promise<void> {
     try {
-      const { rows } = await this.pool.query<{
-        projection: string;
-        schema_name: string;
-        partition: number;
-        lag_records: string;
-        last_record_at: Date | null;
-        updated_at: Date;
-      }>(
-        `SELECT c.projection, v.schema_name, c.partition, c.lag_records, c.last_record_at, c.updated_at
-         FROM projections p
-         JOIN projection_versions v ON v.projection = p.name AND v.version = p.live_version
-         JOIN projection_checkpoints c ON c.projection = p.name AND c.version = p.live_version AND c.topic = $1
-         ORDER BY c.projection, c.partition`,
-        [this.topic],
-      );
       const next = new Map<string, ProjectionState>();
-      for (const r of rows) {
-        let s = next.get(r.projection);
-        if (!s) next.set(r.projection, (s = { schema: r.schema_name, partitions: [] }));
-        s.partitions[r.partition] = {
-          lagRecords: Number(r.lag_records),
-          lastRecordAt: r.last_record_at?.getTime() ?? null,
-          updatedAt: r.updated_at.getTime(),
+      for (const c of await liveCheckpoints(this.pool, this.topic)) {
+        let s = next.get(c.projection);
+        if (!s) next.set(c.projection, (s = { schema: c.schema, partitions: [] }));
+        s.partitions[c.partition] = {
+          lagRecords: c.lagRecords,
+          lastRecordAt: c.lastRecordAt?.getTime() ?? null,
+          updatedAt: c.updatedAt.getTime(),
         };
       }
       this.state = next;

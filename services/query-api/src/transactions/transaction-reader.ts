@@ -1,4 +1,4 @@
-import { HEADS_TABLE, qualified } from '@sluice/projection-kit';
+import { aggregateHead } from '@sluice/projection-kit';
 import { readTransactions, type TransactionRecord } from '@sluice/projection-transactions';
 import { findWallet } from '@sluice/projection-wallet';
 import { SingleFlight } from '@sluice/resilience';
@@ -55,12 +55,7 @@ export class TransactionReader {
   async head(walletId: string): Promise<number | undefined> {
     const schema = await this.rm.freshness.liveSchema('transactions');
     if (!schema) return undefined;
-    const { rows } = await readOrUnavailable(() =>
-      this.rm.pool.query<{ version: number }>(`SELECT version FROM ${qualified(schema, HEADS_TABLE)} WHERE aggregate_id = $1`, [
-        walletId,
-      ]),
-    );
-    return rows[0]?.version;
+    return readOrUnavailable(() => aggregateHead(this.rm.pool, schema, walletId));
   }
 
   /** Waits (bounded) until the history has folded minVersion of the wallet; false when it did not in time. */
