@@ -199,7 +199,7 @@ export async function buildPaymentsWorker(
     secret: config.PSP_WEBHOOK_SECRET,
     toleranceS: config.PSP_WEBHOOK_TOLERANCE_S,
     health,
-    registry,
+    registry: config.METRICS_PORT === undefined ? registry : undefined,
     logger,
   });
 
