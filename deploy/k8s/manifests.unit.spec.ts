@@ -102,6 +102,9 @@ describe('what each overlay deploys', () => {
     const container = containerOf('dev', name);
     expect(container.args).toEqual([`dist/services/${name}/src/main.js`]);
     expect(container.ports?.[0]).toEqual({ name: 'http', containerPort: port });
+    // /metrics on a port of its own, the one METRICS_PORT in sluice-config names (the validator checks they agree).
+    expect(container.ports?.[1]).toEqual({ name: 'metrics', containerPort: 9464 });
+    expect(environmentOf('dev', container).METRICS_PORT).toBe('9464');
     expect(container.env?.find((e) => e.name === 'PORT')?.value).toBe(String(port));
     expect(container.readinessProbe?.httpGet?.path).toBe('/health/ready');
     expect(container.livenessProbe?.httpGet?.path).toBe('/health/live');

@@ -161,9 +161,58 @@ const BREAKAGES: Breakage[] = [
         'base/monitoring.yaml',
         { kind: 'PodMonitor', name: 'sluice-services' },
         ['spec', 'podMetricsEndpoints', 0, 'port'],
-        'metrics',
+        'metric',
       ),
-    reported: /PodMonitor\/sluice-services: scrapes port metrics, which no container of Deployment\/command-api declares/,
+    reported: /PodMonitor\/sluice-services: scrapes port metric, which no container of Deployment\/command-api declares/,
+  },
+  {
+    name: 'a PodMonitor scraping the API port, which answers /metrics 404',
+    overlay: 'prod',
+    breakIt: (dir) =>
+      setField(
+        dir,
+        'base/monitoring.yaml',
+        { kind: 'PodMonitor', name: 'sluice-services' },
+        ['spec', 'podMetricsEndpoints', 0, 'port'],
+        'http',
+      ),
+    reported:
+      /PodMonitor\/sluice-services: scrapes port http \(3000\) of Deployment\/command-api, whose service serves \/metrics on 9464 \(METRICS_PORT\)/,
+  },
+  {
+    name: 'a metrics container port that is not METRICS_PORT',
+    overlay: 'staging',
+    breakIt: (dir) =>
+      setField(dir, 'base/query-api.yaml', deployment('query-api'), [...CONTAINER, 'ports', 1, 'containerPort'], 9465),
+    reported:
+      /PodMonitor\/sluice-services: scrapes port metrics \(9465\) of Deployment\/query-api, whose service serves \/metrics on 9464/,
+  },
+  {
+    name: 'Prometheus admitted to the API port as well',
+    overlay: 'prod',
+    breakIt: (dir) =>
+      setField(
+        dir,
+        'base/network-policies.yaml',
+        { kind: 'NetworkPolicy', name: 'prometheus-scrape' },
+        ['spec', 'ingress', 0, 'ports'],
+        undefined,
+        (old) => [...(old as object[]), { protocol: 'TCP', port: 'http' }],
+      ),
+    reported: /NetworkPolicy\/prometheus-scrape: admits the same peers to the scraped port metrics and to http/,
+  },
+  {
+    name: 'a NetworkPolicy port name typo',
+    overlay: 'dev',
+    breakIt: (dir) =>
+      setField(
+        dir,
+        'base/network-policies.yaml',
+        { kind: 'NetworkPolicy', name: 'prometheus-scrape' },
+        ['spec', 'ingress', 0, 'ports', 0, 'port'],
+        'metrcs',
+      ),
+    reported: /NetworkPolicy\/prometheus-scrape: admits port metrcs, which no container of the pods it selects declares/,
   },
   {
     name: 'the payment provider simulator in prod',

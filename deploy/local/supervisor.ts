@@ -35,12 +35,19 @@ function say(message: string): void {
   process.stdout.write(`${new Date().toISOString()} supervisor: ${message}\n`);
 }
 
+/**
+ * What every service inherits. Locally /metrics stays on each service's own port, the one the
+ * local Prometheus scrapes (libs/platform platformScrapeJobs): a METRICS_PORT left in the shell
+ * (one port for every process on this host) is not passed on.
+ */
+const { METRICS_PORT: _notLocal, ...localEnv } = process.env;
+
 function start(entry: Running): void {
   const { service } = entry;
   const log = createWriteStream(join(logDir, `${service.name}.log`), { flags: 'a' });
   const child = spawn(process.execPath, ['--enable-source-maps', join(root, service.service.entry)], {
     cwd: root,
-    env: { ...process.env, ...service.env },
+    env: { ...localEnv, ...service.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);

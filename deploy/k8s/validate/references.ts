@@ -12,8 +12,10 @@ import {
 
 /**
  * Whatever one object names in another must exist in the same render: a Service's pods and
- * their ports, a probe's port, a PodMonitor's pods and port, the Secrets and ConfigMaps (and the
- * keys in them) that pods, CloudNativePG and KEDA read, and what an autoscaler scales.
+ * their ports, a probe's port, a PodMonitor's pods and port (and that port is where each service
+ * serves /metrics, METRICS_PORT, and no policy opens it together with a client port), a
+ * NetworkPolicy's named ports, the Secrets and ConfigMaps (and the keys in them) that pods,
+ * CloudNativePG and KEDA read, and what an autoscaler scales.
  */
 export function checkReferences(overlay: string, objects: readonly K8sObject[]): Problem[] {
   const problems: Problem[] = [];
@@ -61,14 +63,101 @@ export function checkReferences(overlay: string, objects: readonly K8sObject[]):
     const spec = monitor.spec as { selector: LabelSelector; podMetricsEndpoints?: { port?: string }[] };
     const matched = pods.filter((p) => selects(spec.selector, p.labels));
     if (matched.length === 0) report(monitor, 'selector matches no pod template');
-    for (const { port } of spec.podMetricsEndpoints ?? [])
-      for (const p of matched.filter((m) => port !== undefined && !hasPort(m.spec.containers, port)))
-        report(monitor, `scrapes port ${String(port)}, which no container of ${ref(p.owner)} declares`);
+    for (const { port } of spec.podMetricsEndpoints ?? []) {
+      if (port === undefined) continue;
+      for (const p of matched) {
+        const scraped = containerPort(p.spec.containers, port);
+        if (!scraped) report(monitor, `scrapes port ${port}, which no container of ${ref(p.owner)} declares`);
+        else checkScrapedPort(monitor, p, port, scraped, objects, report);
+      }
+      checkScrapePolicies(objects, matched, port, report);
+    }
+  }
+
+  for (const policy of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const spec = policy.spec as NetworkPolicySpec;
+    const selected = pods.filter((p) => selects(spec.podSelector ?? {}, p.labels));
+    for (const rule of spec.ingress ?? [])
+      for (const { port } of rule.ports ?? [])
+        if (typeof port === 'string' && selected.length > 0 && !selected.some((p) => hasPort(p.spec.containers, port)))
+          report(policy, `admits port ${port}, which no container of the pods it selects declares`);
   }
 
   checkAutoscalers(objects, (o, m) => report(o, m));
   checkOperatorReferences(objects, sources, (o, m) => report(o, m));
   return problems;
+}
+
+interface NetworkPolicySpec {
+  podSelector?: LabelSelector;
+  ingress?: { from?: unknown[]; ports?: { port?: number | string }[] }[];
+}
+
+/** The port a PodMonitor scrapes is where the service serves /metrics: METRICS_PORT, or PORT when that is unset. */
+function checkScrapedPort(
+  monitor: K8sObject,
+  p: PodTemplate,
+  port: string,
+  scraped: { container: Container; number: number },
+  objects: readonly K8sObject[],
+  report: (o: K8sObject, message: string) => void,
+): void {
+  const metricsPort = envValue(scraped.container, 'METRICS_PORT', objects);
+  const served = metricsPort ?? envValue(scraped.container, 'PORT', objects);
+  if (served !== undefined && Number(served) !== scraped.number)
+    report(
+      monitor,
+      `scrapes port ${port} (${scraped.number}) of ${ref(p.owner)}, whose service serves /metrics on ${served} ` +
+        `(${metricsPort === undefined ? 'PORT: no METRICS_PORT is set' : 'METRICS_PORT'})`,
+    );
+}
+
+/**
+ * Prometheus is admitted to the scraped port alone, and clients never to it: an ingress rule of a
+ * scraped pod that opens the scraped port opens no other port the pod declares.
+ */
+function checkScrapePolicies(
+  objects: readonly K8sObject[],
+  scraped: readonly PodTemplate[],
+  port: string,
+  report: (o: K8sObject, message: string) => void,
+): void {
+  for (const policy of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const spec = policy.spec as NetworkPolicySpec;
+    const selected = scraped.filter((p) => selects(spec.podSelector ?? {}, p.labels));
+    if (selected.length === 0) continue;
+    for (const rule of spec.ingress ?? []) {
+      const ports = (rule.ports ?? []).map((r) => r.port);
+      if (!ports.includes(port)) continue;
+      const others = ports.filter((x) => x !== port && x !== undefined && selected.some((p) => hasPort(p.spec.containers, x)));
+      if (others.length > 0)
+        report(
+          policy,
+          `admits the same peers to the scraped port ${port} and to ${others.join(', ')}: Prometheus to ${port} alone, clients to the others`,
+        );
+    }
+  }
+}
+
+/** A container's setting as the service reads it: its own env value, else the ConfigMaps it takes whole (envFrom). */
+function envValue(c: Container, name: string, objects: readonly K8sObject[]): string | undefined {
+  const own = (c.env ?? []).find((e) => e.name === name);
+  if (own) return own.value;
+  let value: string | undefined;
+  for (const from of c.envFrom ?? []) {
+    const map = from.configMapRef && objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef!.name);
+    const data = map?.data as Record<string, string> | undefined;
+    if (data?.[name] !== undefined) value = data[name];
+  }
+  return value;
+}
+
+function containerPort(containers: readonly Container[], name: string): { container: Container; number: number } | undefined {
+  for (const c of containers) {
+    const p = (c.ports ?? []).find((x) => x.name === name);
+    if (p) return { container: c, number: p.containerPort };
+  }
+  return undefined;
 }
 
 function hasPort(containers: readonly Container[], port: number | string): boolean {

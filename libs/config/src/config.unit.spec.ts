@@ -1,4 +1,4 @@
-import { ConfigError, env, loadConfig, z } from './index';
+import { ConfigError, env, loadConfig, metricsEnv, metricsPortDiffers, z } from './index';
 
 describe('loadConfig', () => {
   const schema = z
@@ -17,5 +17,23 @@ describe('loadConfig', () => {
       expect((err as ConfigError).problems.join('\n')).toMatch(/PORT/);
     }
     expect(() => loadConfig(schema, { LOW: '9' })).toThrow(/LOW must be below HIGH/);
+  });
+});
+
+describe('METRICS_PORT', () => {
+  const schema = z.object({ PORT: env.port(3000), ...metricsEnv }).refine(...metricsPortDiffers);
+
+  it('is unset by default: /metrics stays on PORT', () => {
+    expect(loadConfig(schema, {}).METRICS_PORT).toBeUndefined();
+  });
+
+  it('is a port of its own when set', () => {
+    expect(loadConfig(schema, { METRICS_PORT: '9464' })).toEqual({ PORT: 3000, METRICS_PORT: 9464 });
+  });
+
+  it('refuses the API port itself', () => {
+    expect(() => loadConfig(schema, { PORT: '9464', METRICS_PORT: '9464' })).toThrow(
+      /METRICS_PORT: METRICS_PORT must differ from PORT/,
+    );
   });
 });

@@ -138,6 +138,25 @@ export function tracingSettingsOf(config: {
   };
 }
 
+/**
+ * Where a service serves /metrics, for every service that serves it. Unset (the default, and what
+ * `make up` runs), /metrics is served on PORT beside the API and the health routes, as one listener.
+ * Set (production: deploy/k8s sets 9464 in the ConfigMap every service reads), /metrics is served
+ * on a listener of its own on that port and nowhere else: PORT answers it 404, so a client that
+ * reaches the API port cannot read the metrics, and a network policy can admit Prometheus to this
+ * port alone.
+ */
+export const metricsEnv = {
+  /** A port of its own for /metrics (Prometheus); PORT then answers /metrics 404. Unset, /metrics is served on PORT. */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+};
+
+/** One listener cannot be both: add with `.refine(...metricsPortDiffers)` to a schema with PORT and metricsEnv. */
+export const metricsPortDiffers = [
+  (c: { PORT: number; METRICS_PORT?: number | undefined }) => c.METRICS_PORT === undefined || c.METRICS_PORT !== c.PORT,
+  { message: 'METRICS_PORT must differ from PORT (unset it to serve /metrics on PORT)', path: ['METRICS_PORT'] as string[] },
+] as const;
+
 /** Settings every Sluice process shares; services extend this object. */
 export const commonEnv = {
   /**

@@ -48,6 +48,8 @@ export interface HttpAppOptions {
   tracer?: Tracer;
   /** One log line per request, health and metrics aside. */
   accessLog?: boolean;
+  /** Serve /metrics here (the default); false when a listener of its own serves it (METRICS_PORT): then 404 here. */
+  serveMetrics?: boolean;
 }
 
 /**
@@ -57,7 +59,7 @@ export interface HttpAppOptions {
  *
  * A NestJS application on Fastify with Sluice's conventions: problem+json for
  * every error, RED metrics per route, a front door of backpressure stages,
- * /health/live, /health/ready, /metrics.
+ * /health/live, /health/ready, /metrics (unless serveMetrics is false).
  */
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<NestFastifyApplication> {
   const bodyLimit = options.bodyLimit ?? 16 * 1024;
@@ -113,7 +115,8 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
       done(err as Error, undefined);
     }
   });
-  for (const path of ['/health/live', '/health/ready', '/metrics']) {
+  const metrics = options.serveMetrics === false ? [] : ['/metrics'];
+  for (const path of ['/health/live', '/health/ready', ...metrics]) {
     fastify.get(path, async (_request, reply) => {
       const r = await opsResponse(path, options.health, options.registry);
       if (!r) return reply.code(404).send();

@@ -12,8 +12,17 @@ export interface OpsResponse {
 /**
  * The answers behind /health/live, /health/ready and /metrics, shared by the
  * plain-HTTP ops server of the workers and the routes of the NestJS services.
+ * A listener without health (the metrics listener) or without metrics (an API
+ * port when METRICS_PORT gives them a listener of their own) answers those
+ * paths with undefined: the caller's 404.
  */
-export async function opsResponse(path: string, health: Health, registry: Registry): Promise<OpsResponse | undefined> {
+export async function opsResponse(
+  path: string,
+  health: Health | undefined,
+  registry: Registry | undefined,
+): Promise<OpsResponse | undefined> {
+  if (path === '/metrics') return registry && { status: 200, contentType: registry.contentType, body: await registry.metrics() };
+  if (!health) return undefined;
   switch (path) {
     case '/health/live': {
       const report = health.liveness();
@@ -23,8 +32,6 @@ export async function opsResponse(path: string, health: Health, registry: Regist
       const report = await health.readiness();
       return json(report.status === 'up' ? 200 : 503, report);
     }
-    case '/metrics':
-      return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
     default:
       return undefined;
   }
@@ -39,13 +46,19 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** Health and metrics over HTTP for processes that serve no other HTTP. */
+/**
+ * Health and metrics over HTTP for processes that serve no other HTTP. Without
+ * a registry (metrics have their own listener) /metrics is a 404 here; without
+ * health, /health/* is.
+ */
 export async function startOpsServer(options: {
   host: string;
   port: number;
-  health: Health;
-  registry: Registry;
+  health?: Health | undefined;
+  registry?: Registry | undefined;
   logger: Logger;
+  /** What the start-up log line calls this listener. */
+  name?: string;
 }): Promise<OpsServer> {
   const { health, registry, logger } = options;
   const server: Server = createServer((req, res) => {
@@ -68,7 +81,7 @@ export async function startOpsServer(options: {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  logger.info({ port }, 'ops server listening');
+  logger.info({ port }, `${options.name ?? 'ops server'} listening`);
   return {
     port,
     close: () =>
@@ -77,4 +90,24 @@ export async function startOpsServer(options: {
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The listener of METRICS_PORT: /metrics only, for Prometheus, apart from the port clients and
+ * probes use. Undefined when no port is set: the service then serves /metrics on its API port.
+ */
+export async function startMetricsServer(options: {
+  host: string;
+  port: number | undefined;
+  registry: Registry;
+  logger: Logger;
+}): Promise<OpsServer | undefined> {
+  if (options.port === undefined) return undefined;
+  return startOpsServer({
+    host: options.host,
+    port: options.port,
+    registry: options.registry,
+    logger: options.logger,
+    name: 'metrics server',
+  });
 }

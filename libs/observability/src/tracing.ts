@@ -12,7 +12,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-node';
 
-export type { Context, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
+export type { Attributes, Context, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
 export { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 
 export const TRACING_EXPORTERS = ['none', 'zipkin', 'otlp'] as const;

@@ -101,6 +101,7 @@ export async function buildBonusService(
     logger,
     registry,
     health,
+    serveMetrics: config.METRICS_PORT === undefined,
     ...(tracer && { tracer }),
   });
   const codec = AvroEventCodec.connect(config.SCHEMA_REGISTRY_URL, [walletCatalog], config.OUTBOX_TOPIC_PATTERN);

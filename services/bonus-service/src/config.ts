@@ -1,4 +1,4 @@
-import { commonEnv, consumerEnv, env, z } from '@sluice/config';
+import { commonEnv, consumerEnv, env, metricsEnv, metricsPortDiffers, z } from '@sluice/config';
 import { commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -14,6 +14,7 @@ export const bonusServiceConfig = z
     ...consumerEnv,
     /** Health and metrics. */
     PORT: env.port(3020),
+    ...metricsEnv,
     /** Used exactly as given: Nest's '-server' / '-client' suffixes are switched off. */
     BONUS_GROUP_ID: kafkaName.default('sluice-bonus-service'),
     WALLET_COMMANDS_TOPIC: kafkaName.default('sluice.wallet.commands'),
@@ -35,6 +36,7 @@ export const bonusServiceConfig = z
       .default('welcome-2026'),
     ...commandSenderEnv('bonus-service'),
   })
+  .refine(...metricsPortDiffers)
   .refine(...signingKeyRequired)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
     message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig, tracingSettingsOf } from '@sluice/config';
-import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown, startMetricsServer } from '@sluice/observability';
 import { buildBonusService } from './app';
 import { bonusServiceConfig } from './config';
 
@@ -8,12 +8,15 @@ async function main(): Promise<void> {
   const config = loadConfig(bonusServiceConfig);
   const logger = createLogger('bonus-service', config.LOG_LEVEL);
   const tracing = createTracing('bonus-service', tracingSettingsOf(config));
-  const service = await buildBonusService(config, logger, createMetricsRegistry('bonus-service'), tracing.tracer);
+  const registry = createMetricsRegistry('bonus-service');
+  const service = await buildBonusService(config, logger, registry, tracing.tracer);
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [
       { name: 'bonus-service', run: () => service.close() },
+      { name: 'metrics', run: async () => metrics?.close() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });

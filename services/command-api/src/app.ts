@@ -200,6 +200,7 @@ export async function buildCommandApi(
       health,
       ...(tracer && { tracer }),
       accessLog: config.HTTP_ACCESS_LOG,
+      serveMetrics: config.METRICS_PORT === undefined,
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
       connections: {
         maxConnections: config.HTTP_MAX_CONNECTIONS,

@@ -4,6 +4,8 @@ import {
   consumerEnv,
   env,
   httpServerEnv,
+  metricsEnv,
+  metricsPortDiffers,
   outboxEnv,
   purgeEnv,
   purgeTimeoutsOrdered,
@@ -41,6 +43,7 @@ export const commandApiSettings = z.object({
    */
   SCHEMA_AUTO_REGISTER: env.bool(true),
   PORT: env.port(3000),
+  ...metricsEnv,
   DB_POOL_MAX: env.int(10, 1, 200),
   /** Server-side caps per connection; shorter than the request budget. */
   DB_STATEMENT_TIMEOUT_MS: env.int(300, 10),
@@ -154,6 +157,7 @@ export function inboxOutlastsCommands(c: {
 }
 
 export const commandApiConfig = commandApiSettings
+  .refine(...metricsPortDiffers)
   .refine((c) => c.SLUICE_ENV === 'development' || !c.WALLET_COMMANDS_ENABLED || c.COMMAND_ISSUERS_FILE !== undefined, {
     message: 'COMMAND_ISSUERS_FILE is required outside development (SLUICE_ENV=production) while WALLET_COMMANDS_ENABLED',
   })

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig, tracingSettingsOf } from '@sluice/config';
-import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown, startMetricsServer } from '@sluice/observability';
 import { createPool, ensureDatabase } from '@sluice/db';
 import { buildCommandApi, migrateCommandApi } from './app';
 import { commandApiConfig, commandApiSettings } from './config';
@@ -18,12 +18,15 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('command-api', config.LOG_LEVEL);
   const tracing = createTracing('command-api', tracingSettingsOf(config));
-  const api = await buildCommandApi(config, logger, createMetricsRegistry('command-api'), tracing.tracer);
+  const registry = createMetricsRegistry('command-api');
+  const api = await buildCommandApi(config, logger, registry, tracing.tracer);
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [
       { name: 'command-api', run: () => api.close() },
+      { name: 'metrics', run: async () => metrics?.close() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });

@@ -1,4 +1,4 @@
-import { commonEnv, env, outboxEnv, z } from '@sluice/config';
+import { commonEnv, env, metricsEnv, metricsPortDiffers, outboxEnv, z } from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 export const relayConfig = z
@@ -6,6 +6,7 @@ export const relayConfig = z
     ...commonEnv,
     ...kafkaSecurityEnv,
     PORT: env.port(3010),
+    ...metricsEnv,
     /** wal: stream the WAL (needs wal_level=logical); polling: read and delete the table's rows. */
     RELAY_MODE: z.enum(['wal', 'polling']).default('wal'),
     ...outboxEnv,
@@ -55,6 +56,7 @@ export const relayConfig = z
     /** Liveness fails when the session has made no progress for this long. */
     RELAY_STALL_MS: env.int(60_000, 1_000),
   })
+  .refine(...metricsPortDiffers)
   .refine((c) => c.RELAY_MAX_BATCH_RECORDS <= c.RELAY_MAX_RECORDS_IN_FLIGHT, {
     message: 'RELAY_MAX_BATCH_RECORDS must not exceed RELAY_MAX_RECORDS_IN_FLIGHT',
   })

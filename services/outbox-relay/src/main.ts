@@ -1,6 +1,13 @@
 import { loadConfig, tracingSettingsOf } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
-import { createLogger, createMetricsRegistry, createTracing, installShutdown, startOpsServer } from '@sluice/observability';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createTracing,
+  installShutdown,
+  startMetricsServer,
+  startOpsServer,
+} from '@sluice/observability';
 import { RELAY_MIGRATIONS, buildRelay } from './app';
 import { relayConfig } from './config';
 
@@ -17,13 +24,22 @@ async function main(): Promise<void> {
   const registry = createMetricsRegistry('outbox-relay');
   const tracing = createTracing('outbox-relay', tracingSettingsOf(config));
   const app = await buildRelay(config, logger, registry, {}, tracing.tracer);
-  const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health: app.health, registry, logger });
+  // With METRICS_PORT, PORT serves health only and /metrics has its own listener.
+  const ops = await startOpsServer({
+    host: config.HOST,
+    port: config.PORT,
+    health: app.health,
+    registry: config.METRICS_PORT === undefined ? registry : undefined,
+    logger,
+  });
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   const shutdown = installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [
       { name: 'relay', run: () => app.close() },
       { name: 'ops', run: () => ops.close() },
+      { name: 'metrics', run: async () => metrics?.close() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });

@@ -130,6 +130,7 @@ export async function buildPaymentsWorker(
     logger.child({ component: 'saga' }),
     registry,
     () => dispatcher.poke(),
+    tracer,
   );
   const inbox = new WebhookInbox(
     pool,
@@ -142,6 +143,7 @@ export async function buildPaymentsWorker(
       runner.observe(d, at, id);
       if (d.commands.length > 0) dispatcher.poke();
     },
+    tracer,
   );
   // History replayed into a fresh store (or simply old news) may have been paid by an earlier store: ask the provider first.
   const startedAt = Date.now();
@@ -199,7 +201,7 @@ export async function buildPaymentsWorker(
     secret: config.PSP_WEBHOOK_SECRET,
     toleranceS: config.PSP_WEBHOOK_TOLERANCE_S,
     health,
-    registry,
+    registry: config.METRICS_PORT === undefined ? registry : undefined,
     logger,
   });
 

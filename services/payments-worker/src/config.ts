@@ -1,4 +1,14 @@
-import { commonEnv, consumerEnv, env, purgeEnv, purgeTimeoutsOrdered, retentionHours, z } from '@sluice/config';
+import {
+  commonEnv,
+  consumerEnv,
+  env,
+  metricsEnv,
+  metricsPortDiffers,
+  purgeEnv,
+  purgeTimeoutsOrdered,
+  retentionHours,
+  z,
+} from '@sluice/config';
 import { COMMAND_TOPIC_RETENTION_HOURS, commandSenderEnv, kafkaSecurityEnv, signingKeyRequired } from '@sluice/messaging';
 
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
@@ -16,6 +26,7 @@ export const paymentsWorkerConfig = z
     ...consumerEnv,
     /** Webhooks (POST /v1/psp/webhooks), health and metrics. */
     PORT: env.port(3030),
+    ...metricsEnv,
     DB_POOL_MAX: env.int(8, 3, 200),
     DB_STATEMENT_TIMEOUT_MS: env.int(5_000, 10),
     /** Covers the command dispatcher's wait for Kafka inside its transaction. */
@@ -96,6 +107,7 @@ export const paymentsWorkerConfig = z
     /** How long the provider goes on redelivering a webhook it sent (its documented retry schedule). */
     PSP_WEBHOOK_REDELIVERY_HOURS: retentionHours(3 * 24),
   })
+  .refine(...metricsPortDiffers)
   .refine(...signingKeyRequired)
   .refine((c) => c.PAYOUT_POLL_MS <= c.PAYOUT_IDLE_POLL_MAX_MS, {
     message: 'PAYOUT_POLL_MS must not exceed PAYOUT_IDLE_POLL_MAX_MS',

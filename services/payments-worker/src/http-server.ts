@@ -12,7 +12,8 @@ export interface WorkerHttpOptions {
   secret: string;
   toleranceS: number;
   health: Health;
-  registry: Registry;
+  /** Served at /metrics; unset when a listener of its own serves them (METRICS_PORT): then 404 here. */
+  registry: Registry | undefined;
   logger: Logger;
 }
 
@@ -22,7 +23,7 @@ export interface WorkerHttpOptions {
  * 200 at once; the saga work happens from the inbox. A refused delivery is
  * answered 4xx problem+json (the provider stops retrying it); a database
  * that is away is answered 503 (the provider retries). Plus /health/live,
- * /health/ready and /metrics.
+ * /health/ready and (unless METRICS_PORT moves it) /metrics.
  */
 export function createWorkerHttpServer(options: WorkerHttpOptions): Server {
   const { inbox, logger } = options;

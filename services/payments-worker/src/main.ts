@@ -1,6 +1,6 @@
 import { loadConfig, tracingSettingsOf } from '@sluice/config';
 import { applyMigrations, createPool, ensureDatabase } from '@sluice/db';
-import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown, startMetricsServer } from '@sluice/observability';
 import { PAYMENTS_MIGRATIONS, buildPaymentsWorker } from './app';
 import { paymentsMigrationConfig, paymentsWorkerConfig } from './config';
 
@@ -17,12 +17,15 @@ async function main(): Promise<void> {
   const config = loadConfig(paymentsWorkerConfig);
   const logger = createLogger('payments-worker', config.LOG_LEVEL);
   const tracing = createTracing('payments-worker', tracingSettingsOf(config));
-  const worker = await buildPaymentsWorker(config, logger, createMetricsRegistry('payments-worker'), tracing.tracer);
+  const registry = createMetricsRegistry('payments-worker');
+  const worker = await buildPaymentsWorker(config, logger, registry, tracing.tracer);
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [
       { name: 'payments-worker', run: () => worker.close() },
+      { name: 'metrics', run: async () => metrics?.close() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });

@@ -1,4 +1,13 @@
-import { commonEnv, env, purgeEnv, purgeTimeoutsOrdered, retentionHours, z } from '@sluice/config';
+import {
+  commonEnv,
+  env,
+  metricsEnv,
+  metricsPortDiffers,
+  purgeEnv,
+  purgeTimeoutsOrdered,
+  retentionHours,
+  z,
+} from '@sluice/config';
 import { kafkaSecurityEnv } from '@sluice/messaging';
 
 const GROUP_ID = z
@@ -35,6 +44,7 @@ export const projectorConfig = z
     ...projectorCommonEnv,
     /** Health and metrics only; the projector serves no other HTTP. */
     PORT: env.port(3011),
+    ...metricsEnv,
     PROJECTOR_DLQ_PARTITIONS: env.int(1, 1, 1_000),
     PROJECTOR_PARTITIONS_CONCURRENTLY: env.int(4, 1, 256),
     PROJECTOR_MAX_BYTES_PER_PARTITION: env.int(1_048_576, 1_024, 64 * 1_048_576),
@@ -85,6 +95,7 @@ export const projectorConfig = z
      */
     PROJECTOR_SNAPSHOT_INTERVAL_MS: env.int(0, 0),
   })
+  .refine(...metricsPortDiffers)
   .refine(...purgeTimeoutsOrdered)
   .refine((c) => c.KAFKA_HEARTBEAT_INTERVAL_MS * 3 <= c.KAFKA_SESSION_TIMEOUT_MS, {
     message: 'KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS',

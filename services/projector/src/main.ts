@@ -18,6 +18,7 @@ import {
   Freshness,
   Health,
   installShutdown,
+  startMetricsServer,
   startOpsServer,
 } from '@sluice/observability';
 import { walletCatalog } from '@sluice/schemas';
@@ -146,7 +147,15 @@ async function main(): Promise<void> {
   });
   health.setLivenessProbe(() => engine.stalledReason());
   health.addReadinessCheck('consumer', async () => engine.assertConsuming());
-  const ops = await startOpsServer({ host: config.HOST, port: config.PORT, health, registry, logger });
+  // With METRICS_PORT, PORT serves health only and /metrics has its own listener.
+  const ops = await startOpsServer({
+    host: config.HOST,
+    port: config.PORT,
+    health,
+    registry: config.METRICS_PORT === undefined ? registry : undefined,
+    logger,
+  });
+  const metricsServer = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   const purge = startProjectorPurge(config, logger, registry);
   const snapshots =
     config.PROJECTOR_SNAPSHOT_INTERVAL_MS > 0
@@ -174,6 +183,7 @@ async function main(): Promise<void> {
       { name: 'dead-letter producer', run: () => producer.disconnect() },
       { name: 'kafka admin', run: () => admin.disconnect() },
       { name: 'ops', run: () => ops.close() },
+      { name: 'metrics', run: async () => metricsServer?.close() },
       { name: 'postgres', run: () => pool.end() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],

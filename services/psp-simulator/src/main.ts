@@ -1,5 +1,5 @@
 import { loadConfig } from '@sluice/config';
-import { createLogger, createMetricsRegistry, Health, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, Health, installShutdown, startMetricsServer } from '@sluice/observability';
 import { Counter, Gauge } from 'prom-client';
 import { pspSimulatorConfig } from './config';
 import type { Faults } from './faults';
@@ -54,8 +54,10 @@ async function main(): Promise<void> {
     faults: { get: () => faults, set: (next) => (faults = next) },
     health,
     registry,
+    serveMetrics: config.METRICS_PORT === undefined,
     logger,
   });
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
             server.closeAllConnections();
           }),
       },
+      { name: 'metrics', run: async () => metrics?.close() },
     ],
   });
   await new Promise<void>((resolve, reject) => {

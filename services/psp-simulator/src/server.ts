@@ -22,6 +22,8 @@ export interface SimulatorServerOptions {
   faults: { get(): Faults; set(next: Faults): void };
   health: Health;
   registry: Registry;
+  /** Serve /metrics on this server (the default); false when METRICS_PORT gives them a listener of their own. */
+  serveMetrics?: boolean;
   logger: Logger;
 }
 
@@ -133,7 +135,7 @@ export function createSimulatorServer(options: SimulatorServerOptions): Server {
       ? payoutApi(req, res, url)
       : url.pathname.startsWith('/admin/')
         ? admin(req, res, url)
-        : opsResponse(url.pathname, options.health, options.registry).then((r) =>
+        : opsResponse(url.pathname, options.health, options.serveMetrics === false ? undefined : options.registry).then((r) =>
             r
               ? void res.writeHead(r.status, { 'content-type': r.contentType }).end(r.body)
               : send(res, 404, { code: 'not_found' }),

@@ -72,6 +72,7 @@ export async function buildQueryApi(
       health,
       ...(tracer && { tracer }),
       accessLog: config.HTTP_ACCESS_LOG,
+      serveMetrics: config.METRICS_PORT === undefined,
       frontDoor: { requestBudgetMs: 400, auth: { verifier, realm: auth.realm } },
       connections: {
         maxConnections: config.HTTP_MAX_CONNECTIONS,

@@ -1,5 +1,5 @@
 import { authEnv, checkAuthEnv } from '@sluice/auth';
-import { commonEnv, env, httpServerEnv, z } from '@sluice/config';
+import { commonEnv, env, httpServerEnv, metricsEnv, metricsPortDiffers, z } from '@sluice/config';
 
 /**
  * The query API owns no tables: it reads the read models the projector
@@ -13,6 +13,7 @@ export const queryApiConfig = z
     /** Bearer-token authentication of every endpoint but health and metrics, streams included (@sluice/auth). */
     ...authEnv,
     PORT: env.port(3001),
+    ...metricsEnv,
     DB_POOL_MAX: env.int(10, 1, 200),
     /** Server-side caps; a read is one index lookup or range scan. */
     DB_STATEMENT_TIMEOUT_MS: env.int(300, 10),
@@ -40,6 +41,7 @@ export const queryApiConfig = z
     /** A stream of a withdrawal the read model does not know is ended after this. */
     QUERY_STREAM_NOT_FOUND_MS: env.int(10_000, 100),
   })
+  .refine(...metricsPortDiffers)
   .refine((c) => c.DB_STATEMENT_TIMEOUT_MS <= c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, {
     message: 'DB_STATEMENT_TIMEOUT_MS must not exceed DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
   })

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig, tracingSettingsOf } from '@sluice/config';
-import { createLogger, createMetricsRegistry, createTracing, installShutdown } from '@sluice/observability';
+import { createLogger, createMetricsRegistry, createTracing, installShutdown, startMetricsServer } from '@sluice/observability';
 import { buildQueryApi } from './app';
 import { queryApiConfig } from './config';
 
@@ -8,12 +8,15 @@ async function main(): Promise<void> {
   const config = loadConfig(queryApiConfig);
   const logger = createLogger('query-api', config.LOG_LEVEL);
   const tracing = createTracing('query-api', tracingSettingsOf(config));
-  const api = await buildQueryApi(config, logger, createMetricsRegistry('query-api'), tracing.tracer);
+  const registry = createMetricsRegistry('query-api');
+  const api = await buildQueryApi(config, logger, registry, tracing.tracer);
+  const metrics = await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, registry, logger });
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_DEADLINE_MS,
     steps: () => [
       { name: 'query-api', run: () => api.close() },
+      { name: 'metrics', run: async () => metrics?.close() },
       { name: 'tracing', run: () => tracing.shutdown() },
     ],
   });

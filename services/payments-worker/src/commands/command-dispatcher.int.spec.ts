@@ -112,4 +112,48 @@ describe('wallet command dispatcher', () => {
     }
     expect(sent.sort()).toEqual(['01970000-0000-7000-8000-00000000000a', '01970000-0000-7000-8000-00000000000b']);
   });
+
+  it('sends each command with the traceparent it was written with, beside a signature that still verifies', async () => {
+    const traced = uniqueName('payments_commands_traced');
+    await ensureTopics(kafka, [{ topic: traced, partitions: 1 }]);
+    const encodeTraced = await connectCommandEncoder({
+      registryUrl: testEnv.registryUrl,
+      catalog: walletCommandsCatalog,
+      topic: traced,
+      issuer: 'payments-worker',
+      key: key.privateKey,
+      register: true,
+    });
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const client = await pool.connect();
+    try {
+      await appendCommands(client, [command('01970000-0000-7000-8000-0000000000c1')], traceparent);
+      await appendCommands(client, [command('01970000-0000-7000-8000-0000000000c2')]);
+    } finally {
+      client.release();
+    }
+    const dispatcher = new CommandDispatcher(
+      pool,
+      producer,
+      traced,
+      new PollWait(50, 50),
+      logger,
+      createMetricsRegistry('t3', false),
+      encodeTraced,
+    );
+    expect(await dispatcher.dispatchOnce()).toBe(2);
+    const reader = AvroEventCodec.connect(testEnv.registryUrl, [walletCommandsCatalog], traced);
+    const issuers = new Map([['payments-worker', { publicKey: key.publicKey, commands: new Set(['CompleteWithdrawal']) }]]);
+    const headers = new Map<string, string | undefined>();
+    for (const r of await consumeRecords(kafka, traced, 2)) {
+      const header = (name: string) => r.message.headers?.[name]?.toString();
+      const verified = await verifyFramedCommand(r.message.value!, header, issuers, reader);
+      if (!verified.ok) throw new Error(`the sent command does not verify: ${verified.detail}`);
+      headers.set(String(verified.payload.withdrawalId), header('traceparent'));
+    }
+    expect(Object.fromEntries(headers)).toEqual({
+      '01970000-0000-7000-8000-0000000000c1': traceparent,
+      '01970000-0000-7000-8000-0000000000c2': undefined,
+    });
+  });
 });

@@ -17,7 +17,8 @@ import type { PollWait } from '../poll-wait';
  * are deleted in the transaction that sent them, after Kafka acknowledged
  * them (acks=all); a crash in between sends them again, and the wallet's
  * inbox applies each command id once. Commands are encoded (Avro, the
- * topic's schema) and signed as they leave (the key never reaches the table).
+ * topic's schema) and signed as they leave (the key never reaches the table),
+ * with the traceparent of the span that decided them as a header.
  */
 export class CommandDispatcher {
   private stopped = false;
@@ -94,17 +95,23 @@ export class CommandDispatcher {
         "SELECT pg_try_advisory_xact_lock(hashtext('sluice.payments.commands')) AS ok",
       );
       if (!lock[0]?.ok) return 0;
-      const { rows } = await client.query<{ seq: string; wallet_id: string; type: string; body: string }>(
-        'SELECT seq::text, wallet_id, type, body FROM payment_commands ORDER BY seq LIMIT $1',
-        [batch],
-      );
+      const { rows } = await client.query<{
+        seq: string;
+        wallet_id: string;
+        type: string;
+        body: string;
+        traceparent: string | null;
+      }>('SELECT seq::text, wallet_id, type, body, traceparent FROM payment_commands ORDER BY seq LIMIT $1', [batch]);
       if (rows.length === 0) return 0;
       await this.producer.send({
         topic: this.topic,
         acks: -1,
         messages: rows.map((r) => {
           const { value, headers } = this.encode(JSON.parse(r.body) as CommandPayload);
-          return { key: r.wallet_id, value, headers: { ...headers, type: r.type } };
+          // The traceparent is beside the signature, not under it (it covers the value only):
+          // it says which trace the command API's handling joins, nothing the command does.
+          const trace = r.traceparent === null ? {} : { traceparent: r.traceparent };
+          return { key: r.wallet_id, value, headers: { ...headers, ...trace, type: r.type } };
         }),
       });
       // Exactly the rows sent: a row with a lower seq whose transaction committed after the SELECT was not sent.

@@ -74,6 +74,8 @@ export const paymentSagas = pgTable(
     resolvedBy: varchar('resolved_by', { length: 255 }),
     resolutionNote: text('resolution_note'),
     resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
+    /** The withdrawal's trace: the traceparent of the span that handled its WithdrawalRequested; its steps continue it. */
+    traceparent: varchar('traceparent', { length: 55 }),
   },
   (t) => [
     index('payment_sagas_review_idx')
@@ -104,6 +106,8 @@ export const paymentCommands = pgTable('payment_commands', {
   type: varchar('type', { length: 64 }).notNull(),
   body: text('body').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** The span that decided the command; sent as the record's traceparent header, for the command API to continue. */
+  traceparent: varchar('traceparent', { length: 55 }),
 });
 
 /**

@@ -11,7 +11,8 @@ import {
   KafkaPublisher,
   type BoundConsumer,
 } from '@sluice/messaging';
-import { createLogger, createMetricsRegistry } from '@sluice/observability';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
+import { createLogger, createMetricsRegistry, createTracing, type Tracer } from '@sluice/observability';
 import { walletCatalog, type WalletEvent } from '@sluice/schemas';
 import {
   createTestDatabase,
@@ -66,7 +67,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function setup(label: string, lookUpFirst?: (requestedAt: Date) => boolean) {
+async function setup(label: string, lookUpFirst?: (requestedAt: Date) => boolean, tracer?: Tracer) {
   const topic = await createTestTopic(kafka, `${label}_events`, 2);
   const dlq = await createTestTopic(kafka, `${label}_dlq`, 1);
   const consumer = walletEventsConsumer(
@@ -81,6 +82,7 @@ async function setup(label: string, lookUpFirst?: (requestedAt: Date) => boolean
       registry: createMetricsRegistry('t', false),
       onNewSagas: () => undefined,
       ...(lookUpFirst && { lookUpFirst }),
+      ...(tracer && { tracer }),
     },
     {
       topic,
@@ -190,4 +192,34 @@ describe('wallet events consumer', () => {
       client.release();
     }
   }, 60_000);
+
+  it('keeps with each saga the traceparent of the span that handled its WithdrawalRequested, or the unrecorded one it came with', async () => {
+    const exporter = new InMemorySpanExporter();
+    const { tracer } = createTracing('payments-worker', { exporter: 'none', sampleRatio: 1 }, exporter);
+    const { topic, consumer } = await setup('traced', undefined, tracer);
+    const TRACE = '0af7651916cd43dd8448eb211c80319c';
+    const recorded = `00-${TRACE}-b7ad6b7169203331-01`;
+    const unrecorded = `00-${TRACE}-c7ad6b7169203332-00`;
+    const [a, b, c] = [withdrawal(), withdrawal(), withdrawal()];
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { ...requested(a.value), headers: { type: 'WithdrawalRequested', traceparent: recorded } },
+        { ...requested(b.value), headers: { type: 'WithdrawalRequested', traceparent: unrecorded } },
+        requested(c.value),
+      ],
+    });
+    await consumer.start();
+    await waitFor('three sagas', async () => (await sagas([a.id, b.id, c.id])).length === 3, { timeoutMs: 30_000 });
+    const { rows } = await pool.query<{ withdrawal_id: string; traceparent: string | null }>(
+      'SELECT withdrawal_id, traceparent FROM payment_sagas WHERE withdrawal_id = ANY($1::uuid[])',
+      [[a.id, b.id, c.id]],
+    );
+    const stored = new Map(rows.map((r) => [r.withdrawal_id, r.traceparent]));
+    const handled = exporter.getFinishedSpans().find((s) => s.parentSpanContext?.spanId === 'b7ad6b7169203331')!;
+    expect(stored.get(a.id)).toBe(`00-${TRACE}-${handled.spanContext().spanId}-01`);
+    expect(stored.get(b.id)).toBe(unrecorded);
+    expect(stored.get(c.id)).toBeNull();
+  });
 });

@@ -12,8 +12,9 @@ import {
   type FetchSettings,
   type Handler,
   type Publisher,
+  recordContext,
 } from '@sluice/messaging';
-import type { Logger, Tracer } from '@sluice/observability';
+import { formatTraceparent, trace, type Context, type Logger, type Tracer } from '@sluice/observability';
 import type { WalletEvent } from '@sluice/schemas';
 import { idempotencyKeyOf } from '../saga/saga';
 import type { NewSaga, SagaStore } from '../saga/saga-store';
@@ -50,7 +51,7 @@ export function walletEventsHandler(
   return async (messages) => {
     const sagas: NewSaga[] = [];
     const confirmations = new Map<string, string>();
-    for (const { event: decoded } of messages) {
+    for (const { event: decoded, record } of messages) {
       if (!decoded) continue;
       const event = { type: decoded.type, data: decoded.data } as WalletEvent;
       events.inc({ type: event.type });
@@ -66,6 +67,8 @@ export function walletEventsHandler(
           idempotencyKey: idempotencyKeyOf(d.withdrawalId),
           provider,
           lookUpFirst: lookUpFirst(requestedAt),
+          // The span that handled this event (traced(), the innermost middleware): the saga's steps continue it.
+          traceparent: traceparentOf(recordContext(record)),
         });
       } else {
         const state = WALLET_STATE[event.type];
@@ -79,6 +82,10 @@ export function walletEventsHandler(
     });
     if (inserted > 0) onNewSagas();
   };
+}
+
+function traceparentOf(ctx: Context | undefined): string | undefined {
+  return ctx && formatTraceparent(trace.getSpanContext(ctx));
 }
 
 export interface WalletEventsOptions {

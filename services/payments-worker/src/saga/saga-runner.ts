@@ -1,12 +1,13 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { withTransaction } from '@sluice/db';
-import type { Logger } from '@sluice/observability';
+import type { Logger, Tracer } from '@sluice/observability';
 import type { PollWait } from '../poll-wait';
 import type { ProviderGateway } from '../provider/provider-gateway';
 import { REVIEW_REASONS } from '../provider/provider-answers';
 import { afterNotFound, decide, nextStep, type Decision, type Outcome, type SagaTimings } from './saga';
 import type { ClaimedSaga, SagaStore } from './saga-store';
+import { inSagaTrace } from './saga-trace';
 
 export interface SagaRunnerOptions {
   poll: PollWait;
@@ -40,6 +41,8 @@ export class SagaRunner {
     private readonly logger: Logger,
     registry: Registry,
     private readonly onCommands: () => void,
+    /** Each step a span of its withdrawal's trace (when recorded); unset, none. */
+    private readonly tracer?: Tracer,
   ) {
     this.steps = new Counter({
       name: 'sluice_payments_saga_steps_total',
@@ -180,7 +183,18 @@ export class SagaRunner {
     });
   }
 
-  private async step(saga: ClaimedSaga): Promise<void> {
+  /** A step runs in its withdrawal's trace: its log lines, and the commands it decides, join it. */
+  private step(saga: ClaimedSaga): Promise<void> {
+    return inSagaTrace(
+      this.tracer,
+      `payout ${nextStep(saga)}`,
+      saga.traceparent,
+      { 'sluice.withdrawal_id': saga.withdrawalId, 'sluice.saga_state': saga.state, 'sluice.attempts': saga.attempts },
+      () => this.runStep(saga),
+    );
+  }
+
+  private async runStep(saga: ClaimedSaga): Promise<void> {
     try {
       const outcome = await this.execute(saga);
       const decision = await withTransaction(this.pool, async (client) => {

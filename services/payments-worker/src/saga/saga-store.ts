@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '@sluice/db';
+import { activeTraceparent } from '@sluice/observability';
 import { finishingCommands, type Decision, type Saga, type SagaState, type WalletCommand } from './saga';
 
 interface Row {
@@ -17,14 +18,20 @@ interface Row {
   idempotency_key: string;
   send_uncertain: boolean;
   look_up_first: boolean;
+  traceparent: string | null;
 }
 
-export interface ClaimedSaga extends Saga {
+/** A saga as stored: with the trace its steps continue (the span that handled its WithdrawalRequested). */
+export interface StoredSaga extends Saga {
+  readonly traceparent: string | null;
+}
+
+export interface ClaimedSaga extends StoredSaga {
   readonly idempotencyKey: string;
   readonly leaseToken: string;
 }
 
-function toSaga(r: Row): Saga {
+function toSaga(r: Row): StoredSaga {
   return {
     withdrawalId: r.withdrawal_id,
     walletId: r.wallet_id,
@@ -38,6 +45,7 @@ function toSaga(r: Row): Saga {
     submittedAt: r.submitted_at,
     sendUncertain: r.send_uncertain,
     lookUpFirst: r.look_up_first,
+    traceparent: r.traceparent,
   };
 }
 
@@ -51,6 +59,8 @@ export interface NewSaga {
   provider: string;
   /** An old withdrawal: look its payout up before sending anything. */
   lookUpFirst?: boolean;
+  /** The span that handled its WithdrawalRequested, which the saga's steps and commands continue. */
+  traceparent?: string | undefined;
 }
 
 /** The wallet's view of a withdrawal, ranked: a later event never moves it back. */
@@ -65,10 +75,10 @@ export class SagaStore {
     if (sagas.length === 0) return 0;
     const { rowCount } = await client.query(
       `INSERT INTO payment_sagas (withdrawal_id, wallet_id, amount, currency, state, idempotency_key, provider,
-                                  next_attempt_at, requested_at, updated_at, look_up_first)
-       SELECT w, wa, a, c, 'requested', k, p, now(), r, now(), l
-         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::char(3)[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::boolean[])
-           AS t(w, wa, a, c, k, p, r, l)
+                                  next_attempt_at, requested_at, updated_at, look_up_first, traceparent)
+       SELECT w, wa, a, c, 'requested', k, p, now(), r, now(), l, tp
+         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::char(3)[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::boolean[], $9::varchar[])
+           AS t(w, wa, a, c, k, p, r, l, tp)
        ON CONFLICT (withdrawal_id) DO NOTHING`,
       [
         sagas.map((s) => s.withdrawalId),
@@ -79,6 +89,7 @@ export class SagaStore {
         sagas.map((s) => s.provider),
         sagas.map((s) => s.requestedAt),
         sagas.map((s) => s.lookUpFirst === true),
+        sagas.map((s) => s.traceparent ?? null),
       ],
     );
     return rowCount ?? 0;
@@ -152,12 +163,16 @@ export class SagaStore {
   }
 
   /** Locks and reads one saga in the caller's transaction. */
-  async lock(client: PoolClient, withdrawalId: string): Promise<Saga | undefined> {
+  async lock(client: PoolClient, withdrawalId: string): Promise<StoredSaga | undefined> {
     const { rows } = await client.query<Row>('SELECT * FROM payment_sagas WHERE withdrawal_id = $1 FOR UPDATE', [withdrawalId]);
     return rows[0] && toSaga(rows[0]);
   }
 
-  /** Writes a decision: the saga's new state and its wallet commands, in the caller's transaction. Releases the lease. */
+  /**
+   * Writes a decision: the saga's new state and its wallet commands, in the caller's transaction.
+   * Releases the lease. The commands carry the traceparent of the span active here (the step or
+   * webhook that decided them), which the command API continues.
+   */
   async apply(client: PoolClient, withdrawalId: string, decision: Decision, leaseToken?: string): Promise<void> {
     const p = decision.patch;
     await client.query(
@@ -196,7 +211,7 @@ export class SagaStore {
         p.reviewReason ?? null,
       ],
     );
-    await appendCommands(client, decision.commands);
+    await appendCommands(client, decision.commands, activeTraceparent());
   }
 
   /** Records a final answer that contradicts the saga's end, in the caller's transaction (once per source event). */
@@ -238,10 +253,9 @@ export class SagaStore {
         [limit],
       );
       if (rows.length === 0) return [];
-      await appendCommands(
-        client,
-        rows.flatMap((r) => finishingCommands(toSaga(r), r.failure_reason)),
-      );
+      // Each saga's commands again, in its own trace.
+      for (const r of rows)
+        await appendCommands(client, finishingCommands(toSaga(r), r.failure_reason), r.traceparent ?? undefined);
       await client.query(
         `UPDATE payment_sagas SET next_attempt_at = now() + make_interval(secs => $2::float8 / 1000), updated_at = now()
           WHERE withdrawal_id = ANY($1::uuid[])`,
@@ -286,17 +300,26 @@ export async function lockInOrder(client: PoolClient, ids: readonly string[]): P
   ]);
 }
 
-/** Appends wallet commands to the worker's outbox; a command already there (same id) is not added twice. */
-export async function appendCommands(client: PoolClient, commands: readonly WalletCommand[]): Promise<void> {
+/**
+ * Appends wallet commands to the worker's outbox, with the traceparent they are to carry; a command
+ * already there (same id) is not added twice.
+ */
+export async function appendCommands(
+  client: PoolClient,
+  commands: readonly WalletCommand[],
+  traceparent?: string,
+): Promise<void> {
   if (commands.length === 0) return;
   await client.query(
-    `INSERT INTO payment_commands (command_id, wallet_id, type, body)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]) ON CONFLICT (command_id) DO NOTHING`,
+    `INSERT INTO payment_commands (command_id, wallet_id, type, body, traceparent)
+     SELECT c, w, t, b, $5 FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]) AS x(c, w, t, b)
+     ON CONFLICT (command_id) DO NOTHING`,
     [
       commands.map((c) => c.commandId),
       commands.map((c) => c.walletId),
       commands.map((c) => c.type),
       commands.map((c) => JSON.stringify(c)),
+      traceparent ?? null,
     ],
   );
 }

@@ -45,12 +45,17 @@ export class PaymentsPlatform {
   pool!: Pool;
   private constructor(readonly db: TestDatabase) {}
 
-  static async start(label: string, workerEnv: Record<string, string> = {}): Promise<PaymentsPlatform> {
+  /** `env` goes to every service (tracing, say), `workerEnv` to the payments worker alone. */
+  static async start(
+    label: string,
+    workerEnv: Record<string, string> = {},
+    env: Record<string, string> = {},
+  ): Promise<PaymentsPlatform> {
     const platform = new PaymentsPlatform(await createTestDatabase(label));
     const pattern = `${uniqueName(label)}.\${routedByValue}`;
     const kafka = createKafka({ ...testEnv.kafka, clientId: label, logger: createLogger(label, 'warn') });
     await ensureTopics(kafka, [{ topic: routeTopic(pattern, 'wallet'), partitions: 12, retainForever: true }]);
-    const env = {
+    const shared = {
       ...testIssuer().env(),
       DATABASE_URL: platform.db.url,
       ...testEnv.kafkaEnv,
@@ -65,23 +70,24 @@ export class PaymentsPlatform {
       PAYMENTS_GROUP_ID: uniqueName('payments'),
       LOG_LEVEL: 'info',
       RELAY_RECONNECT_MAX_MS: '500',
+      ...env,
     };
     const [pspPort, workerPort] = [await freePort(), await freePort()];
     const s = platform.services;
-    s.command = startService('command-api', env, await freePort());
+    s.command = startService('command-api', shared, await freePort());
     await s.command.waitReady();
     s.psp = startService(
       'psp-simulator',
-      { ...env, PSP_WEBHOOK_URL: `http://127.0.0.1:${workerPort}/v1/psp/webhooks`, PSP_SETTLE_MS: '150' },
+      { ...shared, PSP_WEBHOOK_URL: `http://127.0.0.1:${workerPort}/v1/psp/webhooks`, PSP_SETTLE_MS: '150' },
       pspPort,
     );
-    s.relay = startService('outbox-relay', env, await freePort());
-    s.projector = startService('projector', env, await freePort());
-    s.query = startService('query-api', env, await freePort());
+    s.relay = startService('outbox-relay', shared, await freePort());
+    s.projector = startService('projector', shared, await freePort());
+    s.query = startService('query-api', shared, await freePort());
     s.worker = startService(
       'payments-worker',
       {
-        ...env,
+        ...shared,
         PSP_URL: `http://127.0.0.1:${pspPort}`,
         PSP_TIMEOUT_MS: '1000',
         PSP_RETRY_MAX_MS: '300',

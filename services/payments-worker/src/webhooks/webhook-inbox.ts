@@ -2,10 +2,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Pool } from 'pg';
 import { z } from '@sluice/config';
 import { withTransaction } from '@sluice/db';
-import type { Logger } from '@sluice/observability';
+import type { Logger, Tracer } from '@sluice/observability';
 import { decide, type Decision, type SagaTimings } from '../saga/saga';
 import { lockInOrder, type SagaStore } from '../saga/saga-store';
 import type { PollWait } from '../poll-wait';
+import { inSagaTrace } from '../saga/saga-trace';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -44,6 +45,8 @@ export class WebhookInbox {
     private readonly logger: Logger,
     registry: Registry,
     private readonly onDecision: (decision: Decision, requestedAt: Date, withdrawalId: string) => void,
+    /** Each applied webhook a span of its withdrawal's trace (when recorded); unset, none. */
+    private readonly tracer?: Tracer,
   ) {
     this.conflicts = new Counter({
       name: 'sluice_payments_webhook_conflicts_total',
@@ -143,7 +146,14 @@ export class WebhookInbox {
             },
             { ...this.timings, now: Date.now() },
           );
-          await this.store.apply(client, saga.withdrawalId, d);
+          // In the withdrawal's trace: the commands the webhook decides carry it on to the command API.
+          await inSagaTrace(
+            this.tracer,
+            `webhook ${event.type}`,
+            saga.traceparent,
+            { 'sluice.withdrawal_id': saga.withdrawalId, 'sluice.webhook_status': event.data.status },
+            () => this.store.apply(client, saga.withdrawalId, d),
+          );
           decisions.push({ d, requestedAt: saga.requestedAt, withdrawalId: saga.withdrawalId });
           outcome = d.action === 'ignored' ? (saga.state === 'needs_review' ? 'under_review' : 'ignored') : 'applied';
           if (d.conflict) {
