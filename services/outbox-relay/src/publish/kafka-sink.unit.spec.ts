@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import type { MessageToProduce, ProduceResult, SendOptions } from '@platformatic/kafka';
+import type { ProduceResult, SendOptions } from '@platformatic/kafka';
 import { KafkajsSink, PlatformaticSink, type PlatformaticProducerPort } from './kafka-sink';
 import type { OutboxRecord } from './outbox-record';
 
