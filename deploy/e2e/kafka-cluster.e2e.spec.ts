@@ -20,12 +20,12 @@ beforeAll(async () => {
   round = await runFailoverRound(
     platform,
     wallets,
-    { depositsPerSec: 20, withdrawalsPerSec: 3, beforeKillMs: 8_000, downMs: 12_000, afterRestartMs: 3_000 },
+    { depositsPerSec: 15, withdrawalsPerSec: 3, beforeKillMs: 8_000, downMs: 12_000, afterRestartMs: 3_000 },
     (line) => logger.info(line),
   );
   const { integrity, ...figures } = round;
   logger.info({ ...figures, kafkaRecords: integrity.kafkaRecords, outboxEvents: integrity.outboxEvents }, 'failover round');
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   await platform?.stop();

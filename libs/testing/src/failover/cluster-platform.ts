@@ -120,17 +120,22 @@ export class ClusterPlatform {
     await this.db.drop();
   }
 
-  /** POSTs to the command API as a well-behaved client: a 429 or 503 is sent again after its Retry-After, same key. */
+  /**
+   * POSTs to the command API as a well-behaved client: a 429 or 503 (the API shedding load) is
+   * sent again after its Retry-After with the same Idempotency-Key, for up to a minute; the
+   * last answer is returned.
+   */
   async post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
     const key = uniqueName('k');
-    for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
       const res = await fetch(`${this.services['command-api']!.url}${path}`, {
         method: 'POST',
         headers: { ...(await testIssuer().bearer('cluster-e2e')), 'content-type': 'application/json', 'idempotency-key': key },
         body: JSON.stringify(body),
       });
       const json = (await res.json()) as Record<string, unknown>;
-      if ((res.status !== 429 && res.status !== 503) || attempt >= 10) return { status: res.status, body: json };
+      if ((res.status !== 429 && res.status !== 503) || Date.now() > deadline) return { status: res.status, body: json };
       await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
     }
   }

@@ -18,10 +18,14 @@ export interface LoadRates {
   withdrawalsPerSec: number;
 }
 
+/** Requests of one kind under way at once, at most: past it the load waits, so a slow platform is not buried. */
+const MAX_IN_FLIGHT = 64;
+
 /**
  * Deposits and withdrawals at a steady rate (open model: a slow answer does not slow the
- * offered rate), spread round-robin over the wallets, until stopped. Withdrawals are small
- * against each wallet's funds, so none is refused for want of money.
+ * offered rate, up to MAX_IN_FLIGHT requests under way), spread round-robin over the wallets,
+ * until stopped. Withdrawals are small against each wallet's funds, so none is refused for
+ * want of money.
  */
 export class SteadyLoad {
   readonly accepted: AcceptedOperation[] = [];
@@ -57,6 +61,7 @@ export class SteadyLoad {
       const due = start + (i * 1000) / perSec;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
       const p = send(i).finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
