@@ -10,3 +10,5 @@ export * from './tcp-proxy';
 export * from './edge';
 export * from './issuer';
 export * from './command-keys';
+export * from './kafka-cluster';
+export * from './failover';

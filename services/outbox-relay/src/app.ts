@@ -69,9 +69,13 @@ async function connectSink(
   security: KafkaSecurity,
   kafka: Kafka,
   metrics: RelayMetrics,
+  logger: Logger,
 ): Promise<KafkaSink> {
   if (config.RELAY_KAFKA_CLIENT === 'platformatic')
-    return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay', security);
+    return createPlatformaticSink(config.KAFKA_BROKERS, 'sluice-outbox-relay', security, (err, attempt) => {
+      metrics.sendRetries.inc();
+      logger.warn({ err, attempt }, 'send failed; looking the leaders up again and retrying');
+    });
   return new KafkajsSink(
     () => createIdempotentProducer(kafka),
     () => metrics.producersReplaced.inc(),
@@ -111,7 +115,7 @@ export async function buildRelay(
   const security = kafkaSecurityFrom(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'sluice-outbox-relay', logger });
   const admin = kafka.admin();
-  const sink = await connectSink(config, security, kafka, metrics);
+  const sink = await connectSink(config, security, kafka, metrics, logger);
   metrics.info.set({ mode: config.RELAY_MODE, kafka_client: sink.client }, 1);
   await admin.connect();
 

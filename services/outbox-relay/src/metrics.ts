@@ -34,6 +34,11 @@ export function createRelayMetrics(registry: Registry) {
       help: 'Relay checkpoints written to PostgreSQL (once a batch of records is acknowledged, each status tick, on stop)',
       registers,
     }),
+    sendRetries: new Counter({
+      name: 'sluice_relay_send_retries_total',
+      help: 'Sends retried after the leaders were looked up again (platformatic client: a leader died or moved)',
+      registers,
+    }),
     producersReplaced: new Counter({
       name: 'sluice_relay_producers_replaced_total',
       help: 'Kafka producers replaced by a new producer id after a failed send (kafkajs client)',

@@ -1,5 +1,6 @@
 import type { Producer } from 'kafkajs';
-import { KafkajsSink } from './kafka-sink';
+import type { ProduceResult, SendOptions } from '@platformatic/kafka';
+import { KafkajsSink, PlatformaticSink, type PlatformaticProducerPort } from './kafka-sink';
 import type { OutboxRecord } from './outbox-record';
 
 /** A kafkajs producer double: connects, and fails sendBatch while `failing` is set. */
@@ -53,5 +54,80 @@ describe('KafkajsSink', () => {
     const results = await Promise.allSettled([sink.send([record], ['t'], [0]), sink.send([record], ['t'], [1])]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(producers.made).toHaveLength(2);
+  });
+});
+
+/**
+ * A platformatic producer double whose leaders can die: a send fails (as the client's retries
+ * against a dead broker end) while a partition it holds is led by a dead broker according to
+ * the metadata it has, reporting the partitions it did write, as the client does.
+ */
+function clusterProducer(deadUntilMetadataCleared: Set<number>) {
+  const written: { partition: number; id: string }[] = [];
+  let metadataClears = 0;
+  const producer: PlatformaticProducerPort = {
+    send: async (options: SendOptions<Buffer, Buffer, Buffer, Buffer>) => {
+      const messages = options.messages;
+      const offsets: { topic: string; partition: number; offset: bigint }[] = [];
+      for (const m of messages) {
+        if (deadUntilMetadataCleared.has(m.partition!)) continue;
+        written.push({ partition: m.partition!, id: String(m.headers instanceof Map ? [...m.headers.values()][0] : '') });
+        if (!offsets.some((o) => o.partition === m.partition))
+          offsets.push({ topic: m.topic, partition: m.partition!, offset: 0n });
+      }
+      if (offsets.length < new Set(messages.map((m) => m.partition)).size) {
+        throw Object.assign(new Error('Producing messages failed: connect ECONNREFUSED'), {
+          produced: { offsets },
+          findBy: () => undefined,
+        });
+      }
+      return { offsets } as unknown as ProduceResult;
+    },
+    close: async () => undefined,
+    clearMetadata: () => {
+      metadataClears++;
+      deadUntilMetadataCleared.clear(); // the cluster answers with the new leaders
+    },
+  };
+  return { producer, written, clears: () => metadataClears };
+}
+
+const records = (ids: string[]) =>
+  ids.map((id) => ({ id, aggregateId: id, type: 'T', payload: Buffer.from('x'), headers: {} }) as unknown as OutboxRecord);
+
+describe('PlatformaticSink', () => {
+  it('regression: a send to a leader that was killed looks the leaders up again instead of waiting for that broker', async () => {
+    const cluster = clusterProducer(new Set([1]));
+    const retries: number[] = [];
+    const sink = new PlatformaticSink(
+      cluster.producer,
+      () => 0,
+      (_err, attempt) => retries.push(attempt),
+    );
+
+    await sink.send(records(['a', 'b', 'c']), ['t', 't', 't'], [0, 1, 2]);
+
+    expect(retries).toEqual([1]);
+    expect(cluster.clears()).toBe(1);
+    // Partitions 0 and 2 were written by the first attempt and are not sent again; partition 1 once, by the retry.
+    expect(cluster.written.map((w) => [w.partition, w.id]).sort()).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+  });
+
+  it('gives up on an error the client marks as not retriable', async () => {
+    const producer: PlatformaticProducerPort = {
+      send: async () => {
+        throw Object.assign(new Error('Topic authorization failed'), {
+          findBy: (key: string) => (key === 'canRetry' ? {} : undefined),
+        });
+      },
+      close: async () => undefined,
+      clearMetadata: () => undefined,
+    };
+    const sink = new PlatformaticSink(producer, () => 0);
+    await expect(sink.send(records(['a']), ['t'], [0])).rejects.toThrow(/authorization/);
   });
 });
