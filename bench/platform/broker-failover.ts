@@ -1,3 +1,4 @@
+import { walletBalancesPage } from '@sluice/projection-wallet';
 import { ClusterPlatform, KafkaCluster, runFailoverRound, type FailoverRound } from '@sluice/testing';
 import { writeResult } from '../results';
 import { percentile, printTable } from '../stats';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
           beforeKillMs: 8_000,
           downMs: DOWN_SEC * 1000,
           afterRestartMs: 3_000,
+          readModel: walletBalancesPage,
         },
         (line) => say(`  ${line}`),
       );

@@ -1,4 +1,4 @@
-import { checkInvariants, fetchExecutedPayouts } from '@sluice/invariants';
+import { checkInvariants, fetchExecutedPayouts, type ReadModelBalances } from '@sluice/invariants';
 import { readTopic } from '../kafka';
 import { waitFor } from '../wait';
 import type { ClusterPlatform } from './cluster-platform';
@@ -53,10 +53,14 @@ export async function settle(
   );
 }
 
-/** Compares the outbox with the event topic, the read model with the command side and the sums, and counts dead letters. */
+/**
+ * Compares the outbox with the event topic, the read model (read page by page with `readModel`, the
+ * wallet projection's reader) with the command side and the sums, and counts dead letters.
+ */
 export async function checkIntegrity(
   platform: ClusterPlatform,
   operations: readonly AcceptedOperation[],
+  readModel: ReadModelBalances,
 ): Promise<IntegrityReport> {
   const { pool, cluster } = platform;
   const records = await readTopic(cluster.admin, platform.eventTopic, 60_000);
@@ -111,7 +115,7 @@ export async function checkIntegrity(
   const overIds = new Set(over.map((r) => r.id));
 
   const payouts = await fetchExecutedPayouts(platform.services['psp-simulator']!.url);
-  const report = await checkInvariants({ pool, payouts, settled: true, readModel: true });
+  const report = await checkInvariants({ pool, payouts, settled: true, readModel });
 
   return {
     outboxEvents: outbox.length,

@@ -1,3 +1,4 @@
+import type { ReadModelBalances } from '@sluice/invariants';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionForKey } from '@sluice/messaging';
 import type { ClusterNode } from '../kafka-cluster';
@@ -14,6 +15,8 @@ export interface FailoverRoundOptions extends LoadRates {
   downMs: number;
   /** Load after the broker is back and in the cluster. */
   afterRestartMs: number;
+  /** The wallet read model's balances, page by page (the wallet projection's walletBalancesPage). */
+  readModel: ReadModelBalances;
 }
 
 export interface FailoverRound {
@@ -67,7 +70,7 @@ export async function runFailoverRound(
     say(`load stopped: ${load.accepted.length} accepted; waiting for the pipeline to catch up`);
     await settle(platform, load.accepted);
     await probe.stop();
-    const integrity = await checkIntegrity(platform, load.accepted);
+    const integrity = await checkIntegrity(platform, load.accepted, options.readModel);
     const recovery = recoveryTimes({
       killAt,
       movedPartitions: target.partitions,

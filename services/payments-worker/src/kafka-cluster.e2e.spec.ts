@@ -1,3 +1,4 @@
+import { walletBalancesPage } from '@sluice/projection-wallet';
 import { createLogger } from '@sluice/observability';
 import { ClusterPlatform, KafkaCluster, runFailoverRound, type FailoverRound } from '@sluice/testing';
 
@@ -20,7 +21,14 @@ beforeAll(async () => {
   round = await runFailoverRound(
     platform,
     wallets,
-    { depositsPerSec: 15, withdrawalsPerSec: 3, beforeKillMs: 8_000, downMs: 12_000, afterRestartMs: 3_000 },
+    {
+      depositsPerSec: 15,
+      withdrawalsPerSec: 3,
+      beforeKillMs: 8_000,
+      downMs: 12_000,
+      afterRestartMs: 3_000,
+      readModel: walletBalancesPage,
+    },
     (line) => logger.info(line),
   );
   const { integrity, ...figures } = round;
