@@ -1,14 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createKafka, ensureTopics, routeTopic } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import {
   createTestDatabase,
   freePort,
-  repoRoot,
   startService,
   testEnv,
   testIssuer,
@@ -16,6 +11,9 @@ import {
   waitFor,
   type ServiceProcess,
   type TestDatabase,
+  startZipkin,
+  type TestZipkin,
+  type ZipkinSpan,
 } from '@sluice/testing';
 
 /**
@@ -25,39 +23,17 @@ import {
  * as the trace of the command API's answer, and the trace must hold the command API's request and
  * commit, the relay's publish, the projector's apply and the query API's visible span.
  */
-const ROOT = repoRoot();
-const SCRIPT = join(ROOT, 'deploy/local/zipkin.sh');
-const run = promisify(execFile);
 const logger = createLogger('e2e', 'warn');
 
 let db: TestDatabase;
 let zipkinUrl: string;
-let scriptEnv: NodeJS.ProcessEnv;
-let runDir: string;
+let zipkin: TestZipkin | undefined;
 const services: Record<string, ServiceProcess> = {};
 let AUTH: Record<string, string>;
 
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  localEndpoint?: { serviceName?: string };
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  zipkinUrl = `http://127.0.0.1:${port}`;
-  runDir = join(ROOT, '.run/tests', `zipkin-${port}`);
-  // The jar is shared with make up's (.run/zipkin); the pid file and log are this run's.
-  scriptEnv = {
-    ...process.env,
-    SLUICE_RUN_DIR: runDir,
-    ZIPKIN_LISTEN: `127.0.0.1:${port}`,
-    ZIPKIN_JAR_DIR: join(ROOT, '.run/zipkin'),
-  };
-  await run(SCRIPT, ['start'], { env: scriptEnv, encoding: 'utf8' });
+  zipkin = await startZipkin();
+  zipkinUrl = zipkin.url;
 
   AUTH = await testIssuer().bearer('tracing-user');
   db = await createTestDatabase('tracing');
@@ -91,8 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(services).map((s) => s.kill('SIGTERM')));
   await db?.drop();
-  if (scriptEnv) await run(SCRIPT, ['stop'], { env: scriptEnv, encoding: 'utf8' });
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
+  await zipkin?.stop();
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string>): Promise<Response> {

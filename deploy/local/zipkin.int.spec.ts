@@ -1,41 +1,23 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, repoRoot, waitFor } from '@sluice/testing';
+import { waitFor, startZipkin, type TestZipkin } from '@sluice/testing';
 
 /**
  * Zipkin as `make up` runs it (deploy/local/zipkin.sh: the exec jar from Maven Central on Java 17,
  * in-memory storage), on a free port with its own run directory: it takes spans in Zipkin's v2
  * JSON, as the services' exporter sends them, and finds them by trace id.
  */
-const ROOT = repoRoot();
-const SCRIPT = join(ROOT, 'deploy/local/zipkin.sh');
-const run = promisify(execFile);
 
 let url: string;
-let scriptEnv: NodeJS.ProcessEnv;
-let runDir: string;
-const script = (command: string) => run(SCRIPT, [command], { env: scriptEnv, encoding: 'utf8' });
+let zipkin: TestZipkin | undefined;
+const script = (command: string) => zipkin!.script(command);
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  runDir = join(ROOT, '.run/tests', `zipkin-${port}`);
-  // The jar is shared with make up's (.run/zipkin); the pid file and log are this run's.
-  scriptEnv = {
-    ...process.env,
-    SLUICE_RUN_DIR: runDir,
-    ZIPKIN_LISTEN: `127.0.0.1:${port}`,
-    ZIPKIN_JAR_DIR: join(ROOT, '.run/zipkin'),
-  };
-  await script('start');
+  zipkin = await startZipkin();
+  url = zipkin.url;
 });
 
 afterAll(async () => {
-  if (scriptEnv) await script('stop');
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
+  await zipkin?.stop();
 });
 
 describe('deploy/local/zipkin.sh', () => {

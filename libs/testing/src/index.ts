@@ -12,3 +12,4 @@ export * from './issuer';
 export * from './command-keys';
 export * from './kafka-cluster';
 export * from './failover';
+export * from './zipkin';

@@ -1,9 +1,5 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, repoRoot, uniqueName, waitFor } from '@sluice/testing';
+import { uniqueName, waitFor, startZipkin, type TestZipkin, type ZipkinSpan } from '@sluice/testing';
 import { PaymentsPlatform } from './test-support/payments-platform';
 
 /**
@@ -12,34 +8,14 @@ import { PaymentsPlatform } from './test-support/payments-platform';
  * wallet command the worker sent, all in the trace the client started. Zipkin from
  * deploy/local/zipkin.sh on a free port with its own run directory, as in deploy/e2e/tracing.e2e.spec.ts.
  */
-const ROOT = repoRoot();
-const SCRIPT = join(ROOT, 'deploy/local/zipkin.sh');
-const run = promisify(execFile);
 
 let platform: PaymentsPlatform;
 let zipkinUrl: string;
-let scriptEnv: NodeJS.ProcessEnv | undefined;
-let runDir: string | undefined;
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  localEndpoint?: { serviceName?: string };
-}
+let zipkin: TestZipkin | undefined;
 
 beforeAll(async () => {
-  const port = await freePort();
-  zipkinUrl = `http://127.0.0.1:${port}`;
-  runDir = join(ROOT, '.run/tests', `zipkin-${port}`);
-  scriptEnv = {
-    ...process.env,
-    SLUICE_RUN_DIR: runDir,
-    ZIPKIN_LISTEN: `127.0.0.1:${port}`,
-    ZIPKIN_JAR_DIR: join(ROOT, '.run/zipkin'),
-  };
-  await run(SCRIPT, ['start'], { env: scriptEnv, encoding: 'utf8' });
+  zipkin = await startZipkin();
+  zipkinUrl = zipkin.url;
   platform = await PaymentsPlatform.start(
     'paytrace',
     {},
@@ -49,8 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
-  if (scriptEnv) await run(SCRIPT, ['stop'], { env: scriptEnv, encoding: 'utf8' });
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
+  await zipkin?.stop();
 });
 
 const service = (s: ZipkinSpan) => s.localEndpoint?.serviceName;
