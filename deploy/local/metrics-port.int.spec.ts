@@ -65,7 +65,8 @@ beforeAll(async () => {
     start('bonus-service'),
   ]);
   await Promise.all(services.map((s) => s.process.waitReady(90_000)));
-});
+  // Longer than the command API's start-up plus the others' 90 s: seven JIT-cold processes on a busy CI machine.
+}, 240_000);
 
 afterAll(async () => {
   await Promise.all(services.map((s) => s.process.kill('SIGTERM')));
