@@ -1,4 +1,4 @@
-import { withPreparedStatements, withTransaction, type Pool } from '@sluice/db';
+import { commitBehind, withPreparedStatements, withTransaction, type Pool } from '@sluice/db';
 import { CHANGES_CHANNEL, encodeChanges, qualified, quoteIdent, type Queryable } from '@sluice/projection-kit';
 import { leftovers } from './applied-leftovers';
 import { originOf } from './applied-trace';
@@ -12,7 +12,7 @@ import {
 } from '../store/checkpoints';
 import { insertParked, type ParkedInsert } from '../store/parked';
 import type { DeadLetter, DeadLetterPublisher } from './dead-letters';
-import { NeedsSavepoints, runProjectionStep, type StepRecord, type StepResult } from './projection-step';
+import { NeedsSavepoints, runProjectionStep, type StepOptions, type StepRecord, type StepResult } from './projection-step';
 import type { BatchRecord } from './records';
 import type { Target, TargetResolver } from './targets';
 
@@ -70,6 +70,9 @@ interface PartitionPart {
   readonly outcome: BatchOutcome;
   readonly notifications: string[];
   readonly letters: DeadLetter[];
+  /** Checkpoints to move and records to park, written at the end with the notification. */
+  readonly advances: CheckpointAdvance[];
+  readonly parks: ParkedInsert[];
 }
 
 export interface PartitionApplierOptions {
@@ -148,6 +151,7 @@ export class PartitionApplier {
         const seekTo = batches.map((): bigint | undefined => undefined);
         const parks: ParkedInsert[] = [];
         const notifications: string[] = [];
+        const work: { target: Target; slices: { i: number; fresh: BatchRecord[]; below: number }[]; fresh: BatchRecord[] }[] = [];
         for (const target of targets) {
           const slices: { i: number; fresh: BatchRecord[]; below: number }[] = [];
           for (const i of order) {
@@ -158,13 +162,11 @@ export class PartitionApplier {
               if (placed.report.status === 'behind') seekTo[i] = min(seekTo[i], placed.report.storedOffset);
             } else slices.push({ i, fresh: placed.fresh, below: placed.below });
           }
-          if (slices.length === 0) continue;
-          const step = await runProjectionStep(
-            client,
-            target,
-            slices.flatMap((sl) => sl.fresh),
-            { isolate: false, attempts: 1, savepoints: false },
-          );
+          if (slices.length > 0) work.push({ target, slices, fresh: slices.flatMap((sl) => sl.fresh) });
+        }
+        const steps = await stepsAtOnce(client, work, () => ({ isolate: false, attempts: 1, savepoints: false }));
+        for (const [k, { target, slices, fresh: all }] of work.entries()) {
+          const step = steps[k]!;
           let at = 0;
           for (const { i, fresh, below } of slices) {
             const { partition, opts } = batches[i]!;
@@ -185,20 +187,16 @@ export class PartitionApplier {
             });
           }
           if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-            const origin = originOf(
-              slices.flatMap((sl) => sl.fresh),
-              Date.now(),
-            );
-            notifications.push(...encodeChanges(target.projection, target.version, step.changes, origin));
+            notifications.push(...encodeChanges(target.projection, target.version, step.changes, originOf(all, Date.now())));
           }
         }
-        await advanceCheckpoints(client, topic, advances);
-        await insertParked(client, parks);
         return batches.map((b, i) => ({
           partition: b.partition,
           outcome: { reports: reports[i]!, stop: false, seekTo: seekTo[i], deadLetters: letters[i]!.length },
           notifications: i === 0 ? notifications : [],
           letters: letters[i]!,
+          advances: i === 0 ? advances : [],
+          parks: i === 0 ? parks : [],
         }));
       },
       batches.length,
@@ -243,12 +241,29 @@ export class PartitionApplier {
         return Array.from({ length: size }, () => ({ reports: [], stop: true, seekTo: undefined, deadLetters: 0 }));
       }
       const parts = await body(client, targets);
+      // The end of the transaction in one round trip on a pipelined pool: checkpoints, parked
+      // records and the notification go out together, and COMMIT right behind them unless dead
+      // letters must reach their topic first. Each of the three sends its statement before its
+      // first await, so all are on the connection before the COMMIT.
       const notifications = parts.flatMap((p) => p.notifications);
-      if (notifications.length > 0) {
-        await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, notifications]);
-      }
       const letters = parts.flatMap((p) => p.letters);
       const publishing = letters.filter((l) => targets.find((t) => t.projection === l.projection)?.mode === 'live');
+      const ending = [
+        advanceCheckpoints(
+          client,
+          this.options.topic,
+          parts.flatMap((p) => p.advances),
+        ),
+        insertParked(
+          client,
+          parts.flatMap((p) => p.parks),
+        ),
+        notifications.length > 0
+          ? client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, notifications])
+          : Promise.resolve(),
+      ];
+      if (publishing.length === 0 || !this.options.deadLetters) commitBehind(connection, ...ending);
+      await Promise.all(ending);
       if (publishing.length > 0 && this.options.deadLetters) await this.options.deadLetters.publish(publishing);
       return parts.map((p) => p.outcome);
     });
@@ -271,48 +286,61 @@ export class PartitionApplier {
     const letters: DeadLetter[] = [];
     const notifications: string[] = [];
     let seekTo: bigint | undefined;
+    const work: { i: number; target: Target; fresh: BatchRecord[]; below: number }[] = [];
     for (const [i, target] of targets.entries()) {
       const placed = place(target, positionOf(stored, target), records);
       if (placed.kind === 'report') {
         reports.push(placed.report);
         if (placed.report.status === 'behind') seekTo = min(seekTo, placed.report.storedOffset);
-        continue;
-      }
-      const { fresh, below } = placed;
-      if (savepoints) await client.query(`SAVEPOINT target_${i}`);
-      try {
-        const step = await runProjectionStep(client, target, fresh, {
-          isolate: opts.isolate.has(target.projection),
-          attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
-          savepoints,
-        });
-        if (savepoints) await client.query(`RELEASE SAVEPOINT target_${i}`);
-        const applied = leftovers(this.where(partition), target, fresh, step.records, opts.highWatermark);
-        advances.push(applied.advance);
-        parks.push(...applied.parks);
-        letters.push(...applied.letters);
-        if (target.mode === 'live' && this.options.notify && step.changes.length > 0) {
-          notifications.push(...encodeChanges(target.projection, target.version, step.changes, originOf(fresh, Date.now())));
-        }
-        if (target.mode === 'replay') await recordReplay(client, target, partition, step.records);
-        reports.push({
-          target,
-          status: 'applied',
-          step,
-          alreadyCheckpointed: below,
-          nextOffset: applied.advance.nextOffset,
-          lagRecords: applied.advance.lagRecords,
-          lastRecordAt: applied.advance.lastRecordAt,
-        });
-      } catch (error) {
-        if (!savepoints) throw error instanceof NeedsSavepoints ? error : new NeedsSavepoints(error);
-        await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
-        reports.push({ target, status: 'failed', error });
-      }
+      } else work.push({ i, target, fresh: placed.fresh, below: placed.below });
     }
-    await advanceCheckpoints(client, topic, advances);
-    await insertParked(client, parks);
-    return { partition, outcome: { reports, stop: false, seekTo, deadLetters: letters.length }, notifications, letters };
+    const stepOptions = (target: Target): StepOptions => ({
+      isolate: opts.isolate.has(target.projection),
+      attempts: (opts.attempts.get(target.projection) ?? 0) + 1,
+      savepoints,
+    });
+    // Optimistic: every projection's step at once (see stepsAtOnce). With savepoints: one after
+    // another, each under its own, so one projection's failure rolls back only its part.
+    const steps = savepoints ? [] : await stepsAtOnce(client, work, stepOptions);
+    for (const [k, { i, target, fresh, below }] of work.entries()) {
+      let step = steps[k];
+      if (savepoints) {
+        await client.query(`SAVEPOINT target_${i}`);
+        try {
+          step = await runProjectionStep(client, target, fresh, stepOptions(target));
+          await client.query(`RELEASE SAVEPOINT target_${i}`);
+        } catch (error) {
+          await client.query(`ROLLBACK TO SAVEPOINT target_${i}`);
+          reports.push({ target, status: 'failed', error });
+          continue;
+        }
+      }
+      const applied = leftovers(this.where(partition), target, fresh, step!.records, opts.highWatermark);
+      advances.push(applied.advance);
+      parks.push(...applied.parks);
+      letters.push(...applied.letters);
+      if (target.mode === 'live' && this.options.notify && step!.changes.length > 0) {
+        notifications.push(...encodeChanges(target.projection, target.version, step!.changes, originOf(fresh, Date.now())));
+      }
+      if (target.mode === 'replay') await recordReplay(client, target, partition, step!.records);
+      reports.push({
+        target,
+        status: 'applied',
+        step: step!,
+        alreadyCheckpointed: below,
+        nextOffset: applied.advance.nextOffset,
+        lagRecords: applied.advance.lagRecords,
+        lastRecordAt: applied.advance.lastRecordAt,
+      });
+    }
+    return {
+      partition,
+      outcome: { reports, stop: false, seekTo, deadLetters: letters.length },
+      notifications,
+      letters,
+      advances,
+      parks,
+    };
   }
 
   private where(partition: number): { topic: string; groupId: string; partition: number } {
@@ -339,6 +367,34 @@ function place(target: Target, position: StoredPosition, records: readonly Batch
   if (endOffset !== null && nextOffset >= endOffset) return { kind: 'report', report: { target, status: 'done' } };
   const fresh = records.filter((r) => r.raw.offset >= nextOffset && (endOffset === null || r.raw.offset < endOffset));
   return { kind: 'fresh', fresh, below: records.length - records.filter((r) => r.raw.offset >= nextOffset).length };
+}
+
+/**
+ * The optimistic try's projection steps, all at once on the transaction's connection: on a
+ * pipelined pool the projections' statements travel together (one round trip for every
+ * projection's guard state, one for their writes, one for their heads), where one projection
+ * after another would pay each round trip per projection. Waits for every step to settle, so no
+ * statement is still in flight when a failure rolls the transaction back, then throws
+ * NeedsSavepoints with the failure that caused the others (a statement sent behind a failed one
+ * fails only because the transaction is aborted, SQLSTATE 25P02).
+ */
+async function stepsAtOnce(
+  client: Queryable,
+  work: readonly { target: Target; fresh: readonly BatchRecord[] }[],
+  options: (target: Target) => StepOptions,
+): Promise<StepResult[]> {
+  const settled = await Promise.allSettled(work.map((w) => runProjectionStep(client, w.target, w.fresh, options(w.target))));
+  const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    const cause =
+      failures.map(unwrap).find((e) => (e as { code?: unknown } | undefined)?.code !== '25P02') ?? unwrap(failures[0]);
+    throw new NeedsSavepoints(cause);
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<StepResult>).value);
+}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof NeedsSavepoints ? error.reason : error;
 }
 
 function min(a: bigint | undefined, b: bigint): bigint {

@@ -34,6 +34,15 @@ interface Row {
 
 const baselineOf = (origin: string): boolean => origin === 'timestamp' || origin === 'range';
 
+/**
+ * The shared locks, then the peek, sent together: the server runs them in order (the peek reads
+ * once the locks are held), and a pipelined pool sends both in one round trip.
+ */
+async function lockedPeek(db: Queryable, projections: readonly string[], resolver: TargetResolver): Promise<Target[]> {
+  const [, targets] = await Promise.all([lockShared(db, projections), resolver.peek(db)]);
+  return targets;
+}
+
 /** The live versions of the projections the service hosts. */
 export class LiveTargets implements TargetResolver {
   readonly mode = 'live' as const;
@@ -44,8 +53,7 @@ export class LiveTargets implements TargetResolver {
   }
 
   async resolve(db: Queryable): Promise<Target[]> {
-    await lockShared(db, [...this.defs.keys()]);
-    return this.peek(db);
+    return lockedPeek(db, [...this.defs.keys()], this);
   }
 
   async peek(db: Queryable): Promise<Target[]> {
@@ -75,8 +83,7 @@ export class PinnedTarget implements TargetResolver {
   ) {}
 
   async resolve(db: Queryable): Promise<Target[]> {
-    await lockShared(db, [this.def.name]);
-    return this.peek(db);
+    return lockedPeek(db, [this.def.name], this);
   }
 
   async peek(db: Queryable): Promise<Target[]> {

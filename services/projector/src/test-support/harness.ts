@@ -54,7 +54,8 @@ export class ProjectorHarness {
     const partitions = options.partitions ?? 12;
     const projections = options.projections ?? PROJECTIONS;
     const db = await createTestDatabase(label);
-    const pool = createPool({ url: db.url, applicationName: `${label}-int`, max: 12 });
+    // Pipelined, as the projector's own pool (main.ts): the engine's statements travel as they do in production.
+    const pool = createPool({ url: db.url, applicationName: `${label}-int`, max: 12, pipeline: true });
     await applyMigrations(pool, PROJECTOR_MIGRATIONS);
     const pattern = `${uniqueName(`it_${label}`)}.\${routedByValue}`;
     const topic = routeTopic(pattern, walletCatalog.aggregateType);

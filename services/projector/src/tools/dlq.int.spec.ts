@@ -18,8 +18,11 @@ let h: ProjectorHarness;
 let tools: ToolContext;
 const printed: string[] = [];
 
-/** The transactions projection with a bug that a deposit of 13 triggers, while `broken` holds; `flaky` fails the first calls. */
-const bug = { broken: true, flakyCalls: 0 };
+/**
+ * The transactions projection with a bug that a deposit of 13 triggers, while `broken` holds; `flaky` fails the first calls;
+ * a deposit of 17 runs a statement the database refuses (division by zero), while `sqlBroken` holds.
+ */
+const bug = { broken: true, flakyCalls: 0, sqlBroken: true };
 const buggyTransactions: ProjectionDefinition<WalletEvent> = {
   ...transactionsProjection,
   apply: async (ctx, events) => {
@@ -29,6 +32,9 @@ const buggyTransactions: ProjectionDefinition<WalletEvent> = {
     }
     if (bug.broken && events.some((e) => e.type === 'FundsDeposited' && e.data.amount === 13)) {
       throw new TypeError("Cannot read properties of undefined (reading 'thirteen')");
+    }
+    if (bug.sqlBroken && events.some((e) => e.type === 'FundsDeposited' && e.data.amount === 17)) {
+      await ctx.db.query('SELECT 1 / 0');
     }
     return transactionsProjection.apply(ctx, events);
   },
@@ -183,5 +189,29 @@ describe('poison events: retries, dead letters, per-key parking and re-drive', (
       'redriven',
       'redriven',
     ]);
+  });
+});
+
+describe('a statement the database refuses, while the other projections write beside it', () => {
+  it('aborts the optimistic try of every projection; the batch runs again with savepoints, the others apply once and the event is parked', async () => {
+    const w = uuidv7();
+    const savepointRetries = await metric(running.registry, 'sluice_projector_savepoint_retries_total');
+    // One batch: the three projections' steps run at once, and the failing statement aborts the
+    // transaction under the wallet and withdrawals projections' statements.
+    await h.produce([opened(w), deposited(w, 2, 17, 17), deposited(w, 3, 6, 23)]);
+    await waitFor(
+      'the transactions projection parks the deposit of 17',
+      async () => (await listParked(h.pool, { key: w })).length === 2,
+    );
+    await h.caughtUp();
+
+    expect(await findWallet(h.pool, w)).toMatchObject({ balance: 23, version: 3 });
+    expect(await items(w)).toEqual([]);
+    const parked = await listParked(h.pool, { key: w });
+    expect(parked.map((p) => [p.projection, p.aggregateVersion, p.state, p.code])).toEqual([
+      ['transactions', 2, 'dead', 'pg_22012'],
+      ['transactions', 3, 'held', 'held'],
+    ]);
+    expect(await metric(running.registry, 'sluice_projector_savepoint_retries_total')).toBeGreaterThan(savepointRetries);
   });
 });
