@@ -1,8 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureCommandKeys, platformProcesses, type PlatformNamespace, type PlatformProcess } from '@sluice/platform';
+import {
+  applyCpuClass,
+  ensureCommandKeys,
+  platformProcesses,
+  type PlatformNamespace,
+  type PlatformProcess,
+} from '@sluice/platform';
 import { localKafkaEnv, testIssuer } from '@sluice/testing';
 
 /** Every process started and not yet exited: sent SIGTERM should the bench exit without stopping them (a crash, Ctrl-C). */
@@ -54,11 +61,13 @@ export async function startPlatform(
       const entry = join(root, proc.service.entry);
       if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build in ${root}`);
       const log = createWriteStream(join(logDir, `${proc.name}.log`), { flags: 'a' });
+      const childEnv = { ...process.env, ...env, ...proc.env, ...overrides };
       const child = spawn(process.execPath, ['--enable-source-maps', entry], {
         cwd: root,
-        env: { ...process.env, ...env, ...proc.env, ...overrides },
+        env: childEnv,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      const niceness = applyCpuClass(child.pid, proc.service, childEnv, setPriority);
       child.stdout.pipe(log);
       child.stderr.pipe(log);
       live.add(child);
@@ -66,7 +75,7 @@ export async function startPlatform(
       const r = { proc, child, url: `http://127.0.0.1:${proc.port}` };
       running.push(r);
       await waitReady(r, 90_000);
-      say(`  ${proc.name} ready on :${proc.port} (pid ${child.pid})`);
+      say(`  ${proc.name} ready on :${proc.port} (pid ${child.pid}${niceness === undefined ? '' : `, nice ${niceness}`})`);
     }
   } catch (err) {
     await stopPlatform(running);

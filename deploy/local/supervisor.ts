@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
-import { devIssuer } from '@sluice/platform';
+import { applyCpuClass, devIssuer } from '@sluice/platform';
 import { localServices, type LocalService } from './services';
 
 /**
@@ -45,16 +46,18 @@ const { METRICS_PORT: _notLocal, ...localEnv } = process.env;
 function start(entry: Running): void {
   const { service } = entry;
   const log = createWriteStream(join(logDir, `${service.name}.log`), { flags: 'a' });
+  const env = { ...localEnv, ...service.env };
   const child = spawn(process.execPath, ['--enable-source-maps', join(root, service.service.entry)], {
     cwd: root,
-    env: { ...localEnv, ...service.env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const niceness = applyCpuClass(child.pid, service.service, env, setPriority);
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   entry.child = child;
   entry.startedAt = Date.now();
-  say(`started ${service.name} (pid ${child.pid}) on port ${service.port}`);
+  say(`started ${service.name} (pid ${child.pid}${niceness === undefined ? '' : `, nice ${niceness}`}) on port ${service.port}`);
   writeState();
   child.on('exit', (code, signal) => {
     entry.child = undefined;
