@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafka, ensureTopics } from '@sluice/messaging';
 import { createLogger } from '@sluice/observability';
 import { testEnv } from '@sluice/testing';
+import { option } from '../options';
 import { writeResult } from '../results';
 import { percentile, printTable } from '../stats';
 
@@ -36,11 +37,6 @@ function unpatched(this: QueueState): void {
   }, delay);
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 async function idleCpuMs(seconds: number, topic: string): Promise<number> {
   const kafka = createKafka({ ...testEnv.kafka, clientId: 'bench-idle', logger: createLogger('bench-idle', 'error') });
   const producer = kafka.producer();
@@ -59,8 +55,8 @@ async function idleCpuMs(seconds: number, topic: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const seconds = arg('seconds', 20);
-  const rounds = arg('rounds', 3);
+  const seconds = option('seconds', 20);
+  const rounds = option('rounds', 3);
   const topic = `bench_idle_${Date.now().toString(36)}`;
   await ensureTopics(createKafka({ ...testEnv.kafka, clientId: 'bench-idle-admin', logger: createLogger('bench', 'error') }), [
     { topic, partitions: 12 },

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { option, textOption } from '../options';
 import { writeResult } from '../results';
 import { printTable } from '../stats';
 
@@ -31,11 +32,6 @@ interface Measured extends Case {
 }
 
 const ROLE = process.argv[2];
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 /** The echo server, in its own process: reports its port, then its CPU time whenever asked. */
 function serve(transport: string, certDir: string): void {
@@ -110,8 +106,8 @@ async function measure(c: Case, roundTrips: number, certDir: string): Promise<Me
 }
 
 async function main(): Promise<void> {
-  const roundTrips = Number(option('round-trips', '20000'));
-  const sizes = option('sizes', '200,4000').split(',').map(Number);
+  const roundTrips = option('round-trips', 20_000);
+  const sizes = (textOption('sizes') ?? '200,4000').split(',').map(Number);
   if (!(roundTrips >= 100) || sizes.some((s) => !(s >= 1)))
     throw new RangeError('--round-trips >= 100 and --sizes of bytes >= 1');
   const certDir = mkdtempSync(join(tmpdir(), 'sluice-handoff-'));

@@ -64,6 +64,13 @@ export interface PartitionBatch {
   readonly opts: ApplyOptions;
 }
 
+/** One partition's records a target applies in a grouped transaction, and how many below its checkpoint were skipped. */
+interface Slice {
+  readonly i: number;
+  readonly fresh: BatchRecord[];
+  readonly below: number;
+}
+
 /** What one partition's part of a transaction leaves for the end of it. */
 interface PartitionPart {
   readonly partition: number;
@@ -151,9 +158,9 @@ export class PartitionApplier {
         const seekTo = batches.map((): bigint | undefined => undefined);
         const parks: ParkedInsert[] = [];
         const notifications: string[] = [];
-        const work: { target: Target; slices: { i: number; fresh: BatchRecord[]; below: number }[]; fresh: BatchRecord[] }[] = [];
+        const work: { target: Target; slices: Slice[]; fresh: BatchRecord[] }[] = [];
         for (const target of targets) {
-          const slices: { i: number; fresh: BatchRecord[]; below: number }[] = [];
+          const slices: Slice[] = [];
           for (const i of order) {
             const { records } = batches[i]!;
             const placed = place(target, positionOf(stored.get(i)!, target), records);
